@@ -1,0 +1,132 @@
+//! Bearer tokens. A token is `jw_<tenant id>_<43 chars of randomness>`: it
+//! names its tenant, so the lookup is keyed by tenant first, and only its
+//! sha256 is stored. Verified tokens are cached in memory; revocation drops
+//! them here and, through the bus, on every other instance.
+
+use crate::domain::{Role, TenantId};
+use crate::error::{Error, Result};
+use crate::pg::{self, Db};
+use base64::Engine;
+use dashmap::DashMap;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Who is calling: derived from the token, never from the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant_id: TenantId,
+    pub token_id: Uuid,
+    pub role: Role,
+    /// Set for register tokens: the device the token belongs to.
+    pub register_id: Option<Uuid>,
+}
+
+pub type TokenHash = [u8; 32];
+
+/// Bound on cached principals; past it the cache is cleared (tokens are
+/// few per tenant, so this only bites under a token-spraying attack).
+const CACHE_MAX: usize = 100_000;
+
+pub struct Authenticator {
+    db: Db,
+    cache: DashMap<TokenHash, Principal>,
+}
+
+pub fn hash_token(raw: &str) -> TokenHash {
+    Sha256::digest(raw.as_bytes()).into()
+}
+
+/// A token hash from its hex form (bus messages).
+pub fn parse_token_hash(hex_text: &str) -> Option<TokenHash> {
+    hex::decode(hex_text).ok()?.try_into().ok()
+}
+
+/// A new random token for `tenant`, and its hash.
+pub fn new_token(tenant: TenantId) -> (String, TokenHash) {
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let token = format!(
+        "jw_{}_{}",
+        tenant.simple(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// The tenant a token claims, when the token is well-formed.
+fn token_tenant(raw: &str) -> Option<TenantId> {
+    let rest = raw.strip_prefix("jw_")?;
+    let (tenant, secret) = rest.split_once('_')?;
+    if secret.len() != 43 {
+        return None;
+    }
+    Uuid::try_parse(tenant).ok()
+}
+
+impl Authenticator {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            cache: DashMap::new(),
+        }
+    }
+
+    pub async fn authenticate(&self, raw: &str) -> Result<Principal> {
+        let tenant = token_tenant(raw)
+            .ok_or_else(|| Error::Unauthorized("the bearer token is malformed".into()))?;
+        let hash = hash_token(raw);
+        if let Some(p) = self.cache.get(&hash) {
+            return Ok(p.clone());
+        }
+        let (token_id, role, register_id) = pg::org::find_token(&self.db, tenant, &hash)
+            .await?
+            .ok_or_else(|| Error::Unauthorized("the bearer token is unknown or revoked".into()))?;
+        let principal = Principal {
+            tenant_id: tenant,
+            token_id,
+            role,
+            register_id,
+        };
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.clear();
+        }
+        self.cache.insert(hash, principal.clone());
+        Ok(principal)
+    }
+
+    /// Creates and stores a token inside `tx`; answers the token text, shown once.
+    pub async fn issue(
+        &self,
+        tx: &pg::Tx<'_>,
+        tenant: TenantId,
+        role: Role,
+        register: Option<Uuid>,
+        name: Option<&str>,
+    ) -> Result<(Uuid, String)> {
+        let (token, hash) = new_token(tenant);
+        let id = pg::org::insert_token(&self.db, tx, tenant, &hash, role, register, name).await?;
+        Ok((id, token))
+    }
+
+    /// Drops a revoked token from the cache.
+    pub fn forget(&self, hash: &TokenHash) {
+        self.cache.remove(hash);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_names_its_tenant() {
+        let t = Uuid::now_v7();
+        let (token, hash) = new_token(t);
+        assert_eq!(token_tenant(&token), Some(t));
+        assert_eq!(hash_token(&token), hash);
+        assert_eq!(token_tenant("jw_nothex_abc"), None);
+        assert_eq!(token_tenant("Bearer x"), None);
+    }
+}

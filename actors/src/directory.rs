@@ -1,0 +1,194 @@
+//! The live tenants of this instance: spawns a tenant's actor and loads its
+//! catalog on first use, counts cache hits and misses, and evicts tenants
+//! idle longer than the configured time (they reload on demand).
+
+use crate::auth::Authenticator;
+use crate::bus::Bus;
+use crate::domain::TenantId;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::pg::{self, Db};
+use crate::tenant::catalog::Catalog;
+use crate::tenant::{TenantActor, TenantCore};
+use actix::{Actor, Addr, ArbiterHandle};
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// A loaded tenant: its catalog for reads, its actor for writes.
+pub struct TenantHandle {
+    pub tenant: TenantId,
+    pub catalog: Arc<Catalog>,
+    pub actor: Addr<TenantActor>,
+    /// Milliseconds since the directory's epoch at the last use.
+    last_used_ms: AtomicU64,
+}
+
+type Slot = Arc<OnceCell<Arc<TenantHandle>>>;
+
+pub struct Directory {
+    db: Db,
+    bus: Arc<dyn Bus>,
+    auth: Arc<Authenticator>,
+    metrics: Metrics,
+    arbiter: ArbiterHandle,
+    tenants: DashMap<TenantId, Slot>,
+    idle_evict: Duration,
+    epoch: Instant,
+}
+
+impl Directory {
+    pub fn new(
+        db: Db,
+        bus: Arc<dyn Bus>,
+        auth: Arc<Authenticator>,
+        metrics: Metrics,
+        arbiter: ArbiterHandle,
+        idle_evict: Duration,
+    ) -> Self {
+        Self {
+            db,
+            bus,
+            auth,
+            metrics,
+            arbiter,
+            tenants: DashMap::new(),
+            idle_evict,
+            epoch: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The tenant's handle, loading it on first use. Counts a hit when the
+    /// catalog was already in memory and a miss when it had to be loaded.
+    pub async fn tenant(&self, tenant: TenantId) -> Result<Arc<TenantHandle>> {
+        let slot = self
+            .tenants
+            .entry(tenant)
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone();
+        let handle = if let Some(h) = slot.get() {
+            self.metrics.catalog_hits.inc();
+            Arc::clone(h)
+        } else {
+            let h = slot
+                .get_or_try_init(|| async {
+                    self.metrics.catalog_misses.inc();
+                    self.load(tenant).await
+                })
+                .await?;
+            Arc::clone(h)
+        };
+        handle.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
+        Ok(handle)
+    }
+
+    /// The handle if the tenant is loaded; never loads, never counts.
+    pub fn loaded(&self, tenant: TenantId) -> Option<Arc<TenantHandle>> {
+        self.tenants.get(&tenant).and_then(|s| s.get().cloned())
+    }
+
+    pub fn loaded_tenants(&self) -> Vec<Arc<TenantHandle>> {
+        self.tenants
+            .iter()
+            .filter_map(|s| s.get().cloned())
+            .collect()
+    }
+
+    async fn load(&self, tenant: TenantId) -> Result<Arc<TenantHandle>> {
+        let started = Instant::now();
+        let catalog = Arc::new(pg::catalog::load(&self.db, tenant).await?);
+        let core = Arc::new(TenantCore {
+            tenant,
+            catalog: Arc::clone(&catalog),
+            db: self.db.clone(),
+            bus: Arc::clone(&self.bus),
+            auth: Arc::clone(&self.auth),
+        });
+        let actor = TenantActor::start_in_arbiter(&self.arbiter, move |_| TenantActor::new(core));
+        tracing::info!(
+            tenant_id = %tenant,
+            products = catalog.product_count(),
+            ms = started.elapsed().as_millis() as u64,
+            "tenant catalog loaded"
+        );
+        self.metrics.tenants_loaded.inc();
+        self.metrics.catalog_entries.add(catalog.entries() as i64);
+        Ok(Arc::new(TenantHandle {
+            tenant,
+            catalog,
+            actor,
+            last_used_ms: AtomicU64::new(self.now_ms()),
+        }))
+    }
+
+    /// Drops tenants idle for longer than the configured time. A tenant
+    /// whose handle is held by an in-flight request stays: dropping it then
+    /// could let a reload race the request's write.
+    pub fn evict_idle(&self) -> usize {
+        let now = self.now_ms();
+        let idle_ms = u64::try_from(self.idle_evict.as_millis()).unwrap_or(u64::MAX);
+        let mut evicted = 0;
+        self.tenants.retain(|_, slot| match slot.get() {
+            Some(h) => {
+                let idle = now.saturating_sub(h.last_used_ms.load(Ordering::Relaxed)) >= idle_ms;
+                if idle && Arc::strong_count(h) == 1 && Arc::strong_count(slot) == 1 {
+                    self.metrics.tenants_loaded.dec();
+                    self.metrics.catalog_entries.sub(h.catalog.entries() as i64);
+                    evicted += 1;
+                    false
+                } else {
+                    true
+                }
+            }
+            // A failed load leaves an empty slot behind; drop it.
+            None => Arc::strong_count(slot) > 1,
+        });
+        if evicted > 0 {
+            tracing::info!(evicted, "idle tenants evicted");
+        }
+        evicted
+    }
+
+    /// Hit/miss counters and sizes for /health/cache.
+    pub fn stats(&self) -> CacheStats {
+        let hits = self.metrics.catalog_hits.get();
+        let misses = self.metrics.catalog_misses.get();
+        let loaded = self.loaded_tenants();
+        CacheStats {
+            hits,
+            misses,
+            hit_rate: if hits + misses == 0 {
+                0.0
+            } else {
+                hits as f64 / (hits + misses) as f64
+            },
+            tenants_loaded: loaded.len(),
+            entries: loaded.iter().map(|h| h.catalog.entries()).sum(),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub hit_rate: f64,
+    pub tenants_loaded: usize,
+    pub entries: usize,
+}
+
+impl From<actix::MailboxError> for Error {
+    fn from(e: actix::MailboxError) -> Self {
+        Error::Unavailable(format!("actor unavailable: {e}"))
+    }
+}

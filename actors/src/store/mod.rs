@@ -1,0 +1,3 @@
+//! Stores: stock levels and receipts.
+
+pub mod stock;

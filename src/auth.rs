@@ -1,0 +1,93 @@
+//! Bearer token -> `Auth` (the caller's principal). The tenant of every
+//! request comes from here, never from a path, body or header it picks.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use jowi_actors::auth::Principal;
+use jowi_actors::Error as DomainError;
+
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("an Authorization: Bearer <token> header is required"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not text"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim().to_owned())
+        }
+        _ => Err(unauthorized("the Authorization header must be: Bearer <token>")),
+    }
+}
+
+fn unauthorized(msg: &str) -> ApiError {
+    ApiError::Domain(DomainError::Unauthorized(msg.to_owned()))
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| {
+                ApiError::Domain(DomainError::Internal(anyhow::anyhow!("app state missing")))
+            })?;
+            let principal = state.auth.authenticate(&token?).await?;
+            let span = tracing::Span::current();
+            span.record("tenant_id", tracing::field::display(principal.tenant_id));
+            Ok(Auth(principal))
+        })
+    }
+}
+
+impl Auth {
+    pub fn tenant(&self) -> uuid::Uuid {
+        self.0.tenant_id
+    }
+
+    /// Back office only (owner, manager).
+    pub fn require_manage(&self, what: &str) -> Result<(), ApiError> {
+        if self.0.role.can_manage() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(what))
+        }
+    }
+
+    /// Selling: owner, manager or a register.
+    pub fn require_sell(&self, what: &str) -> Result<(), ApiError> {
+        if self.0.role.can_sell() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(what))
+        }
+    }
+}
+
+/// The admin token (configured, compared in constant time).
+pub fn check_admin(req: &HttpRequest, configured: &str) -> Result<(), ApiError> {
+    if configured.is_empty() {
+        return Err(ApiError::Domain(DomainError::Forbidden(
+            "the admin API is disabled: set JOWI_ADMIN_TOKEN".into(),
+        )));
+    }
+    let given = bearer(req)?;
+    let a = given.as_bytes();
+    let b = configured.as_bytes();
+    let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(unauthorized("the admin token is wrong"))
+    }
+}

@@ -1,0 +1,57 @@
+//! Command line: `jowi serve`, `jowi migrate`, `jowi demo`.
+
+use crate::settings::Settings;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "jowi", about = "JOWi Shop server: multi-tenant retail POS backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, then serve HTTP (configuration: config/default.toml + environment).
+    Serve,
+    /// Apply pending migrations and create time partitions ahead.
+    Migrate,
+    /// Create (or refresh) the demo tenant: 2 stores, registers, categories,
+    /// products with barcodes and stock. Prints tokens and barcodes.
+    Demo {
+        /// Number of products.
+        #[arg(long, default_value_t = 10_000)]
+        products: usize,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("jowi: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = actix_rt::System::new().block_on(async move {
+        match cli.command {
+            Command::Serve => crate::startup::serve(settings).await,
+            Command::Migrate => {
+                crate::telemetry::init();
+                let n = jowi_actors::pg::migrate(&settings.database.url).await?;
+                println!("migrations applied: {n}; partitions ensured");
+                Ok(())
+            }
+            Command::Demo { products } => crate::demo::run(&settings, products).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jowi: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The `jowi` binary's library: the HTTP edge of the JOWi Shop server.
+//! Hot state lives in `jowi-actors`; this crate parses, authenticates,
+//! sends messages and maps replies (and errors, in `error`) to HTTP.
+
+pub mod auth;
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

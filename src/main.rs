@@ -1,0 +1,5 @@
+//! `jowi serve | migrate | demo`.
+
+fn main() -> std::process::ExitCode {
+    jowi::cli::main()
+}

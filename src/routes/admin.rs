@@ -1,0 +1,63 @@
+//! Platform administration: creating tenants (with the admin token).
+
+use crate::auth::check_admin;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use jowi_actors::domain::{new_id, parse_name, Role};
+use jowi_actors::pg;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_tenant);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedTenant {
+    pub tenant_id: uuid::Uuid,
+    /// Owner token; shown once.
+    pub token: String,
+}
+
+/// Create a tenant and its owner token. Needs `Authorization: Bearer $JOWI_ADMIN_TOKEN`.
+#[utoipa::path(post, path = "/api/v1/admin/tenants", tag = "admin", request_body = NewTenant,
+    responses((status = 201, body = CreatedTenant), (status = 401), (status = 422)))]
+#[post("/admin/tenants")]
+pub async fn create_tenant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<NewTenant>,
+) -> ApiResult<HttpResponse> {
+    check_admin(&req, &state.settings.server.admin_token)?;
+    let name = parse_name("name", &body.name, 200)?;
+    let tenant = create(&state.db, &state.auth, &name).await?;
+    Ok(HttpResponse::Created().json(tenant))
+}
+
+/// Tenant plus owner token in one transaction (also used by `jowi demo`).
+pub async fn create(
+    db: &pg::Db,
+    auth: &jowi_actors::auth::Authenticator,
+    name: &str,
+) -> jowi_actors::Result<CreatedTenant> {
+    let id = new_id();
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let stmt = db
+        .prepare(&tx, "INSERT INTO tenants (id, name) VALUES ($1, $2)")
+        .await?;
+    tx.execute(&stmt, &[&id, &name]).await?;
+    let (_, token) = auth.issue(&tx, id, Role::Owner, None, Some("owner")).await?;
+    tx.commit().await?;
+    Ok(CreatedTenant {
+        tenant_id: id,
+        token,
+    })
+}

@@ -1,0 +1,64 @@
+//! HTTP routes: thin handlers (auth -> parse/validate -> message -> reply).
+
+pub mod admin;
+pub mod categories;
+pub mod customers;
+pub mod employees;
+pub mod health;
+pub mod products;
+pub mod stores;
+
+use crate::error::ApiError;
+use actix_web::{http::header, web, HttpRequest};
+use serde::{Deserialize, Deserializer};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(health::configure)
+            .configure(admin::configure)
+            .configure(categories::configure)
+            .configure(products::configure)
+            .configure(stores::configure)
+            .configure(employees::configure)
+            .configure(customers::configure),
+    );
+}
+
+/// For PATCH bodies: absent -> None, null -> Some(None), value -> Some(Some(v)).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The version a PATCH edits: the body's `version` or an If-Match header
+/// (`3`, `"3"` or `W/"3"`).
+pub fn edited_version(req: &HttpRequest, body: Option<i32>) -> Result<i32, ApiError> {
+    if let Some(v) = body {
+        return Ok(v);
+    }
+    match req.headers().get(header::IF_MATCH) {
+        None => Err(ApiError::VersionRequired),
+        Some(raw) => raw
+            .to_str()
+            .ok()
+            .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|s| s.parse::<i32>().ok())
+            .ok_or_else(|| ApiError::BadRequest("If-Match must hold a version number".into())),
+    }
+}
+
+/// Optional text field: trimmed, empty -> None, bounded length.
+pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) if s.chars().count() > max => Err(ApiError::Domain(jowi_actors::Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ))),
+        Some(s) => Ok(Some(s.to_owned())),
+    }
+}

@@ -1,0 +1,48 @@
+use crate::auth::Auth;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use actix_web::{get, web, HttpResponse};
+use jowi_actors::tenant::catalog::{ListQuery, ProductPage};
+use jowi_actors::Error;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+pub const MAX_LIMIT: usize = 200;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// 1..=200, default 50.
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    /// Name prefix, case-insensitive.
+    pub q: Option<String>,
+}
+
+/// Live products, newest first, keyset-paged; from memory.
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListParams),
+    responses((status = 200, body = ProductPage), (status = 422)))]
+#[get("/products")]
+pub async fn list(auth: Auth, state: web::Data<AppState>, params: web::Query<ListParams>) -> ApiResult<HttpResponse> {
+    let p = params.into_inner();
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Error::invalid("limit", format!("must be 1 to {MAX_LIMIT}")).into());
+    }
+    let name_prefix = match p.q.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(q) if q.chars().count() > 100 => return Err(Error::invalid("q", "at most 100 characters").into()),
+        Some(q) => Some(q.to_lowercase()),
+    };
+    let tenant = state.directory.tenant(auth.tenant()).await?;
+    let page = tenant.catalog.list(&ListQuery {
+        limit,
+        cursor: p.cursor,
+        category_id: p.category_id,
+        name_prefix,
+    });
+    Ok(HttpResponse::Ok().json(page))
+}

@@ -1,0 +1,37 @@
+use super::{parse_variants, VariantBody};
+use crate::auth::Auth;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use actix_web::{post, web, HttpResponse};
+use jowi_actors::domain::parse_name;
+use jowi_actors::tenant::catalog::Product;
+use jowi_actors::tenant::messages::CreateProduct;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    pub name: String,
+    pub category_id: Option<Uuid>,
+    pub variants: Vec<VariantBody>,
+}
+
+/// Create a product with its variants (barcodes unique in the tenant).
+#[utoipa::path(post, path = "/api/v1/products", tag = "catalog", request_body = NewProduct,
+    responses((status = 201, body = Product), (status = 409, description = "duplicate barcode"),
+              (status = 422, description = "invalid field or unknown category")))]
+#[post("/products")]
+pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewProduct>) -> ApiResult<HttpResponse> {
+    auth.require_manage("edit the catalog")?;
+    let body = body.into_inner();
+    let msg = CreateProduct {
+        name: parse_name("name", &body.name, 300)?,
+        category_id: body.category_id,
+        variants: parse_variants(body.variants, false)?,
+    };
+    let tenant = state.directory.tenant(auth.tenant()).await?;
+    let product = tenant.actor.send(msg).await??;
+    Ok(HttpResponse::Created().json(product))
+}

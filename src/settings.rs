@@ -1,0 +1,143 @@
+//! Layered configuration, loaded once in `main` and passed down (tests build
+//! their own). See config/default.toml for every key.
+
+use anyhow::{anyhow, Context};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub catalog: CatalogSettings,
+    pub sales: SalesSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub admin_token: String,
+    pub shutdown_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_max: usize,
+    pub wait_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub statement_cache: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: String,
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSettings {
+    pub tenant_idle_evict_s: u64,
+    pub evict_check_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SalesSettings {
+    pub batch_max_receipts: usize,
+    pub flush_interval_ms: u64,
+    pub store_mailbox_capacity: usize,
+    pub offline_batch_max: usize,
+    pub max_clock_skew_s: i64,
+    pub ws_replay_events: usize,
+    pub ws_queue_events: usize,
+}
+
+impl Settings {
+    /// Defaults, then config/$JOWI_ENV.toml, then the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Ok(env) = std::env::var("JOWI_ENV") {
+            let dir = std::env::var("JOWI_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+            builder = builder.add_source(config::File::with_name(&format!("{dir}/{env}")).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("JOWI")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        for (var, key) in [
+            ("DATABASE_URL", "database.url"),
+            ("REDIS_URL", "redis.url"),
+            ("JOWI_LISTEN", "server.listen"),
+            ("JOWI_ADMIN_TOKEN", "server.admin_token"),
+        ] {
+            if let Ok(value) = std::env::var(var) {
+                builder = builder.set_override(key, value)?;
+            }
+        }
+        let settings: Settings = builder
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .map_err(|e| anyhow!("configuration error: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that values make sense; each message names its key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        self.database
+            .url
+            .parse::<tokio_postgres_config::Config>()
+            .map_err(|e| anyhow!("database.url (DATABASE_URL) is not a PostgreSQL URL: {e}"))?;
+        if !self.redis.url.is_empty()
+            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
+        {
+            return Err(anyhow!("redis.url (REDIS_URL) must start with redis:// or rediss://"));
+        }
+        let positive = [
+            ("database.pool_max", self.database.pool_max as u64),
+            ("database.wait_timeout_ms", self.database.wait_timeout_ms),
+            ("database.connect_timeout_ms", self.database.connect_timeout_ms),
+            ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            ("sales.batch_max_receipts", self.sales.batch_max_receipts as u64),
+            ("sales.store_mailbox_capacity", self.sales.store_mailbox_capacity as u64),
+            ("sales.offline_batch_max", self.sales.offline_batch_max as u64),
+            ("sales.ws_replay_events", self.sales.ws_replay_events as u64),
+            ("sales.ws_queue_events", self.sales.ws_queue_events as u64),
+            ("catalog.evict_check_interval_ms", self.catalog.evict_check_interval_ms),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(anyhow!("{key} must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|e| anyhow!("server.listen (JOWI_LISTEN) must be host:port, got {:?}: {e}", self.server.listen))
+    }
+}
+
+/// The parser of PostgreSQL URLs, re-exported by the actors crate.
+mod tokio_postgres_config {
+    pub use jowi_actors::pg::PgConfig as Config;
+}

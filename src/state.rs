@@ -1,0 +1,18 @@
+//! What every handler can reach. Built once per server (tests build their own).
+
+use crate::settings::Settings;
+use jowi_actors::auth::Authenticator;
+use jowi_actors::bus::Bus;
+use jowi_actors::directory::Directory;
+use jowi_actors::metrics::Metrics;
+use jowi_actors::pg::Db;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub directory: Arc<Directory>,
+    pub auth: Arc<Authenticator>,
+    pub bus: Arc<dyn Bus>,
+    pub metrics: Metrics,
+}

@@ -1,0 +1,51 @@
+//! Logs: a tracing subscriber, and a span per request carrying the request
+//! id (from X-Request-Id or new), method, path and — once authenticated —
+//! the tenant.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("JOWI_LOG_JSON").is_ok_and(|v| v == "1");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    // try_init: tests call this once per app.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+pub async fn request_span(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.path(),
+        tenant_id = tracing::field::Empty,
+        store_id = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    span.record("status", res.status().as_u16());
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
+    }
+    Ok(res)
+}
