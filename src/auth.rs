@@ -20,10 +20,14 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
         .to_str()
         .map_err(|_| unauthorized("the Authorization header is not text"))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim().to_owned())
         }
-        _ => Err(unauthorized("the Authorization header must be: Bearer <token>")),
+        _ => Err(unauthorized(
+            "the Authorization header must be: Bearer <token>",
+        )),
     }
 }
 

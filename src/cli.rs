@@ -5,7 +5,10 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "jowi", about = "JOWi Shop server: multi-tenant retail POS backend")]
+#[command(
+    name = "jowi",
+    about = "JOWi Shop server: multi-tenant retail POS backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

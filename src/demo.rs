@@ -16,9 +16,17 @@ use uuid::Uuid;
 /// Fixed so a second run finds the first run's tenant.
 pub const DEMO_TENANT: Uuid = Uuid::from_u128(0x0190_d3e0_0000_7000_8000_0000_0000_0001);
 
-const CATEGORIES: [&str; 6] = ["Dairy", "Bakery", "Drinks", "Grocery", "Household", "Snacks"];
+const CATEGORIES: [&str; 6] = [
+    "Dairy",
+    "Bakery",
+    "Drinks",
+    "Grocery",
+    "Household",
+    "Snacks",
+];
 const WORDS: [&str; 12] = [
-    "Milk", "Bread", "Tea", "Rice", "Soap", "Juice", "Cheese", "Flour", "Water", "Biscuits", "Oil", "Sugar",
+    "Milk", "Bread", "Tea", "Rice", "Soap", "Juice", "Cheese", "Flour", "Water", "Biscuits", "Oil",
+    "Sugar",
 ];
 
 /// EAN-13 with a valid check digit, from a 12-digit body.
@@ -33,8 +41,13 @@ pub fn ean13(body: u64) -> String {
 }
 
 pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
-    pg::migrate(&settings.database.url).await.context("migrating")?;
-    let db = Db::new(pg::connect(&pool_settings(settings))?, settings.database.statement_cache);
+    pg::migrate(&settings.database.url)
+        .await
+        .context("migrating")?;
+    let db = Db::new(
+        pg::connect(&pool_settings(settings))?,
+        settings.database.statement_cache,
+    );
     let auth = Authenticator::new(db.clone());
     let exists = !db
         .query("SELECT 1 FROM tenants WHERE id = $1", &[&DEMO_TENANT])
@@ -62,9 +75,21 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
     for r in &registers {
         let id: Uuid = r.get(0);
         let (_, token) = auth
-            .issue(&tx, DEMO_TENANT, Role::Register, Some(id), Some("demo register"))
+            .issue(
+                &tx,
+                DEMO_TENANT,
+                Role::Register,
+                Some(id),
+                Some("demo register"),
+            )
             .await?;
-        register_tokens.push((r.get::<_, i32>(1), r.get::<_, String>(2), r.get::<_, Uuid>(3), id, token));
+        register_tokens.push((
+            r.get::<_, i32>(1),
+            r.get::<_, String>(2),
+            r.get::<_, Uuid>(3),
+            id,
+            token,
+        ));
     }
     let barcodes = tx
         .query(
@@ -84,7 +109,12 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
     }
     println!("barcodes:");
     for b in &barcodes {
-        println!("  {}  {}  price {}", b.get::<_, String>(0), b.get::<_, String>(1), b.get::<_, i64>(2));
+        println!(
+            "  {}  {}  price {}",
+            b.get::<_, String>(0),
+            b.get::<_, String>(1),
+            b.get::<_, i64>(2)
+        );
     }
     if let Some(b) = barcodes.first() {
         println!();
@@ -108,11 +138,24 @@ async fn create_data(db: &Db, products: usize) -> anyhow::Result<()> {
     .await?;
     let mut warehouses = Vec::new();
     for (i, name) in ["Chilonzor", "Yunusobod"].iter().enumerate() {
-        let store = pg::org::insert_store(db, &tx, DEMO_TENANT, &format!("Demo store {name}"), Some("Tashkent"))
-            .await?;
+        let store = pg::org::insert_store(
+            db,
+            &tx,
+            DEMO_TENANT,
+            &format!("Demo store {name}"),
+            Some("Tashkent"),
+        )
+        .await?;
         warehouses.push(store.default_warehouse_id);
         for r in 1..=2 {
-            pg::org::insert_register(db, &tx, DEMO_TENANT, store.id, &format!("Till {}", i * 2 + r)).await?;
+            pg::org::insert_register(
+                db,
+                &tx,
+                DEMO_TENANT,
+                store.id,
+                &format!("Till {}", i * 2 + r),
+            )
+            .await?;
         }
     }
     let mut categories = Vec::new();
@@ -147,7 +190,11 @@ async fn create_data(db: &Db, products: usize) -> anyhow::Result<()> {
         for k in 0..n {
             let i = done + k;
             ids.push(new_id());
-            names.push(format!("{} {} #{i}", WORDS[i % WORDS.len()], CATEGORIES[i % CATEGORIES.len()]));
+            names.push(format!(
+                "{} {} #{i}",
+                WORDS[i % WORDS.len()],
+                CATEGORIES[i % CATEGORIES.len()]
+            ));
             cats.push(categories[i % categories.len()]);
             variant_ids.push(new_id());
             barcodes.push(ean13(478_000_000_000 + i as u64));

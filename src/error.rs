@@ -40,7 +40,9 @@ impl ApiError {
         match self {
             ApiError::Domain(e) => match e {
                 DomainError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-                DomainError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+                DomainError::Invalid { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+                }
                 DomainError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
                 DomainError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
                 DomainError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),

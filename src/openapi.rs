@@ -1,6 +1,6 @@
 //! OpenAPI 3 of every endpoint, generated from the handlers' annotations.
 
-use crate::routes::{admin, categories, customers, employees, health, products, stores};
+use crate::routes::{admin, categories, customers, employees, health, products, stores, tokens};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         stores::create, stores::list, stores::get_one, stores::create_register, stores::list_registers,
         employees::create, employees::list, employees::get_one, employees::remove,
         customers::create, customers::by_phone, customers::get_one,
+        tokens::issue, tokens::revoke,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

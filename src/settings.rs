@@ -70,7 +70,8 @@ impl Settings {
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Ok(env) = std::env::var("JOWI_ENV") {
             let dir = std::env::var("JOWI_CONFIG_DIR").unwrap_or_else(|_| "config".into());
-            builder = builder.add_source(config::File::with_name(&format!("{dir}/{env}")).required(true));
+            builder =
+                builder.add_source(config::File::with_name(&format!("{dir}/{env}")).required(true));
         }
         builder = builder.add_source(
             config::Environment::with_prefix("JOWI")
@@ -104,22 +105,38 @@ impl Settings {
             .url
             .parse::<tokio_postgres_config::Config>()
             .map_err(|e| anyhow!("database.url (DATABASE_URL) is not a PostgreSQL URL: {e}"))?;
-        if !self.redis.url.is_empty()
-            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
-        {
-            return Err(anyhow!("redis.url (REDIS_URL) must start with redis:// or rediss://"));
+        let redis = &self.redis.url;
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return Err(anyhow!(
+                "redis.url (REDIS_URL) must start with redis:// or rediss://"
+            ));
         }
         let positive = [
             ("database.pool_max", self.database.pool_max as u64),
             ("database.wait_timeout_ms", self.database.wait_timeout_ms),
-            ("database.connect_timeout_ms", self.database.connect_timeout_ms),
+            (
+                "database.connect_timeout_ms",
+                self.database.connect_timeout_ms,
+            ),
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
-            ("sales.batch_max_receipts", self.sales.batch_max_receipts as u64),
-            ("sales.store_mailbox_capacity", self.sales.store_mailbox_capacity as u64),
-            ("sales.offline_batch_max", self.sales.offline_batch_max as u64),
+            (
+                "sales.batch_max_receipts",
+                self.sales.batch_max_receipts as u64,
+            ),
+            (
+                "sales.store_mailbox_capacity",
+                self.sales.store_mailbox_capacity as u64,
+            ),
+            (
+                "sales.offline_batch_max",
+                self.sales.offline_batch_max as u64,
+            ),
             ("sales.ws_replay_events", self.sales.ws_replay_events as u64),
             ("sales.ws_queue_events", self.sales.ws_queue_events as u64),
-            ("catalog.evict_check_interval_ms", self.catalog.evict_check_interval_ms),
+            (
+                "catalog.evict_check_interval_ms",
+                self.catalog.evict_check_interval_ms,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -130,10 +147,12 @@ impl Settings {
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server
-            .listen
-            .parse()
-            .map_err(|e| anyhow!("server.listen (JOWI_LISTEN) must be host:port, got {:?}: {e}", self.server.listen))
+        self.server.listen.parse().map_err(|e| {
+            anyhow!(
+                "server.listen (JOWI_LISTEN) must be host:port, got {:?}: {e}",
+                self.server.listen
+            )
+        })
     }
 }
 

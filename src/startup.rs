@@ -50,7 +50,11 @@ impl Application {
         let bus: Arc<dyn Bus> = if settings.redis.url.is_empty() {
             Arc::new(InProcessBus::default())
         } else {
-            RedisBus::start(&settings.redis.url, settings.redis.channel.clone(), metrics.clone())?
+            RedisBus::start(
+                &settings.redis.url,
+                settings.redis.channel.clone(),
+                metrics.clone(),
+            )?
         };
         let auth = Arc::new(Authenticator::new(db.clone()));
         let arbiter = actix::Arbiter::new();
@@ -118,7 +122,9 @@ fn build_server(
             .wrap(middleware::from_fn(telemetry::request_span))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
-            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::RouteNotFound) }))
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::RouteNotFound)
+            }))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_s)
     .backlog(4096)
@@ -166,7 +172,10 @@ fn spawn_background(state: &web::Data<AppState>, settings: &Settings) {
                 Ok(env) => env,
                 // Fell behind: treat like a reconnect, re-check everything.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    jowi_actors::bus::Envelope { origin: uuid::Uuid::nil(), event: BusEvent::Resync }
+                    jowi_actors::bus::Envelope {
+                        origin: uuid::Uuid::nil(),
+                        event: BusEvent::Resync,
+                    }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             };
@@ -180,7 +189,12 @@ fn spawn_background(state: &web::Data<AppState>, settings: &Settings) {
 
 async fn dispatch(st: &web::Data<AppState>, event: BusEvent) {
     match event {
-        BusEvent::CatalogChanged { tenant_id, entity, id, .. } => {
+        BusEvent::CatalogChanged {
+            tenant_id,
+            entity,
+            id,
+            ..
+        } => {
             if let Some(handle) = st.directory.loaded(tenant_id) {
                 let _ = handle.actor.send(ReloadEntity { entity, id }).await;
             }
@@ -193,7 +207,10 @@ async fn dispatch(st: &web::Data<AppState>, event: BusEvent) {
         BusEvent::StockChanged { .. } => {}
         BusEvent::Resync => {
             for handle in st.directory.loaded_tenants() {
-                let _ = handle.actor.send(jowi_actors::tenant::messages::ResyncCatalog).await;
+                let _ = handle
+                    .actor
+                    .send(jowi_actors::tenant::messages::ResyncCatalog)
+                    .await;
             }
         }
     }

@@ -54,7 +54,9 @@ pub async fn create(
         .prepare(&tx, "INSERT INTO tenants (id, name) VALUES ($1, $2)")
         .await?;
     tx.execute(&stmt, &[&id, &name]).await?;
-    let (_, token) = auth.issue(&tx, id, Role::Owner, None, Some("owner")).await?;
+    let (_, token) = auth
+        .issue(&tx, id, Role::Owner, None, Some("owner"))
+        .await?;
     tx.commit().await?;
     Ok(CreatedTenant {
         tenant_id: id,

@@ -15,7 +15,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create).service(list).service(get_one).service(update).service(remove);
+    cfg.service(create)
+        .service(list)
+        .service(get_one)
+        .service(update)
+        .service(remove);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,7 +42,11 @@ pub struct CategoryPatch {
 #[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = NewCategory,
     responses((status = 201, body = Category), (status = 422), (status = 403)))]
 #[post("/categories")]
-pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewCategory>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<NewCategory>,
+) -> ApiResult<HttpResponse> {
     auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let msg = CreateCategory {
@@ -61,9 +69,16 @@ pub async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpRespo
 #[utoipa::path(get, path = "/api/v1/categories/{id}", tag = "catalog",
     responses((status = 200, body = Category), (status = 404)))]
 #[get("/categories/{id}")]
-pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_one(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let tenant = state.directory.tenant(auth.tenant()).await?;
-    let category = tenant.catalog.category(*id).ok_or(Error::not_found("category"))?;
+    let category = tenant
+        .catalog
+        .category(*id)
+        .ok_or(Error::not_found("category"))?;
     Ok(HttpResponse::Ok().json(category))
 }
 
@@ -80,11 +95,20 @@ pub async fn update(
     auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let version = edited_version(&req, body.version)?;
-    let name = body.name.as_deref().map(|n| parse_name("name", n, 200)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| parse_name("name", n, 200))
+        .transpose()?;
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let category = tenant
         .actor
-        .send(UpdateCategory { id: *id, version, name, parent_id: body.parent_id })
+        .send(UpdateCategory {
+            id: *id,
+            version,
+            name,
+            parent_id: body.parent_id,
+        })
         .await??;
     Ok(HttpResponse::Ok().json(category))
 }
@@ -92,7 +116,11 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/categories/{id}", tag = "catalog",
     responses((status = 204), (status = 404), (status = 409)))]
 #[delete("/categories/{id}")]
-pub async fn remove(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn remove(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     auth.require_manage("edit the catalog")?;
     let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant.actor.send(DeleteCategory { id: *id }).await??;

@@ -34,7 +34,11 @@ pub struct PhoneQuery {
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = NewCustomer,
     responses((status = 201, body = Customer), (status = 409, description = "phone already used")))]
 #[post("/customers")]
-pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewCustomer>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<NewCustomer>,
+) -> ApiResult<HttpResponse> {
     auth.require_sell("add customers")?;
     let name = parse_name("name", &body.name, 200)?;
     let phone = parse_phone("phone", &body.phone)?;
@@ -42,7 +46,8 @@ pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewC
     if email.as_deref().is_some_and(|e| !e.contains('@')) {
         return Err(Error::invalid("email", "not an e-mail address").into());
     }
-    let customer = org::insert_customer(&state.db, auth.tenant(), &name, &phone, email.as_deref()).await?;
+    let customer =
+        org::insert_customer(&state.db, auth.tenant(), &name, &phone, email.as_deref()).await?;
     Ok(HttpResponse::Created().json(customer))
 }
 
@@ -50,7 +55,11 @@ pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewC
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(PhoneQuery),
     responses((status = 200, body = Customer), (status = 404)))]
 #[get("/customers")]
-pub async fn by_phone(auth: Auth, state: web::Data<AppState>, q: web::Query<PhoneQuery>) -> ApiResult<HttpResponse> {
+pub async fn by_phone(
+    auth: Auth,
+    state: web::Data<AppState>,
+    q: web::Query<PhoneQuery>,
+) -> ApiResult<HttpResponse> {
     let phone = parse_phone("phone", &q.phone)?;
     Ok(HttpResponse::Ok().json(org::customer_by_phone(&state.db, auth.tenant(), &phone).await?))
 }
@@ -58,6 +67,10 @@ pub async fn by_phone(auth: Auth, state: web::Data<AppState>, q: web::Query<Phon
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers",
     responses((status = 200, body = Customer), (status = 404)))]
 #[get("/customers/{id}")]
-pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_one(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(org::get_customer(&state.db, auth.tenant(), *id).await?))
 }

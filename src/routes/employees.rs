@@ -13,7 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create).service(list).service(get_one).service(remove);
+    cfg.service(create)
+        .service(list)
+        .service(get_one)
+        .service(remove);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -35,7 +38,11 @@ pub struct EmployeeFilter {
 #[utoipa::path(post, path = "/api/v1/employees", tag = "stores", request_body = NewEmployee,
     responses((status = 201, body = Employee), (status = 422)))]
 #[post("/employees")]
-pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewEmployee>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<NewEmployee>,
+) -> ApiResult<HttpResponse> {
     auth.require_manage("manage employees")?;
     let body = body.into_inner();
     let name = parse_name("name", &body.name, 200)?;
@@ -51,28 +58,48 @@ pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewE
     let phone = optional_text("phone", body.phone.as_deref(), 40)?
         .map(|p| parse_phone("phone", &p))
         .transpose()?;
-    let employee = org::insert_employee(&state.db, auth.tenant(), &name, &body.role, body.store_id, phone.as_deref()).await?;
+    let employee = org::insert_employee(
+        &state.db,
+        auth.tenant(),
+        &name,
+        &body.role,
+        body.store_id,
+        phone.as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(employee))
 }
 
 #[utoipa::path(get, path = "/api/v1/employees", tag = "stores", params(EmployeeFilter),
     responses((status = 200, body = Vec<Employee>)))]
 #[get("/employees")]
-pub async fn list(auth: Auth, state: web::Data<AppState>, q: web::Query<EmployeeFilter>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    auth: Auth,
+    state: web::Data<AppState>,
+    q: web::Query<EmployeeFilter>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(org::list_employees(&state.db, auth.tenant(), q.store_id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/employees/{id}", tag = "stores",
     responses((status = 200, body = Employee), (status = 404)))]
 #[get("/employees/{id}")]
-pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_one(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(org::get_employee(&state.db, auth.tenant(), *id).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/employees/{id}", tag = "stores",
     responses((status = 204), (status = 404)))]
 #[delete("/employees/{id}")]
-pub async fn remove(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn remove(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     auth.require_manage("manage employees")?;
     org::delete_employee(&state.db, auth.tenant(), *id).await?;
     Ok(HttpResponse::NoContent().finish())

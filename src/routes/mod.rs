@@ -7,6 +7,7 @@ pub mod employees;
 pub mod health;
 pub mod products;
 pub mod stores;
+pub mod tokens;
 
 use crate::error::ApiError;
 use actix_web::{http::header, web, HttpRequest};
@@ -21,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(products::configure)
             .configure(stores::configure)
             .configure(employees::configure)
-            .configure(customers::configure),
+            .configure(customers::configure)
+            .configure(tokens::configure),
     );
 }
 
@@ -52,7 +54,11 @@ pub fn edited_version(req: &HttpRequest, body: Option<i32>) -> Result<i32, ApiEr
 }
 
 /// Optional text field: trimmed, empty -> None, bounded length.
-pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+pub fn optional_text(
+    field: &str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) if s.chars().count() > max => Err(ApiError::Domain(jowi_actors::Error::invalid(

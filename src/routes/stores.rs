@@ -44,7 +44,11 @@ pub struct CreatedRegister {
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores", request_body = NewStore,
     responses((status = 201, body = Store), (status = 403), (status = 422)))]
 #[post("/stores")]
-pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewStore>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<NewStore>,
+) -> ApiResult<HttpResponse> {
     auth.require_manage("manage stores")?;
     let msg = CreateStore {
         name: parse_name("name", &body.name, 200)?,
@@ -65,7 +69,11 @@ pub async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpRespo
 #[utoipa::path(get, path = "/api/v1/stores/{id}", tag = "stores",
     responses((status = 200, body = Store), (status = 404)))]
 #[get("/stores/{id}")]
-pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_one(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = tenant.catalog.store(*id).ok_or(Error::not_found("store"))?;
     Ok(HttpResponse::Ok().json(store))
@@ -94,7 +102,11 @@ pub async fn create_register(
 #[utoipa::path(get, path = "/api/v1/stores/{id}/registers", tag = "stores",
     responses((status = 200, body = Vec<Register>), (status = 404)))]
 #[get("/stores/{id}/registers")]
-pub async fn list_registers(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn list_registers(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant.catalog.store(*id).ok_or(Error::not_found("store"))?;
     Ok(HttpResponse::Ok().json(tenant.catalog.registers_of(*id)))

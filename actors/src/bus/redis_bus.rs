@@ -139,7 +139,10 @@ impl Bus for RedisBus {
             event,
         };
         if self.out.try_send(env).is_err() {
-            self.metrics.bus_events.with_label_values(&["dropped"]).inc();
+            self.metrics
+                .bus_events
+                .with_label_values(&["dropped"])
+                .inc();
         }
     }
     fn subscribe(&self) -> broadcast::Receiver<Envelope> {

@@ -98,7 +98,12 @@ pub fn parse_phone(field: &str, raw: &str) -> Result<String> {
             '0'..='9' => out.push(c),
             '+' if i == 0 => out.push(c),
             ' ' | '-' | '(' | ')' => {}
-            _ => return Err(Error::invalid(field, "a phone number holds digits and an optional leading +")),
+            _ => {
+                return Err(Error::invalid(
+                    field,
+                    "a phone number holds digits and an optional leading +",
+                ))
+            }
         }
     }
     let digits = out.trim_start_matches('+').len();

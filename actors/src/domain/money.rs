@@ -3,7 +3,9 @@ use serde::{Deserialize, Serialize};
 
 /// Money in integer minor units of the tenant's currency. Exact, never a
 /// float; sums are checked so an absurd input cannot wrap around.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Money(pub i64);
 

@@ -19,12 +19,19 @@ impl Quantity {
             return Err(Error::invalid(field, "at most 3 decimals"));
         }
         if value.abs() > Decimal::from(MAX_QUANTITY) {
-            return Err(Error::invalid(field, format!("must not exceed {MAX_QUANTITY}")));
+            return Err(Error::invalid(
+                field,
+                format!("must not exceed {MAX_QUANTITY}"),
+            ));
         }
         if value.is_zero() || (!allow_negative && value.is_sign_negative()) {
             return Err(Error::invalid(
                 field,
-                if allow_negative { "must not be zero" } else { "must be greater than zero" },
+                if allow_negative {
+                    "must not be zero"
+                } else {
+                    "must be greater than zero"
+                },
             ));
         }
         Ok(Quantity(value.normalize()))
@@ -86,12 +93,19 @@ mod tests {
     use super::*;
 
     fn q(s: &str) -> Result<Quantity> {
-        Quantity::parse("q", s.parse().map_err(|_| Error::invalid("q", "parse"))?, false)
+        Quantity::parse(
+            "q",
+            s.parse().map_err(|_| Error::invalid("q", "parse"))?,
+            false,
+        )
     }
 
     #[test]
     fn accepts_three_decimals_and_rejects_four() {
-        assert_eq!(q("1.250").map(|x| x.0.to_string()).ok(), Some("1.25".into()));
+        assert_eq!(
+            q("1.250").map(|x| x.0.to_string()).ok(),
+            Some("1.25".into())
+        );
         assert!(matches!(q("1.2501"), Err(Error::Invalid { .. })));
     }
 

@@ -186,8 +186,11 @@ pub async fn begin_write<'a>(
     tenant: TenantId,
 ) -> Result<Tx<'a>> {
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&tenant_lock_key(tenant)])
-        .await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&tenant_lock_key(tenant)],
+    )
+    .await?;
     Ok(tx)
 }
 
@@ -218,7 +221,8 @@ pub async fn insert_product(
             "INSERT INTO products (tenant_id, id, name, category_id) VALUES ($1, $2, $3, $4)",
         )
         .await?;
-    tx.execute(&stmt, &[&tenant, &id, &name, &category_id]).await?;
+    tx.execute(&stmt, &[&tenant, &id, &name, &category_id])
+        .await?;
     insert_variants(db, tx, tenant, id, variants).await
 }
 
@@ -256,16 +260,28 @@ async fn insert_variants(
 /// Applies a product edit if `expected_version` is current. Variants, when
 /// given, replace the live list: entries with an id are edited, entries
 /// without one are added, live ones not named are soft-deleted.
+pub struct ProductEdit<'a> {
+    pub id: ProductId,
+    pub expected_version: i32,
+    pub name: Option<&'a str>,
+    /// `Some(None)` clears the category.
+    pub category_id: Option<Option<CategoryId>>,
+    pub variants: Option<&'a [VariantInput]>,
+}
+
 pub async fn update_product(
     db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
-    id: ProductId,
-    expected_version: i32,
-    name: Option<&str>,
-    category_id: Option<Option<CategoryId>>,
-    variants: Option<&[VariantInput]>,
+    edit: ProductEdit<'_>,
 ) -> Result<()> {
+    let ProductEdit {
+        id,
+        expected_version,
+        name,
+        category_id,
+        variants,
+    } = edit;
     let stmt = db
         .prepare(
             tx,
@@ -280,7 +296,14 @@ pub async fn update_product(
     let n = tx
         .execute(
             &stmt,
-            &[&tenant, &id, &name, &set_category, &category, &expected_version],
+            &[
+                &tenant,
+                &id,
+                &name,
+                &set_category,
+                &category,
+                &expected_version,
+            ],
         )
         .await?;
     if n == 0 {
@@ -340,7 +363,11 @@ pub async fn update_product(
                 .await
                 .map_err(map_variant_conflict)?;
         }
-        let added: Vec<VariantInput> = variants.iter().filter(|v| v.id.is_none()).cloned().collect();
+        let added: Vec<VariantInput> = variants
+            .iter()
+            .filter(|v| v.id.is_none())
+            .cloned()
+            .collect();
         insert_variants(db, tx, tenant, id, &added).await?;
     }
     Ok(())
@@ -525,7 +552,10 @@ pub async fn update_category(
     let set_parent = parent.is_some();
     let parent = parent.flatten();
     let n = tx
-        .execute(&stmt, &[&tenant, &id, &name, &set_parent, &parent, &expected_version])
+        .execute(
+            &stmt,
+            &[&tenant, &id, &name, &set_parent, &parent, &expected_version],
+        )
         .await?;
     if n == 0 {
         return Err(match fetch_category(db, tx, tenant, id).await? {

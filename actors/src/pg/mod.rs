@@ -60,12 +60,16 @@ pub fn connect(settings: &PoolSettings) -> Result<Pool> {
 pub async fn migrate(url: &str) -> anyhow::Result<usize> {
     let (mut client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let conn_task = tokio::spawn(conn);
-    client.execute("SELECT pg_advisory_lock(7220300)", &[]).await?;
+    client
+        .execute("SELECT pg_advisory_lock(7220300)", &[])
+        .await?;
     let result = migrations::runner().run_async(&mut client).await;
     let partitions = client
         .query_one("SELECT jowi_ensure_partitions(3)", &[])
         .await;
-    client.execute("SELECT pg_advisory_unlock(7220300)", &[]).await?;
+    client
+        .execute("SELECT pg_advisory_unlock(7220300)", &[])
+        .await?;
     drop(client);
     conn_task.abort();
     let report = result?;

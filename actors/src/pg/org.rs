@@ -25,8 +25,11 @@ pub async fn insert_token(
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .await?;
-    tx.execute(&stmt, &[&tenant, &id, &hash, &role.as_str(), &register, &name])
-        .await?;
+    tx.execute(
+        &stmt,
+        &[&tenant, &id, &hash, &role.as_str(), &register, &name],
+    )
+    .await?;
     Ok(id)
 }
 
@@ -89,7 +92,8 @@ pub async fn insert_store(
         )
         .await?;
     let wname = format!("{name} — main");
-    tx.execute(&stmt, &[&tenant, &warehouse, &id, &wname]).await?;
+    tx.execute(&stmt, &[&tenant, &warehouse, &id, &wname])
+        .await?;
     let stmt = db
         .prepare(
             tx,
@@ -177,7 +181,11 @@ pub async fn insert_employee(
     })
 }
 
-pub async fn list_employees(db: &Db, tenant: TenantId, store: Option<StoreId>) -> Result<Vec<Employee>> {
+pub async fn list_employees(
+    db: &Db,
+    tenant: TenantId,
+    store: Option<StoreId>,
+) -> Result<Vec<Employee>> {
     let rows = db
         .query(
             "SELECT id, name, role, store_id, phone, created_at FROM employees \
@@ -197,7 +205,9 @@ pub async fn get_employee(db: &Db, tenant: TenantId, id: Uuid) -> Result<Employe
             &[&tenant, &id],
         )
         .await?;
-    rows.first().map(employee_row).ok_or(Error::not_found("employee"))
+    rows.first()
+        .map(employee_row)
+        .ok_or(Error::not_found("employee"))
 }
 
 pub async fn delete_employee(db: &Db, tenant: TenantId, id: Uuid) -> Result<()> {
@@ -280,7 +290,9 @@ pub async fn get_customer(db: &Db, tenant: TenantId, id: Uuid) -> Result<Custome
             &[&tenant, &id],
         )
         .await?;
-    rows.first().map(customer_row).ok_or(Error::not_found("customer"))
+    rows.first()
+        .map(customer_row)
+        .ok_or(Error::not_found("customer"))
 }
 
 pub async fn customer_by_phone(db: &Db, tenant: TenantId, phone: &str) -> Result<Customer> {
@@ -290,5 +302,7 @@ pub async fn customer_by_phone(db: &Db, tenant: TenantId, phone: &str) -> Result
             &[&tenant, &phone],
         )
         .await?;
-    rows.first().map(customer_row).ok_or(Error::not_found("customer"))
+    rows.first()
+        .map(customer_row)
+        .ok_or(Error::not_found("customer"))
 }

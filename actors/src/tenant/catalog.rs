@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use serde::Serialize;
-use utoipa::ToSchema;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
@@ -120,7 +120,11 @@ impl Catalog {
     pub fn by_barcode(&self, barcode: &str) -> Option<(Arc<Product>, Variant)> {
         let r = *self.barcodes.get(barcode)?;
         let product = self.product(r.product_id)?;
-        let variant = product.variants.iter().find(|v| v.id == r.variant_id)?.clone();
+        let variant = product
+            .variants
+            .iter()
+            .find(|v| v.id == r.variant_id)?
+            .clone();
         Some((product, variant))
     }
 
@@ -271,7 +275,8 @@ impl Catalog {
         if let Some((_, old)) = self.products.remove(&id) {
             for v in &old.variants {
                 // Only drop the barcode if it still points at this product.
-                self.barcodes.remove_if(&v.barcode, |_, r| r.product_id == id);
+                self.barcodes
+                    .remove_if(&v.barcode, |_, r| r.product_id == id);
                 self.variants.remove(&v.id);
             }
             self.order.write().remove(&id);
@@ -284,19 +289,28 @@ impl Catalog {
         let stale: Vec<ProductId> = self
             .products
             .iter()
-            .filter(|p| fresh.products.get(p.key()).is_none_or(|f| f.version != p.version))
+            .filter(|p| {
+                fresh
+                    .products
+                    .get(p.key())
+                    .is_none_or(|f| f.version != p.version)
+            })
             .map(|p| *p.key())
             .collect();
         for id in stale {
             self.remove_product(id);
         }
         for p in fresh.products.iter() {
-            let changed = self.products.get(p.key()).is_none_or(|mine| mine.version != p.version);
+            let changed = self
+                .products
+                .get(p.key())
+                .is_none_or(|mine| mine.version != p.version);
             if changed {
                 self.apply_product((**p).clone());
             }
         }
-        self.categories.retain(|id, _| fresh.categories.contains_key(id));
+        self.categories
+            .retain(|id, _| fresh.categories.contains_key(id));
         for c in fresh.categories.iter() {
             self.categories.insert(*c.key(), Arc::clone(&c));
         }
@@ -359,7 +373,15 @@ mod tests {
         assert!(c.by_barcode("4780000000028").is_some());
         c.remove_product(p.id);
         assert!(c.by_barcode("4780000000028").is_none());
-        assert_eq!(c.list(&ListQuery { limit: 10, ..Default::default() }).items.len(), 0);
+        assert_eq!(
+            c.list(&ListQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .items
+            .len(),
+            0
+        );
     }
 
     #[test]
@@ -368,22 +390,54 @@ mod tests {
         let cat = Uuid::now_v7();
         let ids: Vec<_> = (0..5)
             .map(|i| {
-                let p = product(&format!("Bread {i}"), &format!("b{i}"), (i % 2 == 0).then_some(cat));
+                let p = product(
+                    &format!("Bread {i}"),
+                    &format!("b{i}"),
+                    (i % 2 == 0).then_some(cat),
+                );
                 let id = p.id;
                 c.apply_product(p);
                 id
             })
             .collect();
-        let first = c.list(&ListQuery { limit: 2, ..Default::default() });
-        assert_eq!(first.items.iter().map(|p| p.id).collect::<Vec<_>>(), vec![ids[4], ids[3]]);
-        let second = c.list(&ListQuery { limit: 2, cursor: first.next_cursor, ..Default::default() });
-        assert_eq!(second.items.iter().map(|p| p.id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
-        let third = c.list(&ListQuery { limit: 2, cursor: second.next_cursor, ..Default::default() });
+        let first = c.list(&ListQuery {
+            limit: 2,
+            ..Default::default()
+        });
+        assert_eq!(
+            first.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+            vec![ids[4], ids[3]]
+        );
+        let second = c.list(&ListQuery {
+            limit: 2,
+            cursor: first.next_cursor,
+            ..Default::default()
+        });
+        assert_eq!(
+            second.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+            vec![ids[2], ids[1]]
+        );
+        let third = c.list(&ListQuery {
+            limit: 2,
+            cursor: second.next_cursor,
+            ..Default::default()
+        });
         assert_eq!(third.items.len(), 1);
         assert!(third.next_cursor.is_none());
-        let in_cat = c.list(&ListQuery { limit: 10, category_id: Some(cat), ..Default::default() });
+        let in_cat = c.list(&ListQuery {
+            limit: 10,
+            category_id: Some(cat),
+            ..Default::default()
+        });
         assert_eq!(in_cat.items.len(), 3);
-        let by_name = c.list(&ListQuery { limit: 10, name_prefix: Some("bread 3".into()), ..Default::default() });
-        assert_eq!(by_name.items.iter().map(|p| p.id).collect::<Vec<_>>(), vec![ids[3]]);
+        let by_name = c.list(&ListQuery {
+            limit: 10,
+            name_prefix: Some("bread 3".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            by_name.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+            vec![ids[3]]
+        );
     }
 }

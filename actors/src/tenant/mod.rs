@@ -229,7 +229,10 @@ impl TenantCore {
             let mut hops = 0;
             while let Some(c) = cursor {
                 if c == msg.id {
-                    return Err(Error::invalid("parent_id", "a category cannot be inside itself"));
+                    return Err(Error::invalid(
+                        "parent_id",
+                        "a category cannot be inside itself",
+                    ));
                 }
                 hops += 1;
                 if hops > 1000 {
@@ -316,11 +319,13 @@ impl TenantCore {
             &self.db,
             &tx,
             self.tenant,
-            msg.id,
-            msg.version,
-            msg.name.as_deref(),
-            msg.category_id,
-            msg.variants.as_deref(),
+            pg::catalog::ProductEdit {
+                id: msg.id,
+                expected_version: msg.version,
+                name: msg.name.as_deref(),
+                category_id: msg.category_id,
+                variants: msg.variants.as_deref(),
+            },
         )
         .await?;
         let (product, _) = pg::catalog::fetch_product(&self.db, &tx, self.tenant, msg.id)
@@ -333,7 +338,10 @@ impl TenantCore {
     }
 
     async fn delete_product(&self, msg: DeleteProduct) -> Result<()> {
-        let current = self.catalog.product(msg.id).ok_or(Error::not_found("product"))?;
+        let current = self
+            .catalog
+            .product(msg.id)
+            .ok_or(Error::not_found("product"))?;
         if let Some(expected) = msg.version {
             if expected != current.version {
                 return Err(Error::VersionConflict {
@@ -354,9 +362,14 @@ impl TenantCore {
     async fn create_store(&self, msg: CreateStore) -> Result<Store> {
         let mut client = self.db.client().await?;
         let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        let store =
-            pg::org::insert_store(&self.db, &tx, self.tenant, &msg.name, msg.address.as_deref())
-                .await?;
+        let store = pg::org::insert_store(
+            &self.db,
+            &tx,
+            self.tenant,
+            &msg.name,
+            msg.address.as_deref(),
+        )
+        .await?;
         tx.commit().await?;
         self.catalog.apply_store(store.clone());
         self.announce(Entity::Store, store.id, 1);
@@ -373,7 +386,13 @@ impl TenantCore {
             pg::org::insert_register(&self.db, &tx, self.tenant, msg.store_id, &msg.name).await?;
         let (_, token) = self
             .auth
-            .issue(&tx, self.tenant, Role::Register, Some(register.id), Some(&msg.name))
+            .issue(
+                &tx,
+                self.tenant,
+                Role::Register,
+                Some(register.id),
+                Some(&msg.name),
+            )
             .await?;
         tx.commit().await?;
         self.catalog.apply_register(register.clone());
@@ -386,14 +405,18 @@ impl TenantCore {
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;
         match entity {
-            Entity::Product => match pg::catalog::fetch_product(&self.db, &tx, self.tenant, id).await? {
-                Some((p, None)) => self.catalog.apply_product(p),
-                _ => self.catalog.remove_product(id),
-            },
-            Entity::Category => match pg::catalog::fetch_category(&self.db, &tx, self.tenant, id).await? {
-                Some((c, false)) => self.catalog.apply_category(c),
-                _ => self.catalog.remove_category(id),
-            },
+            Entity::Product => {
+                match pg::catalog::fetch_product(&self.db, &tx, self.tenant, id).await? {
+                    Some((p, None)) => self.catalog.apply_product(p),
+                    _ => self.catalog.remove_product(id),
+                }
+            }
+            Entity::Category => {
+                match pg::catalog::fetch_category(&self.db, &tx, self.tenant, id).await? {
+                    Some((c, false)) => self.catalog.apply_category(c),
+                    _ => self.catalog.remove_category(id),
+                }
+            }
             Entity::Store | Entity::Register => {
                 // Rare: rebuild the store and register maps wholesale.
                 let fresh = pg::catalog::load(&self.db, self.tenant).await?;

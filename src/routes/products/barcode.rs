@@ -23,7 +23,11 @@ pub struct BarcodeHit {
 #[utoipa::path(get, path = "/api/v1/products/barcode/{barcode}", tag = "catalog",
     responses((status = 200, body = BarcodeHit), (status = 404)))]
 #[get("/products/barcode/{barcode}")]
-pub async fn by_barcode(auth: Auth, state: web::Data<AppState>, barcode: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn by_barcode(
+    auth: Auth,
+    state: web::Data<AppState>,
+    barcode: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let barcode = parse_barcode("barcode", &barcode)?;
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let (product, variant) = tenant
@@ -31,5 +35,9 @@ pub async fn by_barcode(auth: Auth, state: web::Data<AppState>, barcode: web::Pa
         .by_barcode(&barcode)
         .ok_or(Error::not_found("barcode"))?;
     let category = product.category_id.and_then(|c| tenant.catalog.category(c));
-    Ok(HttpResponse::Ok().json(BarcodeHit { product, variant, category }))
+    Ok(HttpResponse::Ok().json(BarcodeHit {
+        product,
+        variant,
+        category,
+    }))
 }

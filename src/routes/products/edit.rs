@@ -44,7 +44,11 @@ pub async fn update(
     let msg = UpdateProduct {
         id: *id,
         version,
-        name: body.name.as_deref().map(|n| parse_name("name", n, 300)).transpose()?,
+        name: body
+            .name
+            .as_deref()
+            .map(|n| parse_name("name", n, 300))
+            .transpose()?,
         category_id: body.category_id,
         variants: body.variants.map(|v| parse_variants(v, true)).transpose()?,
     };
@@ -57,10 +61,18 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalog",
     responses((status = 204), (status = 404), (status = 409)))]
 #[delete("/products/{id}")]
-pub async fn remove(req: HttpRequest, auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn remove(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     auth.require_manage("edit the catalog")?;
     let version = edited_version(&req, None).ok();
     let tenant = state.directory.tenant(auth.tenant()).await?;
-    tenant.actor.send(DeleteProduct { id: *id, version }).await??;
+    tenant
+        .actor
+        .send(DeleteProduct { id: *id, version })
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }

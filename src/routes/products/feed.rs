@@ -30,7 +30,11 @@ pub struct ChangesPage {
 #[utoipa::path(get, path = "/api/v1/products/changes", tag = "catalog", params(ChangesParams),
     responses((status = 200, body = ChangesPage)))]
 #[get("/products/changes")]
-pub async fn changes(auth: Auth, state: web::Data<AppState>, params: web::Query<ChangesParams>) -> ApiResult<HttpResponse> {
+pub async fn changes(
+    auth: Auth,
+    state: web::Data<AppState>,
+    params: web::Query<ChangesParams>,
+) -> ApiResult<HttpResponse> {
     let since = params.since.unwrap_or(0);
     let limit = params.limit.unwrap_or(500);
     if since < 0 {
@@ -42,5 +46,9 @@ pub async fn changes(auth: Auth, state: web::Data<AppState>, params: web::Query<
     let changes = changes_since(&state.db, auth.tenant(), since, limit).await?;
     let next_cursor = changes.last().map_or(since, |c| c.change_seq);
     let has_more = changes.len() as i64 == limit;
-    Ok(HttpResponse::Ok().json(ChangesPage { changes, next_cursor, has_more }))
+    Ok(HttpResponse::Ok().json(ChangesPage {
+        changes,
+        next_cursor,
+        has_more,
+    }))
 }

@@ -10,10 +10,20 @@ use uuid::Uuid;
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
     responses((status = 200, body = Product), (status = 404)))]
 #[get("/products/{id}")]
-pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_one(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let tenant = state.directory.tenant(auth.tenant()).await?;
-    let product = tenant.catalog.product(*id).ok_or(Error::not_found("product"))?;
+    let product = tenant
+        .catalog
+        .product(*id)
+        .ok_or(Error::not_found("product"))?;
     Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::ETAG, format!("\"{}\"", product.version)))
+        .insert_header((
+            actix_web::http::header::ETAG,
+            format!("\"{}\"", product.version),
+        ))
         .json(product))
 }

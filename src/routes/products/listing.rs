@@ -26,7 +26,11 @@ pub struct ListParams {
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListParams),
     responses((status = 200, body = ProductPage), (status = 422)))]
 #[get("/products")]
-pub async fn list(auth: Auth, state: web::Data<AppState>, params: web::Query<ListParams>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    auth: Auth,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> ApiResult<HttpResponse> {
     let p = params.into_inner();
     let limit = p.limit.unwrap_or(50);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -34,7 +38,9 @@ pub async fn list(auth: Auth, state: web::Data<AppState>, params: web::Query<Lis
     }
     let name_prefix = match p.q.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(q) if q.chars().count() > 100 => return Err(Error::invalid("q", "at most 100 characters").into()),
+        Some(q) if q.chars().count() > 100 => {
+            return Err(Error::invalid("q", "at most 100 characters").into())
+        }
         Some(q) => Some(q.to_lowercase()),
     };
     let tenant = state.directory.tenant(auth.tenant()).await?;

@@ -23,7 +23,11 @@ pub struct NewProduct {
     responses((status = 201, body = Product), (status = 409, description = "duplicate barcode"),
               (status = 422, description = "invalid field or unknown category")))]
 #[post("/products")]
-pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<NewProduct>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<NewProduct>,
+) -> ApiResult<HttpResponse> {
     auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let msg = CreateProduct {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: brings up PostgreSQL and Redis
+# (scripts/services.sh), checks format and lints, runs every test against the
+# real services, then the crash test. `.ci/run` calls exactly this.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+JOWI_LOG_TAG=test
+cd "$JOWI_ROOT"
+
+env_lines="$(scripts/services.sh up)"
+eval "$env_lines"
+export DATABASE_URL REDIS_URL
+# Tests create their own databases from this base URL.
+DATABASE_URL="$(sed -E 's#/[^/?]*(\?|$)#/postgres\1#' <<<"$DATABASE_URL")"
+
+have cargo || die "cargo not found: install Rust (rustup) first"
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest >&2
+fi
+
+# Databases left by earlier runs (tests never share one).
+psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'jowi\_test\_%'" |
+  while read -r db; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null; done
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+log "tests"
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc --quiet
+
+if [[ -x scripts/crash-test.sh ]]; then
+  log "crash test"
+  scripts/crash-test.sh
+fi
+log "all tests passed"

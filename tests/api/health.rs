@@ -1,0 +1,117 @@
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+
+/// Liveness and readiness answer 200 with PostgreSQL up.
+#[actix_web::test]
+async fn health_and_ready() {
+    let app = spawn_app().await;
+    let r = app.send(Method::GET, "/api/v1/health", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .send(Method::GET, "/api/v1/health/ready", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["postgres"], "up");
+}
+
+/// Readiness is 503 when PostgreSQL refuses connections, 200 again after.
+#[actix_web::test]
+async fn ready_fails_without_postgres() {
+    let app = spawn_app().await;
+    let db = app.db().await;
+    let name = app.db_url.rsplit('/').next().unwrap().to_owned();
+    let admin = {
+        let (c, conn) =
+            tokio_postgres::connect(&with_db(&app.db_url, "postgres"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        c
+    };
+    drop(db);
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    let r = app
+        .send(Method::GET, "/api/v1/health/ready", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.body["postgres"], "down");
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || async {
+            app.send(Method::GET, "/api/v1/health/ready", None, None)
+                .await
+                .status
+                == StatusCode::OK
+        })
+        .await
+    );
+}
+
+/// The OpenAPI document lists the endpoints.
+#[actix_web::test]
+async fn openapi_lists_endpoints() {
+    let app = spawn_app().await;
+    let r = app
+        .send(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let paths = r.body["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/products",
+        "/api/v1/products/{id}",
+        "/api/v1/products/barcode/{barcode}",
+        "/api/v1/products/changes",
+        "/api/v1/admin/tenants",
+        "/api/v1/stores/{id}/registers",
+        "/api/v1/health/cache",
+    ] {
+        assert!(paths.contains_key(p), "missing {p}");
+    }
+}
+
+/// /metrics exposes HTTP and catalog metrics.
+#[actix_web::test]
+async fn metrics_exposed() {
+    let app = spawn_app().await;
+    let t = app.create_tenant("m").await;
+    app.create_product(&t.token, "Milk", "111", 100).await;
+    app.get("/api/v1/products/barcode/111", &t.token).await;
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("jowi_http_requests_total"), "{text}");
+    assert!(
+        text.contains("jowi_catalog_lookups_total{result=\"hit\"}"),
+        "{text}"
+    );
+}
+
+/// Unknown routes answer a JSON 404.
+#[actix_web::test]
+async fn unknown_route_is_json_404() {
+    let app = spawn_app().await;
+    let r = app
+        .send(Method::GET, "/api/v1/nothing-here", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.code(), "route_not_found");
+}

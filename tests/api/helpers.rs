@@ -1,0 +1,330 @@
+//! Test harness: each test gets its own database (cloned from a migrated
+//! template), its own server on port 0 and its own bus channel.
+
+use jowi::settings::Settings;
+use jowi::startup::Application;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+#[allow(dead_code)] // fields used by some test modules only
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub db_url: String,
+    pub admin_token: String,
+    pub settings: Settings,
+}
+
+#[allow(dead_code)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub token: String,
+}
+
+/// The server's answer: status and JSON body (Null when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
+    }
+}
+
+fn base_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+pub fn with_db(url: &str, db: &str) -> String {
+    let (head, tail) = match url.split_once('?') {
+        Some((h, t)) => (h, Some(t)),
+        None => (url, None),
+    };
+    let cut = head
+        .rfind('/')
+        .filter(|i| *i > "postgres://".len())
+        .unwrap_or(head.len());
+    let mut out = format!("{}/{}", &head[..cut], db);
+    if let Some(t) = tail {
+        out.push('?');
+        out.push_str(t);
+    }
+    out
+}
+
+async fn admin_client() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&with_db(&base_url(), "postgres"), NoTls)
+        .await
+        .expect("connect to PostgreSQL (set DATABASE_URL)");
+    tokio::spawn(conn);
+    client
+}
+
+/// A fresh migrated database: the template is built once per migration set
+/// (under an advisory lock, since test processes run in parallel), then
+/// cloned, which is much faster than migrating each time.
+pub async fn fresh_database() -> String {
+    let mut hash: u64 = 1469598103934665603;
+    let mut files: Vec<_> = std::fs::read_dir("migrations")
+        .expect("migrations dir")
+        .filter_map(|e| e.ok())
+        .collect();
+    files.sort_by_key(|e| e.file_name());
+    for f in files {
+        for b in std::fs::read(f.path()).expect("read migration") {
+            hash = (hash ^ u64::from(b)).wrapping_mul(1099511628211);
+        }
+    }
+    let template = format!("jowi_tpl_{:016x}", hash);
+    let name = format!("jowi_test_{}", Uuid::new_v4().simple());
+    let admin = admin_client().await;
+    admin
+        .execute("SELECT pg_advisory_lock(7220399)", &[])
+        .await
+        .expect("lock");
+    let exists = !admin
+        .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .expect("query")
+        .is_empty();
+    if !exists {
+        admin
+            .batch_execute(&format!("CREATE DATABASE {template}"))
+            .await
+            .expect("create template");
+        jowi_actors::pg::migrate(&with_db(&base_url(), &template))
+            .await
+            .expect("migrate template");
+    }
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .await
+        .expect("clone template");
+    admin
+        .execute("SELECT pg_advisory_unlock(7220399)", &[])
+        .await
+        .expect("unlock");
+    with_db(&base_url(), &name)
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db_url = fresh_database().await;
+    let mut settings = Settings::load().expect("settings");
+    settings.database.url = db_url.clone();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.workers = 2;
+    settings.server.admin_token = format!("admin-{}", Uuid::new_v4());
+    settings.redis.url = String::new();
+    settings.redis.channel = format!("jowi:test:{}", Uuid::new_v4().simple());
+    configure(&mut settings);
+    spawn_with_settings(settings).await
+}
+
+/// Starts a server on an existing database (e.g. a second instance).
+pub async fn spawn_with_settings(settings: Settings) -> TestApp {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build app");
+    let port = app.port();
+    actix_rt::spawn(app.run_until_stopped());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        db_url: settings.database.url.clone(),
+        admin_token: settings.server.admin_token.clone(),
+        settings,
+    }
+}
+
+impl TestApp {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("non-JSON body ({status}): {text}"))
+        };
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(token), Some(&body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::PATCH, path, Some(token), Some(&body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.send(reqwest::Method::DELETE, path, Some(token), None)
+            .await
+    }
+
+    /// Sends a raw body with a content type (malformed-input tests).
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let resp = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        }
+    }
+
+    pub async fn create_tenant(&self, name: &str) -> Tenant {
+        let r = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/admin/tenants",
+                Some(&self.admin_token),
+                Some(&json!({"name": name})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        Tenant {
+            id: r.body["tenant_id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("tenant id"),
+            token: r.body["token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// Creates a product with one variant; answers the product JSON.
+    pub async fn create_product(
+        &self,
+        token: &str,
+        name: &str,
+        barcode: &str,
+        price: i64,
+    ) -> Value {
+        let r = self
+            .post(
+                "/api/v1/products",
+                token,
+                json!({"name": name, "variants": [{"barcode": barcode, "price": price}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+
+    pub async fn create_store(&self, token: &str, name: &str) -> Value {
+        let r = self
+            .post("/api/v1/stores", token, json!({"name": name}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+
+    /// A register in `store`; answers (register JSON, device token).
+    pub async fn create_register(&self, token: &str, store: &str, name: &str) -> (Value, String) {
+        let r = self
+            .post(
+                &format!("/api/v1/stores/{store}/registers"),
+                token,
+                json!({"name": name}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        (
+            r.body["register"].clone(),
+            r.body["token"].as_str().expect("token").to_owned(),
+        )
+    }
+
+    pub async fn issue_token(&self, owner: &str, role: &str) -> String {
+        let r = self
+            .post("/api/v1/tokens", owner, json!({"role": role, "name": role}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn cache_stats(&self) -> Value {
+        self.send(reqwest::Method::GET, "/api/v1/health/cache", None, None)
+            .await
+            .body
+    }
+
+    pub async fn db(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.db_url, NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        client
+    }
+}
+
+/// Polls `check` until it holds or `timeout` passes (no fixed sleeps).
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,9 @@
+//! Black-box API tests against a real PostgreSQL (and Redis where named).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod catalog;
+mod health;
+mod org;
