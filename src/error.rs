@@ -58,6 +58,18 @@ impl ApiError {
         }
     }
 
+    /// Status, code and client-facing message (also used per item of the
+    /// offline batch upload).
+    pub fn parts(&self) -> (StatusCode, &'static str, String) {
+        let (status, code) = self.status_and_code();
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal error; it has been logged".to_owned()
+        } else {
+            self.to_string()
+        };
+        (status, code, message)
+    }
+
     pub fn forbidden(what: &str) -> Self {
         ApiError::Domain(DomainError::Forbidden(format!(
             "this token's role may not {what}"
@@ -98,15 +110,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (status, code) = self.status_and_code();
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            if let ApiError::Domain(DomainError::Internal(e)) = self {
-                tracing::error!(error = ?e, "internal error");
-            }
-            "internal error; it has been logged".to_owned()
-        } else {
-            self.to_string()
-        };
+        let (status, code, message) = self.parts();
+        if let ApiError::Domain(DomainError::Internal(e)) = self {
+            tracing::error!(error = ?e, "internal error");
+        }
         let field = match self {
             ApiError::Domain(DomainError::Invalid { field, .. }) => Some(field.as_str()),
             _ => None,

@@ -1,6 +1,6 @@
 //! OpenAPI 3 of every endpoint, generated from the handlers' annotations.
 
-use crate::routes::{admin, categories, customers, employees, health, products, stores, tokens};
+use crate::routes::{admin, categories, customers, employees, health, products, receipts, shifts, stock, stores, tokens};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -17,6 +17,9 @@ use utoipa::{Modify, OpenApi};
         employees::create, employees::list, employees::get_one, employees::remove,
         customers::create, customers::by_phone, customers::get_one,
         tokens::issue, tokens::revoke,
+        shifts::open, shifts::get_one, shifts::close, shifts::cash, shifts::report,
+        receipts::create, receipts::batch, receipts::get_one, receipts::list,
+        stock::store_levels, stock::post_movement, stock::ws,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -56,6 +56,8 @@ pub struct CatalogSettings {
 pub struct SalesSettings {
     pub batch_max_receipts: usize,
     pub flush_interval_ms: u64,
+    pub writer_concurrency: usize,
+    pub writer_queue: usize,
     pub store_mailbox_capacity: usize,
     pub offline_batch_max: usize,
     pub max_clock_skew_s: i64,

@@ -11,7 +11,10 @@ use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use anyhow::Context;
 use jowi_actors::auth::Authenticator;
 use jowi_actors::bus::{redis_bus::RedisBus, Bus, BusEvent, InProcessBus};
-use jowi_actors::directory::Directory;
+use jowi_actors::directory::{Directory, SalesWiring};
+use jowi_actors::store::messages::ApplyLevels;
+use jowi_actors::store::StoreSettings;
+use jowi_actors::writer::{Writer, WriterSettings};
 use jowi_actors::metrics::Metrics;
 use jowi_actors::pg::{self, Db, PoolSettings};
 use jowi_actors::tenant::messages::ReloadEntity;
@@ -58,6 +61,16 @@ impl Application {
         };
         let auth = Arc::new(Authenticator::new(db.clone()));
         let arbiter = actix::Arbiter::new();
+        let writer = Writer::start(
+            db.clone(),
+            WriterSettings {
+                batch_max: settings.sales.batch_max_receipts,
+                flush_interval: Duration::from_millis(settings.sales.flush_interval_ms),
+                concurrency: settings.sales.writer_concurrency,
+                queue: settings.sales.writer_queue,
+            },
+            metrics.clone(),
+        );
         let directory = Arc::new(Directory::new(
             db.clone(),
             Arc::clone(&bus),
@@ -65,6 +78,15 @@ impl Application {
             metrics.clone(),
             arbiter.handle(),
             Duration::from_secs(settings.catalog.tenant_idle_evict_s),
+            SalesWiring {
+                writer,
+                store_settings: Arc::new(StoreSettings {
+                    max_clock_skew_s: settings.sales.max_clock_skew_s,
+                    ws_queue_events: settings.sales.ws_queue_events,
+                    mailbox_capacity: settings.sales.store_mailbox_capacity,
+                }),
+                replay_events: settings.sales.ws_replay_events,
+            },
         ));
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
@@ -204,7 +226,24 @@ async fn dispatch(st: &web::Data<AppState>, event: BusEvent) {
                 st.auth.forget(&hash);
             }
         }
-        BusEvent::StockChanged { .. } => {}
+        BusEvent::StockChanged { tenant_id, store_id, changes } => {
+            // Another instance committed: show it to our subscribers.
+            if let Some(store) = st.directory.running_store(tenant_id, store_id) {
+                let cause = changes.first().map(|c| c.cause.clone()).unwrap_or_default();
+                let levels = changes
+                    .into_iter()
+                    .map(|c| jowi_actors::pg::sales::LevelUpdate {
+                        tenant_id,
+                        store_id,
+                        warehouse_id: c.warehouse_id,
+                        variant_id: c.variant_id,
+                        quantity: c.quantity,
+                        delta: c.delta,
+                    })
+                    .collect();
+                let _ = store.send(ApplyLevels { levels, cause, publish: false }).await;
+            }
+        }
         BusEvent::Resync => {
             for handle in st.directory.loaded_tenants() {
                 let _ = handle

@@ -9,7 +9,11 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::pg::{self, Db};
 use crate::tenant::catalog::Catalog;
+use crate::store::stock::StockBook;
+use crate::store::{StoreActor, StoreSettings};
 use crate::tenant::{TenantActor, TenantCore};
+use crate::writer::Writer;
+use uuid::Uuid;
 use actix::{Actor, Addr, ArbiterHandle};
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +26,8 @@ pub struct TenantHandle {
     pub tenant: TenantId,
     pub catalog: Arc<Catalog>,
     pub actor: Addr<TenantActor>,
+    /// The tenant's store actors, started on first use.
+    stores: DashMap<Uuid, Arc<OnceCell<Addr<StoreActor>>>>,
     /// Milliseconds since the directory's epoch at the last use.
     last_used_ms: AtomicU64,
 }
@@ -37,6 +43,16 @@ pub struct Directory {
     tenants: DashMap<TenantId, Slot>,
     idle_evict: Duration,
     epoch: Instant,
+    writer: Writer,
+    store_settings: Arc<StoreSettings>,
+    replay_events: usize,
+}
+
+/// What the directory needs to start store actors.
+pub struct SalesWiring {
+    pub writer: Writer,
+    pub store_settings: Arc<StoreSettings>,
+    pub replay_events: usize,
 }
 
 impl Directory {
@@ -47,6 +63,7 @@ impl Directory {
         metrics: Metrics,
         arbiter: ArbiterHandle,
         idle_evict: Duration,
+        sales: SalesWiring,
     ) -> Self {
         Self {
             db,
@@ -57,7 +74,45 @@ impl Directory {
             tenants: DashMap::new(),
             idle_evict,
             epoch: Instant::now(),
+            writer: sales.writer,
+            store_settings: sales.store_settings,
+            replay_events: sales.replay_events,
         }
+    }
+
+    /// The store's actor, started (with its levels loaded) on first use.
+    pub async fn store(&self, tenant: &TenantHandle, store: Uuid) -> Result<Addr<StoreActor>> {
+        let info = tenant.catalog.store(store).ok_or(Error::not_found("store"))?;
+        let slot = tenant
+            .stores
+            .entry(store)
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone();
+        let addr = slot
+            .get_or_try_init(|| async {
+                let levels = pg::stock::load_levels(&self.db, tenant.tenant, &info.warehouse_ids).await?;
+                let book = StockBook::new(levels, self.replay_events);
+                let actor = StoreActor::new(
+                    tenant.tenant,
+                    store,
+                    Arc::clone(&tenant.catalog),
+                    self.writer.clone(),
+                    Arc::clone(&self.bus),
+                    self.metrics.clone(),
+                    Arc::clone(&self.store_settings),
+                    book,
+                );
+                Ok::<_, Error>(StoreActor::start_in_arbiter(&self.arbiter, move |_| actor))
+            })
+            .await?;
+        Ok(addr.clone())
+    }
+
+    /// The store's actor if it runs here (bus updates go only to those).
+    pub fn running_store(&self, tenant: TenantId, store: Uuid) -> Option<Addr<StoreActor>> {
+        let handle = self.loaded(tenant)?;
+        let slot = handle.stores.get(&store)?;
+        slot.get().cloned()
     }
 
     fn now_ms(&self) -> u64 {
@@ -123,6 +178,7 @@ impl Directory {
             tenant,
             catalog,
             actor,
+            stores: DashMap::new(),
             last_used_ms: AtomicU64::new(self.now_ms()),
         }))
     }

@@ -58,6 +58,24 @@ impl Error {
         Error::NotFound { entity }
     }
 
+    /// A copy for callers waiting on the same receipt (errors are not
+    /// Clone: an internal error's detail stays in the log).
+    pub fn for_waiter(&self) -> Self {
+        match self {
+            Error::NotFound { entity } => Error::NotFound { entity },
+            Error::Invalid { field, message } => Error::invalid(field.clone(), message.clone()),
+            Error::Conflict { code, message } => Error::conflict(code, message.clone()),
+            Error::VersionConflict { expected, current } => Error::VersionConflict {
+                expected: *expected,
+                current: *current,
+            },
+            Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
+            Error::Forbidden(m) => Error::Forbidden(m.clone()),
+            Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::Internal(_) => Error::Unavailable("the receipt could not be stored; retry".into()),
+        }
+    }
+
     /// True when the client should retry the same request later.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Unavailable(_))

@@ -21,5 +21,6 @@ pub mod metrics;
 pub mod pg;
 pub mod store;
 pub mod tenant;
+pub mod writer;
 
 pub use error::{Error, Result};

@@ -6,6 +6,9 @@ pub mod customers;
 pub mod employees;
 pub mod health;
 pub mod products;
+pub mod receipts;
+pub mod shifts;
+pub mod stock;
 pub mod stores;
 pub mod tokens;
 
@@ -23,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(stores::configure)
             .configure(employees::configure)
             .configure(customers::configure)
-            .configure(tokens::configure),
+            .configure(tokens::configure)
+            .configure(shifts::configure)
+            .configure(receipts::configure)
+            .configure(stock::configure),
     );
 }
 

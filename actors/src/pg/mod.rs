@@ -3,6 +3,9 @@
 
 pub mod catalog;
 pub mod org;
+pub mod sales;
+pub mod shifts;
+pub mod stock;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

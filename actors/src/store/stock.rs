@@ -1,18 +1,196 @@
-//! Stock changes as they are broadcast.
+//! A store's stock levels in memory and its live subscribers. Owned by the
+//! StoreActor; levels change only to values PostgreSQL returned after a
+//! commit (or another instance reported), so memory never runs ahead of the
+//! database.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// One change of one (warehouse, variant) level.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct StockChange {
     pub variant_id: Uuid,
     pub warehouse_id: Uuid,
     /// The level after the change.
+    #[schema(value_type = String)]
     pub quantity: Decimal,
+    #[schema(value_type = String)]
     pub delta: Decimal,
     pub cause: String,
-    /// Per-store sequence: subscribers see changes in this order.
+    /// Per-store sequence on this instance: subscribers see changes in
+    /// this order and resubscribe with `since_seq`.
     pub seq: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Level {
+    pub warehouse_id: Uuid,
+    pub variant_id: Uuid,
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    /// Stock may go negative (goods were sold anyway); flagged for review.
+    pub negative: bool,
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone)]
+pub enum StockEvent {
+    Change(StockChange),
+}
+
+/// The start of a subscription: either the missed changes or a snapshot.
+pub enum Start {
+    Replay(Vec<StockChange>),
+    Snapshot { seq: u64, levels: Vec<Level> },
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<StockEvent>,
+    /// Set when the subscriber is dropped for being slow, so its socket can
+    /// say why it was closed.
+    lagged: Arc<AtomicBool>,
+}
+
+pub struct StockBook {
+    levels: HashMap<(Uuid, Uuid), Decimal>,
+    seq: u64,
+    replay: VecDeque<StockChange>,
+    replay_cap: usize,
+    subscribers: Vec<Subscriber>,
+}
+
+impl StockBook {
+    pub fn new(levels: HashMap<(Uuid, Uuid), Decimal>, replay_cap: usize) -> Self {
+        Self {
+            levels,
+            seq: 0,
+            replay: VecDeque::with_capacity(replay_cap.min(4096)),
+            replay_cap,
+            subscribers: Vec::new(),
+        }
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.len()
+    }
+
+    pub fn levels(&self, variant: Option<Uuid>) -> Vec<Level> {
+        let mut out: Vec<Level> = self
+            .levels
+            .iter()
+            .filter(|((_, v), _)| variant.is_none_or(|x| x == *v))
+            .map(|((w, v), q)| Level {
+                warehouse_id: *w,
+                variant_id: *v,
+                quantity: *q,
+                negative: q.is_sign_negative() && !q.is_zero(),
+            })
+            .collect();
+        out.sort_by_key(|l| (l.variant_id, l.warehouse_id));
+        out
+    }
+
+    /// Sets a level to what the database says; broadcasts if it changed.
+    /// Answers how many subscribers were dropped for being slow.
+    pub fn set(&mut self, warehouse: Uuid, variant: Uuid, quantity: Decimal, delta: Decimal, cause: &str) -> usize {
+        let old = self.levels.insert((warehouse, variant), quantity);
+        if old == Some(quantity) {
+            return 0;
+        }
+        self.seq += 1;
+        let change = StockChange {
+            variant_id: variant,
+            warehouse_id: warehouse,
+            quantity,
+            delta,
+            cause: cause.to_owned(),
+            seq: self.seq,
+        };
+        if self.replay.len() >= self.replay_cap {
+            self.replay.pop_front();
+        }
+        self.replay.push_back(change.clone());
+        let before = self.subscribers.len();
+        // Never wait on a subscriber: a full queue means it is too slow.
+        self.subscribers.retain(|s| match s.tx.try_send(StockEvent::Change(change.clone())) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                s.lagged.store(true, Ordering::SeqCst);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        before - self.subscribers.len()
+    }
+
+    /// Registers a subscriber with a queue of `queue` events. With
+    /// `since_seq` inside the replay window it gets the missed changes,
+    /// otherwise a snapshot.
+    pub fn subscribe(
+        &mut self,
+        since_seq: Option<u64>,
+        queue: usize,
+    ) -> (Start, mpsc::Receiver<StockEvent>, Arc<AtomicBool>) {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let lagged = Arc::new(AtomicBool::new(false));
+        self.subscribers.push(Subscriber {
+            tx,
+            lagged: Arc::clone(&lagged),
+        });
+        let oldest = self.replay.front().map_or(self.seq + 1, |c| c.seq);
+        let start = match since_seq {
+            // Everything after `since` is still in the window (or nothing
+            // happened since).
+            Some(since) if since <= self.seq && since + 1 >= oldest => {
+                Start::Replay(self.replay.iter().filter(|c| c.seq > since).cloned().collect())
+            }
+            _ => Start::Snapshot {
+                seq: self.seq,
+                levels: self.levels(None),
+            },
+        };
+        (start, rx, lagged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_subscriber_is_dropped_and_flagged() {
+        let mut book = StockBook::new(HashMap::new(), 100);
+        let (_, mut fast, _) = book.subscribe(None, 10);
+        let (_, _slow, lagged) = book.subscribe(None, 1);
+        let (w, v) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(book.set(w, v, Decimal::from(5), Decimal::from(5), "receiving"), 0);
+        assert_eq!(book.set(w, v, Decimal::from(4), Decimal::NEGATIVE_ONE, "sale"), 1);
+        assert!(lagged.load(Ordering::SeqCst));
+        assert_eq!(book.subscriber_count(), 1);
+        assert!(fast.try_recv().is_ok() && fast.try_recv().is_ok());
+    }
+
+    #[test]
+    fn resubscribe_replays_or_snapshots() {
+        let mut book = StockBook::new(HashMap::new(), 2);
+        let (w, v) = (Uuid::now_v7(), Uuid::now_v7());
+        for q in 1..=3 {
+            book.set(w, v, Decimal::from(q), Decimal::ONE, "receiving");
+        }
+        match book.subscribe(Some(1), 10).0 {
+            Start::Replay(c) => assert_eq!(c.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![2, 3]),
+            Start::Snapshot { .. } => panic!("expected replay"),
+        }
+        assert!(matches!(book.subscribe(Some(0), 10).0, Start::Snapshot { seq: 3, .. }));
+    }
 }

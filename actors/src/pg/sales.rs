@@ -1,0 +1,595 @@
+//! The receipt write path (one transaction per group commit) and receipt
+//! reads. The transaction is the last word on everything that must hold
+//! across instances: idempotency (receipt_keys), numbering (register rows),
+//! open shifts, return limits. Locks are always taken in the same order —
+//! registers, shifts, original receipts, stock levels, each sorted — so two
+//! batches never deadlock on each other.
+
+use super::{Db, Tx};
+use crate::error::{Error, Result};
+use crate::store::receipt::{
+    PaymentMethod, PreparedReceipt, ReceiptKind, ReceiptLine, ReceiptPayment, StoredReceipt,
+};
+use crate::domain::Quantity;
+use crate::writer::batch::ReceiptBatch;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use uuid::Uuid;
+
+/// What happened to one receipt of a batch.
+#[derive(Debug)]
+pub enum Outcome {
+    Created(StoredReceipt),
+    /// Already stored (by an earlier request, another instance, before a
+    /// restart): the stored receipt, answered as a replay.
+    Duplicate(StoredReceipt),
+    Rejected(Error),
+}
+
+/// A stock level after the batch, for live subscribers.
+#[derive(Debug, Clone)]
+pub struct LevelUpdate {
+    pub tenant_id: Uuid,
+    pub store_id: Uuid,
+    pub warehouse_id: Uuid,
+    pub variant_id: Uuid,
+    pub quantity: Decimal,
+    pub delta: Decimal,
+}
+
+pub struct BatchResult {
+    /// One per input receipt, same order.
+    pub outcomes: Vec<Outcome>,
+    pub levels: Vec<LevelUpdate>,
+}
+
+fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
+    let set: BTreeSet<(Uuid, Uuid)> = pairs.collect();
+    set.into_iter().unzip()
+}
+
+/// Writes a batch in one transaction. Receipts that break a rule are
+/// answered `Rejected` and left out; the rest commit together or not at all.
+pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchResult> {
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let now = Utc::now();
+    let mut outcomes: Vec<Option<Outcome>> = (0..batch.len()).map(|_| None).collect();
+
+    // 1. Registers, locked in order: numbering happens under these locks.
+    let (reg_t, reg_id) = unique_pairs(batch.iter().map(|r| (r.tenant_id, r.register_id)));
+    let stmt = db
+        .prepare(
+            &tx,
+            "SELECT r.tenant_id, r.id, r.last_receipt_seq FROM registers r \
+             JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON r.tenant_id = u.t AND r.id = u.id \
+             ORDER BY r.tenant_id, r.id FOR UPDATE OF r",
+        )
+        .await?;
+    let mut counters: BTreeMap<(Uuid, Uuid), i64> = BTreeMap::new();
+    for row in tx.query(&stmt, &[&reg_t, &reg_id]).await? {
+        counters.insert((row.get(0), row.get(1)), row.get(2));
+    }
+
+    // 2. Already stored ids (idempotency across instances and restarts).
+    let (ids_t, ids) = unique_pairs(batch.iter().map(|r| (r.tenant_id, r.id)));
+    let stmt = db
+        .prepare(
+            &tx,
+            "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
+             JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id",
+        )
+        .await?;
+    let mut stored: HashMap<(Uuid, Uuid), Vec<u8>> = HashMap::new();
+    for row in tx.query(&stmt, &[&ids_t, &ids]).await? {
+        stored.insert((row.get(0), row.get(1)), row.get(2));
+    }
+
+    // 3. Shifts: must exist, belong to the register, be open (or, for an
+    //    offline receipt, have been open when it happened).
+    let (sh_t, sh_id) = unique_pairs(batch.iter().map(|r| (r.tenant_id, r.shift_id)));
+    let stmt = db
+        .prepare(
+            &tx,
+            "SELECT s.tenant_id, s.id, s.register_id, s.opened_at, s.closed_at FROM shifts s \
+             JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
+             ORDER BY s.tenant_id, s.id FOR SHARE OF s",
+        )
+        .await?;
+    let mut shifts: HashMap<(Uuid, Uuid), (Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
+    for row in tx.query(&stmt, &[&sh_t, &sh_id]).await? {
+        shifts.insert((row.get(0), row.get(1)), (row.get(2), row.get(3), row.get(4)));
+    }
+
+    // 4. Client numbers already taken.
+    let client_numbers: Vec<(Uuid, String)> = batch
+        .iter()
+        .filter_map(|r| r.client_seq.map(|s| (r.tenant_id, format!("{}-{}", r.register_number, s))))
+        .collect();
+    let mut taken: BTreeSet<(Uuid, String)> = BTreeSet::new();
+    if !client_numbers.is_empty() {
+        let (t, n): (Vec<Uuid>, Vec<String>) = client_numbers.iter().cloned().unzip();
+        let stmt = db
+            .prepare(
+                &tx,
+                "SELECT k.tenant_id, k.number FROM receipt_keys k \
+                 JOIN UNNEST($1::uuid[], $2::text[]) AS u(t, n) ON k.tenant_id = u.t AND k.number = u.n",
+            )
+            .await?;
+        for row in tx.query(&stmt, &[&t, &n]).await? {
+            taken.insert((row.get(0), row.get(1)));
+        }
+    }
+
+    // 5. Decide each receipt; returns are checked against what was sold.
+    let mut seen_in_batch: HashMap<(Uuid, Uuid), usize> = HashMap::new();
+    let mut returnable: HashMap<(Uuid, Uuid), Option<HashMap<Uuid, Decimal>>> = HashMap::new();
+    for (i, r) in batch.iter().enumerate() {
+        let key = (r.tenant_id, r.id);
+        if let Some(hash) = stored.get(&key) {
+            outcomes[i] = Some(if hash.as_slice() == r.body_hash {
+                match load_receipt_tx(db, &tx, r.tenant_id, r.id).await? {
+                    Some(s) => Outcome::Duplicate(s),
+                    None => Outcome::Rejected(Error::Unavailable("receipt being stored; retry".into())),
+                }
+            } else {
+                Outcome::Rejected(id_conflict())
+            });
+            continue;
+        }
+        if let Some(&first) = seen_in_batch.get(&key) {
+            // The same id twice in one batch: the first wins.
+            let same = batch[first].body_hash == r.body_hash;
+            outcomes[i] = Some(Outcome::Rejected(if same {
+                Error::Unavailable("the same receipt is being stored; retry".into())
+            } else {
+                id_conflict()
+            }));
+            continue;
+        }
+        match shifts.get(&(r.tenant_id, r.shift_id)) {
+            None => {
+                outcomes[i] = Some(Outcome::Rejected(Error::invalid("shift_id", "no such shift")));
+                continue;
+            }
+            Some((register, _, _)) if *register != r.register_id => {
+                outcomes[i] = Some(Outcome::Rejected(Error::invalid(
+                    "shift_id",
+                    "the shift belongs to another register",
+                )));
+                continue;
+            }
+            Some((_, _, Some(closed))) if r.occurred_at > *closed => {
+                outcomes[i] = Some(Outcome::Rejected(Error::conflict(
+                    "shift_closed",
+                    "the shift is closed; open a new one",
+                )));
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(seq) = r.client_seq {
+            let number = (r.tenant_id, format!("{}-{}", r.register_number, seq));
+            if !taken.insert(number.clone()) {
+                outcomes[i] = Some(Outcome::Rejected(Error::conflict(
+                    "number_taken",
+                    format!("receipt number {} is already used by another receipt", number.1),
+                )));
+                continue;
+            }
+        }
+        if let (ReceiptKind::Return, Some(original)) = (r.kind, r.original_receipt_id) {
+            let okey = (r.tenant_id, original);
+            if !returnable.contains_key(&okey) {
+                let left = returnable_quantities(db, &tx, r.tenant_id, original).await?;
+                returnable.insert(okey, left);
+            }
+            let Some(Some(left)) = returnable.get_mut(&okey) else {
+                outcomes[i] = Some(Outcome::Rejected(Error::invalid(
+                    "original_receipt_id",
+                    "no such sale to return",
+                )));
+                continue;
+            };
+            if let Err(e) = take_return(left, &r.lines) {
+                outcomes[i] = Some(Outcome::Rejected(e));
+                continue;
+            }
+        }
+        seen_in_batch.insert(key, i);
+    }
+
+    // 6. Numbers: client numbers raise the counter, the rest follow it.
+    let mut accepted: Vec<usize> = (0..batch.len()).filter(|i| outcomes[*i].is_none()).collect();
+    accepted.sort_by_key(|i| (batch[*i].tenant_id, batch[*i].register_id, *i));
+    let mut numbers: HashMap<usize, String> = HashMap::new();
+    for &i in &accepted {
+        let r = &batch[i];
+        let Some(counter) = counters.get_mut(&(r.tenant_id, r.register_id)) else {
+            outcomes[i] = Some(Outcome::Rejected(Error::invalid("register_id", "no such register")));
+            continue;
+        };
+        let seq = match r.client_seq {
+            Some(s) => {
+                *counter = (*counter).max(s);
+                s
+            }
+            None => {
+                *counter += 1;
+                *counter
+            }
+        };
+        numbers.insert(i, format!("{}-{}", r.register_number, seq));
+    }
+    let (ct, (cid, cseq)): (Vec<Uuid>, (Vec<Uuid>, Vec<i64>)) =
+        counters.iter().map(|((t, id), s)| (*t, (*id, *s))).unzip();
+    let stmt = db
+        .prepare(
+            &tx,
+            "UPDATE registers r SET last_receipt_seq = u.s \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS u(t, id, s) \
+             WHERE r.tenant_id = u.t AND r.id = u.id AND r.last_receipt_seq <> u.s",
+        )
+        .await?;
+    tx.execute(&stmt, &[&ct, &cid, &cseq]).await?;
+
+    // 7. Set-based inserts of everything accepted.
+    let mut cols = ReceiptBatch::with_capacity(numbers.len(), numbers.len() * 4);
+    let mut order: Vec<usize> = numbers.keys().copied().collect();
+    order.sort_unstable();
+    for &i in &order {
+        if let Some(n) = numbers.get(&i) {
+            cols.push(&batch[i], n.clone());
+        }
+    }
+    let mut levels = Vec::new();
+    if !cols.is_empty() {
+        insert_columns(db, &tx, &cols, now).await?;
+        levels = upsert_levels(db, &tx, &cols).await?;
+    }
+    tx.commit().await?;
+
+    for &i in &order {
+        if let Some(n) = numbers.remove(&i) {
+            outcomes[i] = Some(Outcome::Created(batch[i].stored(n, now)));
+        }
+    }
+    Ok(BatchResult {
+        outcomes: outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Rejected(Error::Unavailable("not decided; retry".into()))))
+            .collect(),
+        levels,
+    })
+}
+
+fn id_conflict() -> Error {
+    Error::conflict(
+        "idempotency_conflict",
+        "this receipt id was already used with a different body",
+    )
+}
+
+/// Subtracts a return's lines from what is left to return on its sale.
+fn take_return(left: &mut HashMap<Uuid, Decimal>, lines: &[ReceiptLine]) -> Result<()> {
+    let mut want: HashMap<Uuid, Decimal> = HashMap::new();
+    for l in lines {
+        *want.entry(l.variant_id).or_default() += l.quantity.decimal();
+    }
+    for (variant, qty) in &want {
+        let have = left.get(variant).copied().unwrap_or_default();
+        if *qty > have {
+            return Err(Error::conflict(
+                "return_exceeds_sale",
+                format!("variant {variant}: returning {qty}, only {have} left to return on that sale"),
+            ));
+        }
+    }
+    for (variant, qty) in want {
+        if let Some(h) = left.get_mut(&variant) {
+            *h -= qty;
+        }
+    }
+    Ok(())
+}
+
+/// Per variant: sold on the original sale minus already returned. None when
+/// the original is not a sale of this tenant. Locks the original's key row
+/// so concurrent returns of one sale (any instance) go one at a time.
+async fn returnable_quantities(
+    db: &Db,
+    tx: &Tx<'_>,
+    tenant: Uuid,
+    original: Uuid,
+) -> Result<Option<HashMap<Uuid, Decimal>>> {
+    let stmt = db
+        .prepare(
+            tx,
+            "SELECT k.occurred_at FROM receipt_keys k WHERE k.tenant_id = $1 AND k.id = $2 FOR UPDATE",
+        )
+        .await?;
+    let Some(row) = tx.query_opt(&stmt, &[&tenant, &original]).await? else {
+        return Ok(None);
+    };
+    let occurred: DateTime<Utc> = row.get(0);
+    let stmt = db
+        .prepare(
+            tx,
+            "SELECT kind FROM receipts WHERE tenant_id = $1 AND id = $2 AND occurred_at = $3",
+        )
+        .await?;
+    let kind: Option<String> = tx.query_opt(&stmt, &[&tenant, &original, &occurred]).await?.map(|r| r.get(0));
+    if kind.as_deref() != Some("sale") {
+        return Ok(None);
+    }
+    let stmt = db
+        .prepare(
+            tx,
+            "SELECT variant_id, sum(quantity) FROM receipt_items \
+             WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 GROUP BY variant_id",
+        )
+        .await?;
+    let mut left: HashMap<Uuid, Decimal> = HashMap::new();
+    for row in tx.query(&stmt, &[&tenant, &original, &occurred]).await? {
+        left.insert(row.get(0), row.get(1));
+    }
+    let stmt = db
+        .prepare(
+            tx,
+            "SELECT ri.variant_id, sum(ri.quantity) FROM receipts r JOIN receipt_items ri \
+               ON ri.tenant_id = r.tenant_id AND ri.receipt_id = r.id AND ri.occurred_at = r.occurred_at \
+             WHERE r.tenant_id = $1 AND r.original_receipt_id = $2 GROUP BY ri.variant_id",
+        )
+        .await?;
+    for row in tx.query(&stmt, &[&tenant, &original]).await? {
+        let v: Uuid = row.get(0);
+        let q: Decimal = row.get(1);
+        if let Some(l) = left.get_mut(&v) {
+            *l -= q;
+        }
+    }
+    Ok(Some(left))
+}
+
+async fn insert_columns(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch, now: DateTime<Utc>) -> Result<()> {
+    let keys = db
+        .prepare(
+            tx,
+            "INSERT INTO receipt_keys (tenant_id, id, store_id, register_id, number, body_hash, occurred_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::timestamptz[])",
+        )
+        .await?;
+    let receipts = db
+        .prepare(
+            tx,
+            "INSERT INTO receipts (tenant_id, id, occurred_at, store_id, register_id, shift_id, number, kind, \
+                original_receipt_id, customer_id, subtotal, discount_total, total, paid, change_due, created_at) \
+             SELECT u.*, $16::timestamptz FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], \
+                $6::uuid[], $7::text[], $8::text[], $9::uuid[], $10::uuid[], $11::bigint[], $12::bigint[], \
+                $13::bigint[], $14::bigint[], $15::bigint[]) AS u",
+        )
+        .await?;
+    let items = db
+        .prepare(
+            tx,
+            "INSERT INTO receipt_items (tenant_id, receipt_id, line_no, occurred_at, variant_id, product_id, \
+                quantity, price, discount, total) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::uuid[], $6::uuid[], \
+                $7::numeric[], $8::bigint[], $9::bigint[], $10::bigint[])",
+        )
+        .await?;
+    let payments = db
+        .prepare(
+            tx,
+            "INSERT INTO payments (tenant_id, receipt_id, line_no, occurred_at, method, amount) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::text[], $6::bigint[])",
+        )
+        .await?;
+    let movements = db
+        .prepare(
+            tx,
+            "INSERT INTO stock_movements (tenant_id, created_at, warehouse_id, variant_id, delta, cause, document_id) \
+             SELECT u.t, $7::timestamptz, u.w, u.v, u.d, u.c, u.doc \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::text[], $6::uuid[]) AS u(t, w, v, d, c, doc)",
+        )
+        .await?;
+    // Pipelined: the statements go out together on one connection.
+    type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    let kp: [P; 7] = [&c.r_tenant, &c.r_id, &c.r_store, &c.r_register, &c.r_number, &c.r_hash, &c.r_occurred];
+    let rp: [P; 16] = [
+        &c.r_tenant, &c.r_id, &c.r_occurred, &c.r_store, &c.r_register, &c.r_shift, &c.r_number,
+        &c.r_kind, &c.r_original, &c.r_customer, &c.r_subtotal, &c.r_discount, &c.r_total,
+        &c.r_paid, &c.r_change, &now,
+    ];
+    let ip: [P; 10] = [
+        &c.i_tenant, &c.i_receipt, &c.i_line, &c.i_occurred, &c.i_variant, &c.i_product,
+        &c.i_quantity, &c.i_price, &c.i_discount, &c.i_total,
+    ];
+    let pp: [P; 6] = [&c.p_tenant, &c.p_receipt, &c.p_line, &c.p_occurred, &c.p_method, &c.p_amount];
+    let mp: [P; 7] = [&c.m_tenant, &c.m_warehouse, &c.m_variant, &c.m_delta, &c.m_cause, &c.m_document, &now];
+    let k = tx.execute(&keys, &kp);
+    let r = tx.execute(&receipts, &rp);
+    let i = tx.execute(&items, &ip);
+    let p = tx.execute(&payments, &pp);
+    let m = tx.execute(&movements, &mp);
+    let (k, r, i, p, m) = futures::join!(k, r, i, p, m);
+    k?;
+    r?;
+    i?;
+    p?;
+    m?;
+    Ok(())
+}
+
+/// One upsert for all levels of the batch, in key order; answers the new
+/// quantities.
+async fn upsert_levels(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch) -> Result<Vec<LevelUpdate>> {
+    let (t, w, v, d) = c.level_columns();
+    let stmt = db
+        .prepare(
+            tx,
+            "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at) \
+             SELECT u.t, u.w, u.v, u.d, now() FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[]) \
+               AS u(t, w, v, d) ORDER BY 1, 2, 3 \
+             ON CONFLICT (tenant_id, warehouse_id, variant_id) \
+             DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now() \
+             RETURNING tenant_id, warehouse_id, variant_id, quantity",
+        )
+        .await?;
+    let rows = tx.query(&stmt, &[&t, &w, &v, &d]).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let key: (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
+            let (delta, store) = c.levels.get(&key)?;
+            Some(LevelUpdate {
+                tenant_id: key.0,
+                store_id: *store,
+                warehouse_id: key.1,
+                variant_id: key.2,
+                quantity: row.get(3),
+                delta: *delta,
+            })
+        })
+        .collect())
+}
+
+/// A stored receipt by id.
+pub async fn load_receipt(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<StoredReceipt>> {
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let r = load_receipt_tx(db, &tx, tenant, id).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+async fn load_receipt_tx(db: &Db, tx: &Tx<'_>, tenant: Uuid, id: Uuid) -> Result<Option<StoredReceipt>> {
+    let stmt = db
+        .prepare(
+            tx,
+            "SELECT r.id, r.number, r.store_id, r.register_id, r.shift_id, r.kind, r.original_receipt_id, \
+                    r.customer_id, r.occurred_at, r.created_at, r.subtotal, r.discount_total, r.total, r.paid, \
+                    r.change_due \
+             FROM receipt_keys k JOIN receipts r ON r.tenant_id = k.tenant_id AND r.id = k.id \
+               AND r.occurred_at = k.occurred_at \
+             WHERE k.tenant_id = $1 AND k.id = $2",
+        )
+        .await?;
+    let Some(row) = tx.query_opt(&stmt, &[&tenant, &id]).await? else {
+        return Ok(None);
+    };
+    let occurred: DateTime<Utc> = row.get(8);
+    let items = db
+        .prepare(
+            tx,
+            "SELECT line_no, variant_id, product_id, quantity, price, discount, total FROM receipt_items \
+             WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 ORDER BY line_no",
+        )
+        .await?;
+    let items = tx
+        .query(&items, &[&tenant, &id, &occurred])
+        .await?
+        .iter()
+        .map(|i| ReceiptLine {
+            line_no: i.get(0),
+            variant_id: i.get(1),
+            product_id: i.get(2),
+            quantity: Quantity(i.get::<_, Decimal>(3).normalize()),
+            price: i.get(4),
+            discount: i.get(5),
+            total: i.get(6),
+        })
+        .collect();
+    let pays = db
+        .prepare(
+            tx,
+            "SELECT method, amount FROM payments WHERE tenant_id = $1 AND receipt_id = $2 \
+             AND occurred_at = $3 ORDER BY line_no",
+        )
+        .await?;
+    let payments = tx
+        .query(&pays, &[&tenant, &id, &occurred])
+        .await?
+        .iter()
+        .map(|p| ReceiptPayment {
+            method: match p.get::<_, &str>(0) {
+                "cash" => PaymentMethod::Cash,
+                "card" => PaymentMethod::Card,
+                _ => PaymentMethod::Other,
+            },
+            amount: p.get(1),
+        })
+        .collect();
+    Ok(Some(StoredReceipt {
+        id: row.get(0),
+        number: row.get(1),
+        store_id: row.get(2),
+        register_id: row.get(3),
+        shift_id: row.get(4),
+        kind: if row.get::<_, &str>(5) == "return" { ReceiptKind::Return } else { ReceiptKind::Sale },
+        original_receipt_id: row.get(6),
+        customer_id: row.get(7),
+        occurred_at: occurred,
+        created_at: row.get(9),
+        subtotal: row.get(10),
+        discount_total: row.get(11),
+        total: row.get(12),
+        paid: row.get(13),
+        change: row.get(14),
+        items,
+        payments,
+    }))
+}
+
+/// A receipt in a listing (the full receipt is GET /receipts/{id}).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReceiptSummary {
+    pub id: Uuid,
+    pub number: String,
+    pub register_id: Uuid,
+    pub shift_id: Uuid,
+    pub kind: ReceiptKind,
+    pub occurred_at: DateTime<Utc>,
+    pub total: i64,
+}
+
+/// One page of a store's receipts, newest first, keyset-paged by
+/// (occurred_at, id); the time bounds let PostgreSQL prune partitions.
+pub async fn list_receipts(
+    db: &Db,
+    tenant: Uuid,
+    store: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ReceiptSummary>> {
+    let (cur_t, cur_id) = match after {
+        Some((t, id)) => (Some(t), Some(id)),
+        None => (None, None),
+    };
+    let rows = db
+        .query(
+            "SELECT id, number, register_id, shift_id, kind, occurred_at, total FROM receipts \
+             WHERE tenant_id = $1 AND store_id = $2 \
+               AND ($3::timestamptz IS NULL OR occurred_at >= $3) \
+               AND ($4::timestamptz IS NULL OR occurred_at < $4) \
+               AND ($5::timestamptz IS NULL OR (occurred_at, id) < ($5, $6::uuid)) \
+             ORDER BY occurred_at DESC, id DESC LIMIT $7",
+            &[&tenant, &store, &from, &to, &cur_t, &cur_id, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ReceiptSummary {
+            id: r.get(0),
+            number: r.get(1),
+            register_id: r.get(2),
+            shift_id: r.get(3),
+            kind: if r.get::<_, &str>(4) == "return" { ReceiptKind::Return } else { ReceiptKind::Sale },
+            occurred_at: r.get(5),
+            total: r.get(6),
+        })
+        .collect())
+}

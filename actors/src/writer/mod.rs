@@ -1,0 +1,138 @@
+//! The group-commit writer. Receipts from every store actor queue here; a
+//! collector closes a batch at `batch_max` receipts or `flush_interval`
+//! after its first one, and up to `concurrency` batches commit at once (the
+//! next batch gathers while the previous one commits). Each receipt's reply
+//! is sent only after its batch's COMMIT — or its failure, in which case
+//! every receipt of that batch is told to retry and nothing was written.
+
+pub mod batch;
+
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::pg::sales::{commit_batch, LevelUpdate, Outcome};
+use crate::pg::Db;
+use crate::store::receipt::PreparedReceipt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    pub batch_max: usize,
+    pub flush_interval: Duration,
+    /// Batches committing at once (each holds one connection).
+    pub concurrency: usize,
+    /// Receipts waiting for a batch before submitters get "busy".
+    pub queue: usize,
+}
+
+/// What a store actor hears back for one receipt.
+pub struct Written {
+    pub outcome: Outcome,
+    /// Levels of the receipt's store that the batch changed.
+    pub levels: Vec<LevelUpdate>,
+}
+
+struct Job {
+    receipt: PreparedReceipt,
+    reply: oneshot::Sender<Result<Written>>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the collector on the current runtime.
+    pub fn start(db: Db, settings: WriterSettings, metrics: Metrics) -> Self {
+        let (tx, rx) = mpsc::channel(settings.queue);
+        tokio::spawn(collect(db, settings, metrics, rx));
+        Writer { tx }
+    }
+
+    /// Queues a receipt; the receiver resolves after its batch commits.
+    /// Fails at once with `Unavailable` when the queue is full (shed load).
+    pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Written>>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.try_send(Job { receipt, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Error::Unavailable("the receipt writer is busy; retry".into()),
+            mpsc::error::TrySendError::Closed(_) => Error::Unavailable("the receipt writer stopped".into()),
+        })?;
+        Ok(rx)
+    }
+}
+
+async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mpsc::Receiver<Job>) {
+    let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    while let Some(first) = rx.recv().await {
+        let mut jobs = Vec::with_capacity(settings.batch_max);
+        jobs.push(first);
+        let deadline = tokio::time::Instant::now() + settings.flush_interval;
+        while jobs.len() < settings.batch_max {
+            // Take what is already queued without waiting, then wait out the
+            // rest of the window for more.
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(job)) => jobs.push(job),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        }
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let db = db.clone();
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            flush(&db, &metrics, jobs).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
+    let (receipts, replies): (Vec<PreparedReceipt>, Vec<_>) =
+        jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
+    metrics.writer_batch_receipts.observe(receipts.len() as f64);
+    let started = Instant::now();
+    let mut result = commit_batch(db, &receipts).await;
+    // A unique violation means another instance took a number or id between
+    // our checks and our insert: run the batch again, the checks now see it.
+    if let Err(Error::Internal(e)) = &result {
+        let unique = e
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(crate::error::sqlstate)
+            .is_some_and(|s| *s == tokio_postgres::error::SqlState::UNIQUE_VIOLATION);
+        if unique {
+            result = commit_batch(db, &receipts).await;
+        }
+    }
+    metrics.writer_commit_seconds.observe(started.elapsed().as_secs_f64());
+    match result {
+        Ok(batch) => {
+            for ((outcome, reply), receipt) in batch.outcomes.into_iter().zip(replies).zip(&receipts) {
+                let levels = batch
+                    .levels
+                    .iter()
+                    .filter(|l| l.tenant_id == receipt.tenant_id && l.store_id == receipt.store_id)
+                    .cloned()
+                    .collect();
+                let _ = reply.send(Ok(Written { outcome, levels }));
+            }
+        }
+        Err(e) => {
+            metrics.writer_failures.inc();
+            tracing::warn!(receipts = receipts.len(), error = %e, "group commit failed; batch rolled back");
+            for reply in replies {
+                let _ = reply.send(Err(Error::Unavailable(
+                    "the receipt could not be stored (nothing was written); retry with the same id".into(),
+                )));
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Receipts: post one (idempotent by client id), upload an offline backlog,
+//! read one, list a store's. Every 2xx means committed in PostgreSQL.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use jowi_actors::pg::sales::{self, ReceiptSummary};
+use jowi_actors::store::messages::{CreateReceipt, Posted};
+use jowi_actors::store::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
+use jowi_actors::Error;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(batch).service(create).service(list).service(get_one);
+}
+
+/// How long a request waits for its store actor before a retryable 503.
+const ACTOR_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends one receipt to its store's actor.
+async fn post_receipt(state: &AppState, auth: &Auth, receipt: ReceiptRequest) -> Result<Posted, ApiError> {
+    tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
+    let tenant = state.directory.tenant(auth.tenant()).await?;
+    let store = state.directory.store(&tenant, receipt.store_id).await?;
+    let msg = CreateReceipt {
+        receipt,
+        caller_register: auth.0.register_id,
+    };
+    match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
+        Ok(reply) => Ok(reply??),
+        Err(_) => Err(ApiError::Busy("the store is busy; retry with the same receipt id".into())),
+    }
+}
+
+/// Post a sale or return. 201 when stored now, 200 when this id was already
+/// stored with the same body, 409 when it was stored with another body.
+#[utoipa::path(post, path = "/api/v1/receipts", tag = "sales", request_body = ReceiptRequest,
+    responses((status = 201, body = StoredReceipt), (status = 200, body = StoredReceipt, description = "replay"),
+              (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale"),
+              (status = 422), (status = 503, description = "not stored; retry with the same id")))]
+#[post("/receipts")]
+pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<ReceiptRequest>) -> ApiResult<HttpResponse> {
+    auth.require_sell("post receipts")?;
+    Ok(match post_receipt(&state, &auth, body.into_inner()).await? {
+        Posted::Created(r) => HttpResponse::Created().json(r),
+        Posted::Replayed(r) => HttpResponse::Ok().json(r),
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBatch {
+    /// At most `sales.offline_batch_max` (default 500) receipts.
+    pub receipts: Vec<ReceiptRequest>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    Created,
+    Duplicate,
+    Rejected,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchError {
+    pub code: String,
+    pub message: String,
+    /// True when the same receipt may succeed later (send it again).
+    pub retryable: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    pub id: Uuid,
+    pub status: BatchStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<StoredReceipt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<BatchError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchReply {
+    pub results: Vec<BatchItem>,
+}
+
+/// Upload an offline backlog: each receipt is answered on its own; one bad
+/// receipt does not reject the others. Sales go first, then returns (a
+/// return may name a sale of the same upload).
+#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptBatch,
+    responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts")))]
+#[post("/receipts/batch")]
+pub async fn batch(auth: Auth, state: web::Data<AppState>, body: web::Json<ReceiptBatch>) -> ApiResult<HttpResponse> {
+    auth.require_sell("post receipts")?;
+    let receipts = body.into_inner().receipts;
+    let max = state.settings.sales.offline_batch_max;
+    if receipts.is_empty() || receipts.len() > max {
+        return Err(Error::invalid("receipts", format!("send 1 to {max} receipts")).into());
+    }
+    let ids: Vec<Uuid> = receipts.iter().map(|r| r.id).collect();
+    let mut results: Vec<Option<BatchItem>> = (0..receipts.len()).map(|_| None).collect();
+    let (sales, returns): (Vec<_>, Vec<_>) =
+        receipts.into_iter().enumerate().partition(|(_, r)| r.kind == ReceiptKind::Sale);
+    for group in [sales, returns] {
+        let posted = futures_util::future::join_all(
+            group.into_iter().map(|(i, r)| {
+                let (state, auth) = (&state, &auth);
+                async move { (i, post_receipt(state, auth, r).await) }
+            }),
+        )
+        .await;
+        for (i, outcome) in posted {
+            results[i] = Some(match outcome {
+                Ok(Posted::Created(r)) => BatchItem { id: ids[i], status: BatchStatus::Created, receipt: Some(r), error: None },
+                Ok(Posted::Replayed(r)) => BatchItem { id: ids[i], status: BatchStatus::Duplicate, receipt: Some(r), error: None },
+                Err(e) => {
+                    let (status, code, message) = e.parts();
+                    BatchItem {
+                        id: ids[i],
+                        status: BatchStatus::Rejected,
+                        receipt: None,
+                        error: Some(BatchError { code: code.to_owned(), message, retryable: status.as_u16() == 503 }),
+                    }
+                }
+            });
+        }
+    }
+    Ok(HttpResponse::Ok().json(BatchReply { results: results.into_iter().flatten().collect() }))
+}
+
+#[utoipa::path(get, path = "/api/v1/receipts/{id}", tag = "sales",
+    responses((status = 200, body = StoredReceipt), (status = 404)))]
+#[get("/receipts/{id}")]
+pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let receipt = sales::load_receipt(&state.db, auth.tenant(), *id)
+        .await?
+        .ok_or(Error::not_found("receipt"))?;
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub store_id: Uuid,
+    /// Inclusive lower bound on occurred_at (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on occurred_at (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptPage {
+    pub items: Vec<ReceiptSummary>,
+    pub next_cursor: Option<String>,
+}
+
+fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    let bad = || ApiError::BadRequest("cursor is not one this server gave".into());
+    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+/// A store's receipts, newest first, keyset-paged over the partitions.
+#[utoipa::path(get, path = "/api/v1/receipts", tag = "sales", params(ListParams),
+    responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
+#[get("/receipts")]
+pub async fn list(auth: Auth, state: web::Data<AppState>, q: web::Query<ListParams>) -> ApiResult<HttpResponse> {
+    let q = q.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "must be 1 to 200").into());
+    }
+    let tenant = state.directory.tenant(auth.tenant()).await?;
+    tenant.catalog.store(q.store_id).ok_or(Error::not_found("store"))?;
+    let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let items = sales::list_receipts(&state.db, auth.tenant(), q.store_id, q.from, q.to, after, limit).await?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|r| format!("{}_{}", r.occurred_at.timestamp_micros(), r.id)))
+        .flatten();
+    Ok(HttpResponse::Ok().json(ReceiptPage { items, next_cursor }))
+}

@@ -1,0 +1,120 @@
+//! Cashier shifts: open, cash in/out, X report, close with Z report.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::{get, post, web, HttpResponse};
+use jowi_actors::domain::Money;
+use jowi_actors::pg::shifts::{self, Shift, ShiftReport};
+use jowi_actors::Error;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(open).service(close).service(cash).service(report).service(get_one);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenShift {
+    pub register_id: Uuid,
+    /// Cash in the drawer at opening, minor units.
+    #[serde(default)]
+    pub opening_cash: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseShift {
+    /// Cash counted in the drawer, minor units.
+    pub counted_cash: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CashMovement {
+    /// "in" or "out".
+    pub kind: String,
+    pub amount: i64,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CashMovementCreated {
+    pub id: Uuid,
+}
+
+/// A register token may only act on its own register's shifts.
+fn own_register(auth: &Auth, register: Uuid) -> Result<(), ApiError> {
+    match auth.0.register_id {
+        Some(own) if own != register => Err(ApiError::forbidden("act on another register's shift")),
+        _ => Ok(()),
+    }
+}
+
+async fn shift_for(auth: &Auth, state: &AppState, id: Uuid) -> ApiResult<Shift> {
+    let shift = shifts::get(&state.db, auth.tenant(), id).await?;
+    own_register(auth, shift.register_id)?;
+    Ok(shift)
+}
+
+#[utoipa::path(post, path = "/api/v1/shifts", tag = "sales", request_body = OpenShift,
+    responses((status = 201, body = Shift), (status = 409, description = "shift_already_open"), (status = 422)))]
+#[post("/shifts")]
+pub async fn open(auth: Auth, state: web::Data<AppState>, body: web::Json<OpenShift>) -> ApiResult<HttpResponse> {
+    auth.require_sell("open shifts")?;
+    own_register(&auth, body.register_id)?;
+    let opening = Money::parse_non_negative("opening_cash", body.opening_cash)?;
+    let tenant = state.directory.tenant(auth.tenant()).await?;
+    let register = tenant
+        .catalog
+        .register(body.register_id)
+        .ok_or_else(|| Error::invalid("register_id", "no such register"))?;
+    let shift = shifts::open(&state.db, auth.tenant(), register.store_id, register.id, opening.0).await?;
+    Ok(HttpResponse::Created().json(shift))
+}
+
+#[utoipa::path(get, path = "/api/v1/shifts/{id}", tag = "sales",
+    responses((status = 200, body = Shift), (status = 404)))]
+#[get("/shifts/{id}")]
+pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(shift_for(&auth, &state, *id).await?))
+}
+
+/// Close with the counted cash; answers the Z report.
+#[utoipa::path(post, path = "/api/v1/shifts/{id}/close", tag = "sales", request_body = CloseShift,
+    responses((status = 200, body = ShiftReport), (status = 409, description = "shift_closed")))]
+#[post("/shifts/{id}/close")]
+pub async fn close(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>, body: web::Json<CloseShift>) -> ApiResult<HttpResponse> {
+    auth.require_sell("close shifts")?;
+    shift_for(&auth, &state, *id).await?;
+    let counted = Money::parse_non_negative("counted_cash", body.counted_cash)?;
+    shifts::close(&state.db, auth.tenant(), *id, counted.0).await?;
+    Ok(HttpResponse::Ok().json(shifts::report(&state.db, auth.tenant(), *id).await?))
+}
+
+/// Cash put in or taken out of the drawer during the shift.
+#[utoipa::path(post, path = "/api/v1/shifts/{id}/cash", tag = "sales", request_body = CashMovement,
+    responses((status = 201, body = CashMovementCreated), (status = 409), (status = 422)))]
+#[post("/shifts/{id}/cash")]
+pub async fn cash(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>, body: web::Json<CashMovement>) -> ApiResult<HttpResponse> {
+    auth.require_sell("move cash")?;
+    shift_for(&auth, &state, *id).await?;
+    if !matches!(body.kind.as_str(), "in" | "out") {
+        return Err(Error::invalid("kind", "must be \"in\" or \"out\"").into());
+    }
+    let amount = Money::parse_positive("amount", body.amount)?;
+    let note = super::optional_text("note", body.note.as_deref(), 500)?;
+    let id = shifts::cash_movement(&state.db, auth.tenant(), *id, &body.kind, amount.0, note.as_deref()).await?;
+    Ok(HttpResponse::Created().json(CashMovementCreated { id }))
+}
+
+/// X report (running totals) of an open shift; the Z report once closed.
+#[utoipa::path(get, path = "/api/v1/shifts/{id}/report", tag = "sales",
+    responses((status = 200, body = ShiftReport), (status = 404)))]
+#[get("/shifts/{id}/report")]
+pub async fn report(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    shift_for(&auth, &state, *id).await?;
+    Ok(HttpResponse::Ok().json(shifts::report(&state.db, auth.tenant(), *id).await?))
+}
