@@ -1,6 +1,9 @@
 //! OpenAPI 3 of every endpoint, generated from the handlers' annotations.
 
-use crate::routes::{admin, categories, customers, employees, health, products, receipts, shifts, stock, stores, tokens};
+use crate::routes::{
+    admin, categories, customers, employees, health, products, receipts, shifts, stock, stores,
+    tokens,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 

@@ -12,12 +12,12 @@ use anyhow::Context;
 use jowi_actors::auth::Authenticator;
 use jowi_actors::bus::{redis_bus::RedisBus, Bus, BusEvent, InProcessBus};
 use jowi_actors::directory::{Directory, SalesWiring};
-use jowi_actors::store::messages::ApplyLevels;
-use jowi_actors::store::StoreSettings;
-use jowi_actors::writer::{Writer, WriterSettings};
 use jowi_actors::metrics::Metrics;
 use jowi_actors::pg::{self, Db, PoolSettings};
+use jowi_actors::store::messages::ApplyLevels;
+use jowi_actors::store::StoreSettings;
 use jowi_actors::tenant::messages::ReloadEntity;
+use jowi_actors::writer::{Writer, WriterSettings};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -226,7 +226,11 @@ async fn dispatch(st: &web::Data<AppState>, event: BusEvent) {
                 st.auth.forget(&hash);
             }
         }
-        BusEvent::StockChanged { tenant_id, store_id, changes } => {
+        BusEvent::StockChanged {
+            tenant_id,
+            store_id,
+            changes,
+        } => {
             // Another instance committed: show it to our subscribers.
             if let Some(store) = st.directory.running_store(tenant_id, store_id) {
                 let cause = changes.first().map(|c| c.cause.clone()).unwrap_or_default();
@@ -241,7 +245,13 @@ async fn dispatch(st: &web::Data<AppState>, event: BusEvent) {
                         delta: c.delta,
                     })
                     .collect();
-                let _ = store.send(ApplyLevels { levels, cause, publish: false }).await;
+                let _ = store
+                    .send(ApplyLevels {
+                        levels,
+                        cause,
+                        publish: false,
+                    })
+                    .await;
             }
         }
         BusEvent::Resync => {

@@ -8,18 +8,18 @@ use crate::domain::TenantId;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::pg::{self, Db};
-use crate::tenant::catalog::Catalog;
 use crate::store::stock::StockBook;
 use crate::store::{StoreActor, StoreSettings};
+use crate::tenant::catalog::Catalog;
 use crate::tenant::{TenantActor, TenantCore};
 use crate::writer::Writer;
-use uuid::Uuid;
 use actix::{Actor, Addr, ArbiterHandle};
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 /// A loaded tenant: its catalog for reads, its actor for writes.
 pub struct TenantHandle {
@@ -82,7 +82,10 @@ impl Directory {
 
     /// The store's actor, started (with its levels loaded) on first use.
     pub async fn store(&self, tenant: &TenantHandle, store: Uuid) -> Result<Addr<StoreActor>> {
-        let info = tenant.catalog.store(store).ok_or(Error::not_found("store"))?;
+        let info = tenant
+            .catalog
+            .store(store)
+            .ok_or(Error::not_found("store"))?;
         let slot = tenant
             .stores
             .entry(store)
@@ -90,7 +93,8 @@ impl Directory {
             .clone();
         let addr = slot
             .get_or_try_init(|| async {
-                let levels = pg::stock::load_levels(&self.db, tenant.tenant, &info.warehouse_ids).await?;
+                let levels =
+                    pg::stock::load_levels(&self.db, tenant.tenant, &info.warehouse_ids).await?;
                 let book = StockBook::new(levels, self.replay_events);
                 let actor = StoreActor::new(
                     tenant.tenant,

@@ -72,7 +72,9 @@ impl Error {
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
-            Error::Internal(_) => Error::Unavailable("the receipt could not be stored; retry".into()),
+            Error::Internal(_) => {
+                Error::Unavailable("the receipt could not be stored; retry".into())
+            }
         }
     }
 

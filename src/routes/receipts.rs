@@ -16,14 +16,21 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(batch).service(create).service(list).service(get_one);
+    cfg.service(batch)
+        .service(create)
+        .service(list)
+        .service(get_one);
 }
 
 /// How long a request waits for its store actor before a retryable 503.
 const ACTOR_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends one receipt to its store's actor.
-async fn post_receipt(state: &AppState, auth: &Auth, receipt: ReceiptRequest) -> Result<Posted, ApiError> {
+async fn post_receipt(
+    state: &AppState,
+    auth: &Auth,
+    receipt: ReceiptRequest,
+) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = state.directory.store(&tenant, receipt.store_id).await?;
@@ -33,7 +40,9 @@ async fn post_receipt(state: &AppState, auth: &Auth, receipt: ReceiptRequest) ->
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),
-        Err(_) => Err(ApiError::Busy("the store is busy; retry with the same receipt id".into())),
+        Err(_) => Err(ApiError::Busy(
+            "the store is busy; retry with the same receipt id".into(),
+        )),
     }
 }
 
@@ -44,12 +53,18 @@ async fn post_receipt(state: &AppState, auth: &Auth, receipt: ReceiptRequest) ->
               (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale"),
               (status = 422), (status = 503, description = "not stored; retry with the same id")))]
 #[post("/receipts")]
-pub async fn create(auth: Auth, state: web::Data<AppState>, body: web::Json<ReceiptRequest>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<ReceiptRequest>,
+) -> ApiResult<HttpResponse> {
     auth.require_sell("post receipts")?;
-    Ok(match post_receipt(&state, &auth, body.into_inner()).await? {
-        Posted::Created(r) => HttpResponse::Created().json(r),
-        Posted::Replayed(r) => HttpResponse::Ok().json(r),
-    })
+    Ok(
+        match post_receipt(&state, &auth, body.into_inner()).await? {
+            Posted::Created(r) => HttpResponse::Created().json(r),
+            Posted::Replayed(r) => HttpResponse::Ok().json(r),
+        },
+    )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -96,7 +111,11 @@ pub struct BatchReply {
 #[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptBatch,
     responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts")))]
 #[post("/receipts/batch")]
-pub async fn batch(auth: Auth, state: web::Data<AppState>, body: web::Json<ReceiptBatch>) -> ApiResult<HttpResponse> {
+pub async fn batch(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<ReceiptBatch>,
+) -> ApiResult<HttpResponse> {
     auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;
     let max = state.settings.sales.offline_batch_max;
@@ -105,39 +124,59 @@ pub async fn batch(auth: Auth, state: web::Data<AppState>, body: web::Json<Recei
     }
     let ids: Vec<Uuid> = receipts.iter().map(|r| r.id).collect();
     let mut results: Vec<Option<BatchItem>> = (0..receipts.len()).map(|_| None).collect();
-    let (sales, returns): (Vec<_>, Vec<_>) =
-        receipts.into_iter().enumerate().partition(|(_, r)| r.kind == ReceiptKind::Sale);
+    let (sales, returns): (Vec<_>, Vec<_>) = receipts
+        .into_iter()
+        .enumerate()
+        .partition(|(_, r)| r.kind == ReceiptKind::Sale);
     for group in [sales, returns] {
-        let posted = futures_util::future::join_all(
-            group.into_iter().map(|(i, r)| {
-                let (state, auth) = (&state, &auth);
-                async move { (i, post_receipt(state, auth, r).await) }
-            }),
-        )
+        let posted = futures_util::future::join_all(group.into_iter().map(|(i, r)| {
+            let (state, auth) = (&state, &auth);
+            async move { (i, post_receipt(state, auth, r).await) }
+        }))
         .await;
         for (i, outcome) in posted {
             results[i] = Some(match outcome {
-                Ok(Posted::Created(r)) => BatchItem { id: ids[i], status: BatchStatus::Created, receipt: Some(r), error: None },
-                Ok(Posted::Replayed(r)) => BatchItem { id: ids[i], status: BatchStatus::Duplicate, receipt: Some(r), error: None },
+                Ok(Posted::Created(r)) => BatchItem {
+                    id: ids[i],
+                    status: BatchStatus::Created,
+                    receipt: Some(r),
+                    error: None,
+                },
+                Ok(Posted::Replayed(r)) => BatchItem {
+                    id: ids[i],
+                    status: BatchStatus::Duplicate,
+                    receipt: Some(r),
+                    error: None,
+                },
                 Err(e) => {
                     let (status, code, message) = e.parts();
                     BatchItem {
                         id: ids[i],
                         status: BatchStatus::Rejected,
                         receipt: None,
-                        error: Some(BatchError { code: code.to_owned(), message, retryable: status.as_u16() == 503 }),
+                        error: Some(BatchError {
+                            code: code.to_owned(),
+                            message,
+                            retryable: status.as_u16() == 503,
+                        }),
                     }
                 }
             });
         }
     }
-    Ok(HttpResponse::Ok().json(BatchReply { results: results.into_iter().flatten().collect() }))
+    Ok(HttpResponse::Ok().json(BatchReply {
+        results: results.into_iter().flatten().collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/receipts/{id}", tag = "sales",
     responses((status = 200, body = StoredReceipt), (status = 404)))]
 #[get("/receipts/{id}")]
-pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_one(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let receipt = sales::load_receipt(&state.db, auth.tenant(), *id)
         .await?
         .ok_or(Error::not_found("receipt"))?;
@@ -176,18 +215,38 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
 #[utoipa::path(get, path = "/api/v1/receipts", tag = "sales", params(ListParams),
     responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
 #[get("/receipts")]
-pub async fn list(auth: Auth, state: web::Data<AppState>, q: web::Query<ListParams>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    auth: Auth,
+    state: web::Data<AppState>,
+    q: web::Query<ListParams>,
+) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
     let tenant = state.directory.tenant(auth.tenant()).await?;
-    tenant.catalog.store(q.store_id).ok_or(Error::not_found("store"))?;
+    tenant
+        .catalog
+        .store(q.store_id)
+        .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items = sales::list_receipts(&state.db, auth.tenant(), q.store_id, q.from, q.to, after, limit).await?;
+    let items = sales::list_receipts(
+        &state.db,
+        auth.tenant(),
+        q.store_id,
+        q.from,
+        q.to,
+        after,
+        limit,
+    )
+    .await?;
     let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|r| format!("{}_{}", r.occurred_at.timestamp_micros(), r.id)))
+        .then(|| {
+            items
+                .last()
+                .map(|r| format!("{}_{}", r.occurred_at.timestamp_micros(), r.id))
+        })
         .flatten();
     Ok(HttpResponse::Ok().json(ReceiptPage { items, next_cursor }))
 }

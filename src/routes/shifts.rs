@@ -12,7 +12,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(open).service(close).service(cash).service(report).service(get_one);
+    cfg.service(open)
+        .service(close)
+        .service(cash)
+        .service(report)
+        .service(get_one);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,7 +66,11 @@ async fn shift_for(auth: &Auth, state: &AppState, id: Uuid) -> ApiResult<Shift> 
 #[utoipa::path(post, path = "/api/v1/shifts", tag = "sales", request_body = OpenShift,
     responses((status = 201, body = Shift), (status = 409, description = "shift_already_open"), (status = 422)))]
 #[post("/shifts")]
-pub async fn open(auth: Auth, state: web::Data<AppState>, body: web::Json<OpenShift>) -> ApiResult<HttpResponse> {
+pub async fn open(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<OpenShift>,
+) -> ApiResult<HttpResponse> {
     auth.require_sell("open shifts")?;
     own_register(&auth, body.register_id)?;
     let opening = Money::parse_non_negative("opening_cash", body.opening_cash)?;
@@ -71,14 +79,25 @@ pub async fn open(auth: Auth, state: web::Data<AppState>, body: web::Json<OpenSh
         .catalog
         .register(body.register_id)
         .ok_or_else(|| Error::invalid("register_id", "no such register"))?;
-    let shift = shifts::open(&state.db, auth.tenant(), register.store_id, register.id, opening.0).await?;
+    let shift = shifts::open(
+        &state.db,
+        auth.tenant(),
+        register.store_id,
+        register.id,
+        opening.0,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(shift))
 }
 
 #[utoipa::path(get, path = "/api/v1/shifts/{id}", tag = "sales",
     responses((status = 200, body = Shift), (status = 404)))]
 #[get("/shifts/{id}")]
-pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_one(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(shift_for(&auth, &state, *id).await?))
 }
 
@@ -86,7 +105,12 @@ pub async fn get_one(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>
 #[utoipa::path(post, path = "/api/v1/shifts/{id}/close", tag = "sales", request_body = CloseShift,
     responses((status = 200, body = ShiftReport), (status = 409, description = "shift_closed")))]
 #[post("/shifts/{id}/close")]
-pub async fn close(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>, body: web::Json<CloseShift>) -> ApiResult<HttpResponse> {
+pub async fn close(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<CloseShift>,
+) -> ApiResult<HttpResponse> {
     auth.require_sell("close shifts")?;
     shift_for(&auth, &state, *id).await?;
     let counted = Money::parse_non_negative("counted_cash", body.counted_cash)?;
@@ -98,7 +122,12 @@ pub async fn close(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>, 
 #[utoipa::path(post, path = "/api/v1/shifts/{id}/cash", tag = "sales", request_body = CashMovement,
     responses((status = 201, body = CashMovementCreated), (status = 409), (status = 422)))]
 #[post("/shifts/{id}/cash")]
-pub async fn cash(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>, body: web::Json<CashMovement>) -> ApiResult<HttpResponse> {
+pub async fn cash(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<CashMovement>,
+) -> ApiResult<HttpResponse> {
     auth.require_sell("move cash")?;
     shift_for(&auth, &state, *id).await?;
     if !matches!(body.kind.as_str(), "in" | "out") {
@@ -106,7 +135,15 @@ pub async fn cash(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>, b
     }
     let amount = Money::parse_positive("amount", body.amount)?;
     let note = super::optional_text("note", body.note.as_deref(), 500)?;
-    let id = shifts::cash_movement(&state.db, auth.tenant(), *id, &body.kind, amount.0, note.as_deref()).await?;
+    let id = shifts::cash_movement(
+        &state.db,
+        auth.tenant(),
+        *id,
+        &body.kind,
+        amount.0,
+        note.as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(CashMovementCreated { id }))
 }
 
@@ -114,7 +151,11 @@ pub async fn cash(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>, b
 #[utoipa::path(get, path = "/api/v1/shifts/{id}/report", tag = "sales",
     responses((status = 200, body = ShiftReport), (status = 404)))]
 #[get("/shifts/{id}/report")]
-pub async fn report(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn report(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     shift_for(&auth, &state, *id).await?;
     Ok(HttpResponse::Ok().json(shifts::report(&state.db, auth.tenant(), *id).await?))
 }

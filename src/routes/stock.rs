@@ -7,7 +7,9 @@ use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use jowi_actors::domain::{JsonDecimal, Quantity};
-use jowi_actors::pg::stock::{self, DocumentKind, DocumentOutcome, LevelRow, PostedDocument, StockDocument};
+use jowi_actors::pg::stock::{
+    self, DocumentKind, DocumentOutcome, LevelRow, PostedDocument, StockDocument,
+};
 use jowi_actors::store::messages::{ApplyLevels, Subscribe};
 use jowi_actors::store::stock::{Start, StockEvent};
 use jowi_actors::Error;
@@ -34,14 +36,26 @@ pub struct LevelParams {
 #[utoipa::path(get, path = "/api/v1/stores/{id}/stock", tag = "stock", params(LevelParams),
     responses((status = 200, body = Vec<LevelRow>), (status = 404)))]
 #[get("/stores/{id}/stock")]
-pub async fn store_levels(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>, q: web::Query<LevelParams>) -> ApiResult<HttpResponse> {
+pub async fn store_levels(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    q: web::Query<LevelParams>,
+) -> ApiResult<HttpResponse> {
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 10000").into());
     }
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = tenant.catalog.store(*id).ok_or(Error::not_found("store"))?;
-    let rows = stock::levels(&state.db, auth.tenant(), &store.warehouse_ids, q.variant_id, limit).await?;
+    let rows = stock::levels(
+        &state.db,
+        auth.tenant(),
+        &store.warehouse_ids,
+        q.variant_id,
+        limit,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(rows))
 }
 
@@ -88,7 +102,11 @@ pub struct NewDocument {
     responses((status = 201, body = PostedDocument), (status = 200, body = PostedDocument, description = "replay"),
               (status = 409), (status = 422)))]
 #[post("/stock/movements")]
-pub async fn post_movement(auth: Auth, state: web::Data<AppState>, body: web::Json<NewDocument>) -> ApiResult<HttpResponse> {
+pub async fn post_movement(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<NewDocument>,
+) -> ApiResult<HttpResponse> {
     auth.require_manage("post stock documents")?;
     let body = body.into_inner();
     let tenant = state.directory.tenant(auth.tenant()).await?;
@@ -109,10 +127,16 @@ pub async fn post_movement(auth: Auth, state: web::Data<AppState>, body: web::Js
             return Err(Error::invalid("to_warehouse_id", "no such warehouse").into())
         }
         (DocumentKind::Transfer, None) => {
-            return Err(Error::invalid("to_warehouse_id", "a transfer names its destination").into())
+            return Err(
+                Error::invalid("to_warehouse_id", "a transfer names its destination").into(),
+            )
         }
         (DocumentKind::Transfer, Some(_)) => {}
-        (_, Some(_)) => return Err(Error::invalid("to_warehouse_id", "only transfers have a destination").into()),
+        (_, Some(_)) => {
+            return Err(
+                Error::invalid("to_warehouse_id", "only transfers have a destination").into(),
+            )
+        }
         (_, None) => {}
     }
     if body.lines.is_empty() || body.lines.len() > 1000 {
@@ -154,7 +178,11 @@ pub async fn post_movement(auth: Auth, state: web::Data<AppState>, body: web::Js
             for (store, levels) in by_store {
                 if let Ok(addr) = state.directory.store(&tenant, store).await {
                     let _ = addr
-                        .send(ApplyLevels { levels, cause: body.kind.as_str().to_owned(), publish: true })
+                        .send(ApplyLevels {
+                            levels,
+                            cause: body.kind.as_str().to_owned(),
+                            publish: true,
+                        })
                         .await;
                 }
             }
@@ -187,16 +215,21 @@ pub async fn ws(
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = state.directory.store(&tenant, *id).await?;
     let sub = store
-        .send(Subscribe { since_seq: q.since_seq })
+        .send(Subscribe {
+            since_seq: q.since_seq,
+        })
         .await
         .map_err(ApiError::from)?;
-    let (response, mut session, mut incoming) =
-        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let (response, mut session, mut incoming) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let metrics = state.metrics.clone();
     actix_rt::spawn(async move {
         let mut events = sub.events;
         let (first, mut last_seq) = match sub.start {
-            Start::Snapshot { seq, levels } => (json!({"type": "snapshot", "seq": seq, "levels": levels}), seq),
+            Start::Snapshot { seq, levels } => (
+                json!({"type": "snapshot", "seq": seq, "levels": levels}),
+                seq,
+            ),
             Start::Replay(changes) => {
                 let last = changes.last().map_or(q.since_seq.unwrap_or(0), |c| c.seq);
                 (json!({"type": "replay", "changes": changes}), last)

@@ -7,3 +7,5 @@ mod auth;
 mod catalog;
 mod health;
 mod org;
+mod sales;
+mod ws;

@@ -6,11 +6,11 @@
 //! batches never deadlock on each other.
 
 use super::{Db, Tx};
+use crate::domain::Quantity;
 use crate::error::{Error, Result};
 use crate::store::receipt::{
     PaymentMethod, PreparedReceipt, ReceiptKind, ReceiptLine, ReceiptPayment, StoredReceipt,
 };
-use crate::domain::Quantity;
 use crate::writer::batch::ReceiptBatch;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -44,6 +44,9 @@ pub struct BatchResult {
     pub levels: Vec<LevelUpdate>,
 }
 
+/// (register, opened_at, closed_at) of a shift.
+type ShiftState = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
+
 fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
     let set: BTreeSet<(Uuid, Uuid)> = pairs.collect();
     set.into_iter().unzip()
@@ -54,7 +57,7 @@ fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uu
 pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchResult> {
     let mut client = db.client().await?;
     let tx = client.transaction().await?;
-    let now = Utc::now();
+    let now = crate::store::receipt::micros(Utc::now());
     let mut outcomes: Vec<Option<Outcome>> = (0..batch.len()).map(|_| None).collect();
 
     // 1. Registers, locked in order: numbering happens under these locks.
@@ -97,15 +100,21 @@ pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchRes
              ORDER BY s.tenant_id, s.id FOR SHARE OF s",
         )
         .await?;
-    let mut shifts: HashMap<(Uuid, Uuid), (Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
+    let mut shifts: HashMap<(Uuid, Uuid), ShiftState> = HashMap::new();
     for row in tx.query(&stmt, &[&sh_t, &sh_id]).await? {
-        shifts.insert((row.get(0), row.get(1)), (row.get(2), row.get(3), row.get(4)));
+        shifts.insert(
+            (row.get(0), row.get(1)),
+            (row.get(2), row.get(3), row.get(4)),
+        );
     }
 
     // 4. Client numbers already taken.
     let client_numbers: Vec<(Uuid, String)> = batch
         .iter()
-        .filter_map(|r| r.client_seq.map(|s| (r.tenant_id, format!("{}-{}", r.register_number, s))))
+        .filter_map(|r| {
+            r.client_seq
+                .map(|s| (r.tenant_id, format!("{}-{}", r.register_number, s)))
+        })
         .collect();
     let mut taken: BTreeSet<(Uuid, String)> = BTreeSet::new();
     if !client_numbers.is_empty() {
@@ -131,7 +140,9 @@ pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchRes
             outcomes[i] = Some(if hash.as_slice() == r.body_hash {
                 match load_receipt_tx(db, &tx, r.tenant_id, r.id).await? {
                     Some(s) => Outcome::Duplicate(s),
-                    None => Outcome::Rejected(Error::Unavailable("receipt being stored; retry".into())),
+                    None => {
+                        Outcome::Rejected(Error::Unavailable("receipt being stored; retry".into()))
+                    }
                 }
             } else {
                 Outcome::Rejected(id_conflict())
@@ -150,7 +161,10 @@ pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchRes
         }
         match shifts.get(&(r.tenant_id, r.shift_id)) {
             None => {
-                outcomes[i] = Some(Outcome::Rejected(Error::invalid("shift_id", "no such shift")));
+                outcomes[i] = Some(Outcome::Rejected(Error::invalid(
+                    "shift_id",
+                    "no such shift",
+                )));
                 continue;
             }
             Some((register, _, _)) if *register != r.register_id => {
@@ -174,16 +188,18 @@ pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchRes
             if !taken.insert(number.clone()) {
                 outcomes[i] = Some(Outcome::Rejected(Error::conflict(
                     "number_taken",
-                    format!("receipt number {} is already used by another receipt", number.1),
+                    format!(
+                        "receipt number {} is already used by another receipt",
+                        number.1
+                    ),
                 )));
                 continue;
             }
         }
         if let (ReceiptKind::Return, Some(original)) = (r.kind, r.original_receipt_id) {
             let okey = (r.tenant_id, original);
-            if !returnable.contains_key(&okey) {
-                let left = returnable_quantities(db, &tx, r.tenant_id, original).await?;
-                returnable.insert(okey, left);
+            if let std::collections::hash_map::Entry::Vacant(e) = returnable.entry(okey) {
+                e.insert(returnable_quantities(db, &tx, r.tenant_id, original).await?);
             }
             let Some(Some(left)) = returnable.get_mut(&okey) else {
                 outcomes[i] = Some(Outcome::Rejected(Error::invalid(
@@ -201,13 +217,18 @@ pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchRes
     }
 
     // 6. Numbers: client numbers raise the counter, the rest follow it.
-    let mut accepted: Vec<usize> = (0..batch.len()).filter(|i| outcomes[*i].is_none()).collect();
+    let mut accepted: Vec<usize> = (0..batch.len())
+        .filter(|i| outcomes[*i].is_none())
+        .collect();
     accepted.sort_by_key(|i| (batch[*i].tenant_id, batch[*i].register_id, *i));
     let mut numbers: HashMap<usize, String> = HashMap::new();
     for &i in &accepted {
         let r = &batch[i];
         let Some(counter) = counters.get_mut(&(r.tenant_id, r.register_id)) else {
-            outcomes[i] = Some(Outcome::Rejected(Error::invalid("register_id", "no such register")));
+            outcomes[i] = Some(Outcome::Rejected(Error::invalid(
+                "register_id",
+                "no such register",
+            )));
             continue;
         };
         let seq = match r.client_seq {
@@ -258,7 +279,11 @@ pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchRes
     Ok(BatchResult {
         outcomes: outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::Rejected(Error::Unavailable("not decided; retry".into()))))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Outcome::Rejected(Error::Unavailable("not decided; retry".into()))
+                })
+            })
             .collect(),
         levels,
     })
@@ -282,7 +307,9 @@ fn take_return(left: &mut HashMap<Uuid, Decimal>, lines: &[ReceiptLine]) -> Resu
         if *qty > have {
             return Err(Error::conflict(
                 "return_exceeds_sale",
-                format!("variant {variant}: returning {qty}, only {have} left to return on that sale"),
+                format!(
+                    "variant {variant}: returning {qty}, only {have} left to return on that sale"
+                ),
             ));
         }
     }
@@ -319,7 +346,10 @@ async fn returnable_quantities(
             "SELECT kind FROM receipts WHERE tenant_id = $1 AND id = $2 AND occurred_at = $3",
         )
         .await?;
-    let kind: Option<String> = tx.query_opt(&stmt, &[&tenant, &original, &occurred]).await?.map(|r| r.get(0));
+    let kind: Option<String> = tx
+        .query_opt(&stmt, &[&tenant, &original, &occurred])
+        .await?
+        .map(|r| r.get(0));
     if kind.as_deref() != Some("sale") {
         return Ok(None);
     }
@@ -396,18 +426,62 @@ async fn insert_columns(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch, now: DateTime<Ut
         .await?;
     // Pipelined: the statements go out together on one connection.
     type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
-    let kp: [P; 7] = [&c.r_tenant, &c.r_id, &c.r_store, &c.r_register, &c.r_number, &c.r_hash, &c.r_occurred];
+    let kp: [P; 7] = [
+        &c.r_tenant,
+        &c.r_id,
+        &c.r_store,
+        &c.r_register,
+        &c.r_number,
+        &c.r_hash,
+        &c.r_occurred,
+    ];
     let rp: [P; 16] = [
-        &c.r_tenant, &c.r_id, &c.r_occurred, &c.r_store, &c.r_register, &c.r_shift, &c.r_number,
-        &c.r_kind, &c.r_original, &c.r_customer, &c.r_subtotal, &c.r_discount, &c.r_total,
-        &c.r_paid, &c.r_change, &now,
+        &c.r_tenant,
+        &c.r_id,
+        &c.r_occurred,
+        &c.r_store,
+        &c.r_register,
+        &c.r_shift,
+        &c.r_number,
+        &c.r_kind,
+        &c.r_original,
+        &c.r_customer,
+        &c.r_subtotal,
+        &c.r_discount,
+        &c.r_total,
+        &c.r_paid,
+        &c.r_change,
+        &now,
     ];
     let ip: [P; 10] = [
-        &c.i_tenant, &c.i_receipt, &c.i_line, &c.i_occurred, &c.i_variant, &c.i_product,
-        &c.i_quantity, &c.i_price, &c.i_discount, &c.i_total,
+        &c.i_tenant,
+        &c.i_receipt,
+        &c.i_line,
+        &c.i_occurred,
+        &c.i_variant,
+        &c.i_product,
+        &c.i_quantity,
+        &c.i_price,
+        &c.i_discount,
+        &c.i_total,
     ];
-    let pp: [P; 6] = [&c.p_tenant, &c.p_receipt, &c.p_line, &c.p_occurred, &c.p_method, &c.p_amount];
-    let mp: [P; 7] = [&c.m_tenant, &c.m_warehouse, &c.m_variant, &c.m_delta, &c.m_cause, &c.m_document, &now];
+    let pp: [P; 6] = [
+        &c.p_tenant,
+        &c.p_receipt,
+        &c.p_line,
+        &c.p_occurred,
+        &c.p_method,
+        &c.p_amount,
+    ];
+    let mp: [P; 7] = [
+        &c.m_tenant,
+        &c.m_warehouse,
+        &c.m_variant,
+        &c.m_delta,
+        &c.m_cause,
+        &c.m_document,
+        &now,
+    ];
     let k = tx.execute(&keys, &kp);
     let r = tx.execute(&receipts, &rp);
     let i = tx.execute(&items, &ip);
@@ -464,7 +538,12 @@ pub async fn load_receipt(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<Stor
     Ok(r)
 }
 
-async fn load_receipt_tx(db: &Db, tx: &Tx<'_>, tenant: Uuid, id: Uuid) -> Result<Option<StoredReceipt>> {
+async fn load_receipt_tx(
+    db: &Db,
+    tx: &Tx<'_>,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<StoredReceipt>> {
     let stmt = db
         .prepare(
             tx,
@@ -527,7 +606,11 @@ async fn load_receipt_tx(db: &Db, tx: &Tx<'_>, tenant: Uuid, id: Uuid) -> Result
         store_id: row.get(2),
         register_id: row.get(3),
         shift_id: row.get(4),
-        kind: if row.get::<_, &str>(5) == "return" { ReceiptKind::Return } else { ReceiptKind::Sale },
+        kind: if row.get::<_, &str>(5) == "return" {
+            ReceiptKind::Return
+        } else {
+            ReceiptKind::Sale
+        },
         original_receipt_id: row.get(6),
         customer_id: row.get(7),
         occurred_at: occurred,
@@ -587,7 +670,11 @@ pub async fn list_receipts(
             number: r.get(1),
             register_id: r.get(2),
             shift_id: r.get(3),
-            kind: if r.get::<_, &str>(4) == "return" { ReceiptKind::Return } else { ReceiptKind::Sale },
+            kind: if r.get::<_, &str>(4) == "return" {
+                ReceiptKind::Return
+            } else {
+                ReceiptKind::Sale
+            },
             occurred_at: r.get(5),
             total: r.get(6),
         })

@@ -32,21 +32,33 @@ fn shift_row(r: &tokio_postgres::Row) -> Shift {
     }
 }
 
-const SHIFT_COLS: &str = "id, store_id, register_id, opened_at, closed_at, opening_cash, counted_cash";
+const SHIFT_COLS: &str =
+    "id, store_id, register_id, opened_at, closed_at, opening_cash, counted_cash";
 
-pub async fn open(db: &Db, tenant: Uuid, store: Uuid, register: Uuid, opening_cash: i64) -> Result<Shift> {
+pub async fn open(
+    db: &Db,
+    tenant: Uuid,
+    store: Uuid,
+    register: Uuid,
+    opening_cash: i64,
+) -> Result<Shift> {
     let id = crate::domain::new_id();
     let sql = format!(
         "INSERT INTO shifts (tenant_id, id, store_id, register_id, opening_cash) VALUES ($1, $2, $3, $4, $5) \
          RETURNING {SHIFT_COLS}"
     );
-    match db.query(&sql, &[&tenant, &id, &store, &register, &opening_cash]).await {
+    match db
+        .query(&sql, &[&tenant, &id, &store, &register, &opening_cash])
+        .await
+    {
         Ok(rows) => rows
             .first()
             .map(shift_row)
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("insert returned no row"))),
         Err(Error::Internal(e))
-            if e.downcast_ref::<tokio_postgres::Error>().and_then(constraint) == Some("shifts_one_open") =>
+            if e.downcast_ref::<tokio_postgres::Error>()
+                .and_then(constraint)
+                == Some("shifts_one_open") =>
         {
             let open = current_open(db, tenant, register).await?;
             Err(Error::conflict(
@@ -63,7 +75,11 @@ pub async fn open(db: &Db, tenant: Uuid, store: Uuid, register: Uuid, opening_ca
 
 pub async fn current_open(db: &Db, tenant: Uuid, register: Uuid) -> Result<Option<Shift>> {
     let sql = format!("SELECT {SHIFT_COLS} FROM shifts WHERE tenant_id = $1 AND register_id = $2 AND closed_at IS NULL");
-    Ok(db.query(&sql, &[&tenant, &register]).await?.first().map(shift_row))
+    Ok(db
+        .query(&sql, &[&tenant, &register])
+        .await?
+        .first()
+        .map(shift_row))
 }
 
 pub async fn get(db: &Db, tenant: Uuid, id: Uuid) -> Result<Shift> {
@@ -82,16 +98,30 @@ pub async fn close(db: &Db, tenant: Uuid, id: Uuid, counted_cash: i64) -> Result
         "UPDATE shifts SET closed_at = now(), counted_cash = $3 WHERE tenant_id = $1 AND id = $2 \
          AND closed_at IS NULL RETURNING {SHIFT_COLS}"
     );
-    match db.query(&sql, &[&tenant, &id, &counted_cash]).await?.first() {
+    match db
+        .query(&sql, &[&tenant, &id, &counted_cash])
+        .await?
+        .first()
+    {
         Some(r) => Ok(shift_row(r)),
         None => {
             get(db, tenant, id).await?;
-            Err(Error::conflict("shift_closed", "the shift is already closed"))
+            Err(Error::conflict(
+                "shift_closed",
+                "the shift is already closed",
+            ))
         }
     }
 }
 
-pub async fn cash_movement(db: &Db, tenant: Uuid, shift: Uuid, kind: &str, amount: i64, note: Option<&str>) -> Result<Uuid> {
+pub async fn cash_movement(
+    db: &Db,
+    tenant: Uuid,
+    shift: Uuid,
+    kind: &str,
+    amount: i64,
+    note: Option<&str>,
+) -> Result<Uuid> {
     let id = crate::domain::new_id();
     let rows = db
         .query(

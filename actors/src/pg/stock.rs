@@ -12,7 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub async fn load_levels(db: &Db, tenant: Uuid, warehouses: &[Uuid]) -> Result<HashMap<(Uuid, Uuid), Decimal>> {
+pub async fn load_levels(
+    db: &Db,
+    tenant: Uuid,
+    warehouses: &[Uuid],
+) -> Result<HashMap<(Uuid, Uuid), Decimal>> {
     let rows = db
         .query(
             "SELECT warehouse_id, variant_id, quantity FROM stock_levels \
@@ -20,7 +24,10 @@ pub async fn load_levels(db: &Db, tenant: Uuid, warehouses: &[Uuid]) -> Result<H
             &[&tenant, &warehouses],
         )
         .await?;
-    Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -33,7 +40,13 @@ pub struct LevelRow {
     pub negative: bool,
 }
 
-pub async fn levels(db: &Db, tenant: Uuid, warehouses: &[Uuid], variant: Option<Uuid>, limit: i64) -> Result<Vec<LevelRow>> {
+pub async fn levels(
+    db: &Db,
+    tenant: Uuid,
+    warehouses: &[Uuid],
+    variant: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<LevelRow>> {
     let rows = db
         .query(
             "SELECT warehouse_id, variant_id, quantity FROM stock_levels \
@@ -132,11 +145,22 @@ pub async fn post_document(
         )
         .await?;
     let inserted = tx
-        .execute(&stmt, &[&tenant, &doc.id, &doc.kind.as_str(), &doc.body_hash.as_slice()])
+        .execute(
+            &stmt,
+            &[
+                &tenant,
+                &doc.id,
+                &doc.kind.as_str(),
+                &doc.body_hash.as_slice(),
+            ],
+        )
         .await?;
     if inserted == 0 {
         let stmt = db
-            .prepare(&tx, "SELECT body_hash, kind FROM stock_documents WHERE tenant_id = $1 AND id = $2")
+            .prepare(
+                &tx,
+                "SELECT body_hash, kind FROM stock_documents WHERE tenant_id = $1 AND id = $2",
+            )
             .await?;
         let row = tx.query_one(&stmt, &[&tenant, &doc.id]).await?;
         let hash: Vec<u8> = row.get(0);
@@ -148,25 +172,42 @@ pub async fn post_document(
         }
         let movements = stored_movements(db, &tx, tenant, doc.id).await?;
         tx.commit().await?;
-        return Ok(DocumentOutcome::Replayed(PostedDocument { id: doc.id, kind: doc.kind, movements }));
+        return Ok(DocumentOutcome::Replayed(PostedDocument {
+            id: doc.id,
+            kind: doc.kind,
+            movements,
+        }));
     }
 
     // Deltas per (warehouse, variant), in key order (lock order).
     let mut deltas: BTreeMap<(Uuid, Uuid), (Decimal, &'static str)> = BTreeMap::new();
     match doc.kind {
         DocumentKind::Receiving | DocumentKind::WriteOff => {
-            let sign = if doc.kind == DocumentKind::Receiving { Decimal::ONE } else { Decimal::NEGATIVE_ONE };
+            let sign = if doc.kind == DocumentKind::Receiving {
+                Decimal::ONE
+            } else {
+                Decimal::NEGATIVE_ONE
+            };
             for (v, q) in &doc.lines {
-                deltas.entry((doc.warehouse_id, *v)).or_insert((Decimal::ZERO, doc.kind.as_str())).0 += *q * sign;
+                deltas
+                    .entry((doc.warehouse_id, *v))
+                    .or_insert((Decimal::ZERO, doc.kind.as_str()))
+                    .0 += *q * sign;
             }
         }
         DocumentKind::Transfer => {
-            let to = doc
-                .to_warehouse_id
-                .ok_or_else(|| Error::invalid("to_warehouse_id", "a transfer names its destination"))?;
+            let to = doc.to_warehouse_id.ok_or_else(|| {
+                Error::invalid("to_warehouse_id", "a transfer names its destination")
+            })?;
             for (v, q) in &doc.lines {
-                deltas.entry((doc.warehouse_id, *v)).or_insert((Decimal::ZERO, "transfer_out")).0 -= *q;
-                deltas.entry((to, *v)).or_insert((Decimal::ZERO, "transfer_in")).0 += *q;
+                deltas
+                    .entry((doc.warehouse_id, *v))
+                    .or_insert((Decimal::ZERO, "transfer_out"))
+                    .0 -= *q;
+                deltas
+                    .entry((to, *v))
+                    .or_insert((Decimal::ZERO, "transfer_in"))
+                    .0 += *q;
             }
         }
         DocumentKind::Inventory => {
@@ -180,7 +221,8 @@ pub async fn post_document(
                      ON CONFLICT (tenant_id, warehouse_id, variant_id) DO NOTHING",
                 )
                 .await?;
-            tx.execute(&stmt, &[&tenant, &doc.warehouse_id, &variants]).await?;
+            tx.execute(&stmt, &[&tenant, &doc.warehouse_id, &variants])
+                .await?;
             let stmt = db
                 .prepare(
                     &tx,
@@ -208,9 +250,21 @@ pub async fn post_document(
     tx.commit().await?;
     let movements = deltas
         .iter()
-        .map(|((w, v), (d, c))| Movement { warehouse_id: *w, variant_id: *v, delta: *d, cause: (*c).to_owned() })
+        .map(|((w, v), (d, c))| Movement {
+            warehouse_id: *w,
+            variant_id: *v,
+            delta: *d,
+            cause: (*c).to_owned(),
+        })
         .collect();
-    Ok(DocumentOutcome::Created(PostedDocument { id: doc.id, kind: doc.kind, movements }, levels))
+    Ok(DocumentOutcome::Created(
+        PostedDocument {
+            id: doc.id,
+            kind: doc.kind,
+            movements,
+        },
+        levels,
+    ))
 }
 
 async fn apply_deltas(
@@ -238,7 +292,8 @@ async fn apply_deltas(
              SELECT $1, u.w, u.v, u.d, u.c, $2 FROM UNNEST($3::uuid[], $4::uuid[], $5::numeric[], $6::text[]) AS u(w, v, d, c)",
         )
         .await?;
-    tx.execute(&stmt, &[&tenant, &document, &w, &v, &d, &c]).await?;
+    tx.execute(&stmt, &[&tenant, &document, &w, &v, &d, &c])
+        .await?;
     let stmt = db
         .prepare(
             tx,
@@ -267,7 +322,12 @@ async fn apply_deltas(
         .collect())
 }
 
-async fn stored_movements(db: &Db, tx: &Tx<'_>, tenant: Uuid, document: Uuid) -> Result<Vec<Movement>> {
+async fn stored_movements(
+    db: &Db,
+    tx: &Tx<'_>,
+    tenant: Uuid,
+    document: Uuid,
+) -> Result<Vec<Movement>> {
     let stmt = db
         .prepare(
             tx,
@@ -279,6 +339,11 @@ async fn stored_movements(db: &Db, tx: &Tx<'_>, tenant: Uuid, document: Uuid) ->
         .query(&stmt, &[&tenant, &document])
         .await?
         .iter()
-        .map(|r| Movement { warehouse_id: r.get(0), variant_id: r.get(1), delta: r.get(2), cause: r.get(3) })
+        .map(|r| Movement {
+            warehouse_id: r.get(0),
+            variant_id: r.get(1),
+            delta: r.get(2),
+            cause: r.get(3),
+        })
         .collect())
 }

@@ -109,7 +109,9 @@ impl StoreActor {
     fn apply_levels(&mut self, levels: &[LevelUpdate], cause: &str, publish: bool) {
         let mut changes = Vec::new();
         for l in levels {
-            let dropped = self.book.set(l.warehouse_id, l.variant_id, l.quantity, l.delta, cause);
+            let dropped = self
+                .book
+                .set(l.warehouse_id, l.variant_id, l.quantity, l.delta, cause);
             if dropped > 0 {
                 self.metrics.ws_subscribers.sub(dropped as i64);
             }
@@ -133,7 +135,10 @@ impl StoreActor {
 
     fn validate(&self, msg: &CreateReceipt) -> Result<receipt::PreparedReceipt> {
         let req = &msg.receipt;
-        let store = self.catalog.store(self.store).ok_or(Error::not_found("store"))?;
+        let store = self
+            .catalog
+            .store(self.store)
+            .ok_or(Error::not_found("store"))?;
         let register = self
             .catalog
             .register(req.register_id)
@@ -141,14 +146,23 @@ impl StoreActor {
             .ok_or_else(|| Error::invalid("register_id", "no such register in this store"))?;
         if let Some(own) = msg.caller_register {
             if own != register.id {
-                return Err(Error::Forbidden("a register token may only post its own receipts".into()));
+                return Err(Error::Forbidden(
+                    "a register token may only post its own receipts".into(),
+                ));
             }
         }
         let till = Till {
             warehouse_id: store.default_warehouse_id,
             register_number: register.number,
         };
-        prepare(self.tenant, req, &self.catalog, &till, Utc::now(), self.settings.max_clock_skew_s)
+        prepare(
+            self.tenant,
+            req,
+            &self.catalog,
+            &till,
+            Utc::now(),
+            self.settings.max_clock_skew_s,
+        )
     }
 }
 
@@ -160,7 +174,9 @@ impl Actor for StoreActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.metrics.ws_subscribers.sub(self.book.subscriber_count() as i64);
+        self.metrics
+            .ws_subscribers
+            .sub(self.book.subscriber_count() as i64);
     }
 }
 
@@ -207,7 +223,13 @@ impl Handler<CreateReceipt> for StoreActor {
             Ok(rx) => rx,
             Err(e) => return Box::pin(fut::ready(Err(e))),
         };
-        self.remember(id, Recent::Pending { hash, waiters: Vec::new() });
+        self.remember(
+            id,
+            Recent::Pending {
+                hash,
+                waiters: Vec::new(),
+            },
+        );
         Box::pin(
             async move {
                 match pending.await {
@@ -235,7 +257,13 @@ impl Handler<CreateReceipt> for StoreActor {
                 match &result {
                     Ok(p) => {
                         let stored = p.receipt().clone();
-                        act.remember(id, Recent::Done { hash, receipt: Arc::new(stored.clone()) });
+                        act.remember(
+                            id,
+                            Recent::Done {
+                                hash,
+                                receipt: Arc::new(stored.clone()),
+                            },
+                        );
                         for w in waiters {
                             let _ = w.send(Ok(stored.clone()));
                         }
@@ -258,9 +286,15 @@ impl Handler<Subscribe> for StoreActor {
     type Result = MessageResult<Subscribe>;
 
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
-        let (start, rx, lagged) = self.book.subscribe(msg.since_seq, self.settings.ws_queue_events);
+        let (start, rx, lagged) = self
+            .book
+            .subscribe(msg.since_seq, self.settings.ws_queue_events);
         self.metrics.ws_subscribers.inc();
-        MessageResult(Subscription { start, events: rx, lagged })
+        MessageResult(Subscription {
+            start,
+            events: rx,
+            lagged,
+        })
     }
 }
 

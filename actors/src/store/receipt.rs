@@ -219,6 +219,11 @@ pub fn body_hash(req: &ReceiptRequest) -> [u8; 32] {
     Sha256::digest(&bytes).into()
 }
 
+/// Truncates to whole microseconds (PostgreSQL's timestamp precision).
+pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
 fn money_times(price: i64, qty: Decimal, field: &str) -> Result<i64> {
     (Decimal::from(price) * qty)
         .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
@@ -242,24 +247,40 @@ pub fn prepare(
     max_skew_s: i64,
 ) -> Result<PreparedReceipt> {
     if req.items.is_empty() || req.items.len() > MAX_ITEMS {
-        return Err(Error::invalid("items", format!("a receipt has 1 to {MAX_ITEMS} items")));
+        return Err(Error::invalid(
+            "items",
+            format!("a receipt has 1 to {MAX_ITEMS} items"),
+        ));
     }
     if req.payments.len() > MAX_PAYMENTS {
-        return Err(Error::invalid("payments", format!("at most {MAX_PAYMENTS} payments")));
+        return Err(Error::invalid(
+            "payments",
+            format!("at most {MAX_PAYMENTS} payments"),
+        ));
     }
     match (req.kind, req.original_receipt_id) {
         (ReceiptKind::Return, None) => {
-            return Err(Error::invalid("original_receipt_id", "a return names the receipt it returns"))
+            return Err(Error::invalid(
+                "original_receipt_id",
+                "a return names the receipt it returns",
+            ))
         }
         (ReceiptKind::Sale, Some(_)) => {
-            return Err(Error::invalid("original_receipt_id", "only a return names an original receipt"))
+            return Err(Error::invalid(
+                "original_receipt_id",
+                "only a return names an original receipt",
+            ))
         }
         _ => {}
     }
     if req.original_receipt_id == Some(req.id) {
-        return Err(Error::invalid("original_receipt_id", "a receipt cannot return itself"));
+        return Err(Error::invalid(
+            "original_receipt_id",
+            "a receipt cannot return itself",
+        ));
     }
-    let occurred_at = req.occurred_at.unwrap_or(now);
+    // PostgreSQL keeps microseconds: answer exactly what a replay will read.
+    let occurred_at = micros(req.occurred_at.unwrap_or(now));
     if occurred_at > now + chrono::Duration::seconds(max_skew_s) {
         return Err(Error::invalid("occurred_at", "is in the future"));
     }
@@ -273,7 +294,10 @@ pub fn prepare(
             Some(seq.ok_or_else(|| {
                 Error::invalid(
                     "number",
-                    format!("must be \"{}-<sequence>\" for this register", till.register_number),
+                    format!(
+                        "must be \"{}-<sequence>\" for this register",
+                        till.register_number
+                    ),
                 )
             })?)
         }
@@ -283,9 +307,12 @@ pub fn prepare(
     let (mut subtotal, mut discount_total) = (0i64, 0i64);
     for (i, item) in req.items.iter().enumerate() {
         let field = |f: &str| format!("items[{i}].{f}");
-        let (product, variant) = catalog
-            .variant(item.variant_id)
-            .ok_or_else(|| Error::invalid(field("variant_id"), format!("variant {} does not exist", item.variant_id)))?;
+        let (product, variant) = catalog.variant(item.variant_id).ok_or_else(|| {
+            Error::invalid(
+                field("variant_id"),
+                format!("variant {} does not exist", item.variant_id),
+            )
+        })?;
         let quantity = Quantity::parse(&field("quantity"), item.quantity.0, false)?;
         let price = match item.price {
             Some(p) => Money::parse_non_negative(&field("price"), p)?.0,
@@ -324,15 +351,24 @@ pub fn prepare(
         } else {
             non_cash += amount;
         }
-        payments.push(ReceiptPayment { method: p.method, amount });
+        payments.push(ReceiptPayment {
+            method: p.method,
+            amount,
+        });
     }
     let change = match req.kind {
         ReceiptKind::Sale => {
             if paid < total {
-                return Err(Error::invalid("payments", format!("paid {paid} is less than the total {total}")));
+                return Err(Error::invalid(
+                    "payments",
+                    format!("paid {paid} is less than the total {total}"),
+                ));
             }
             if non_cash > total {
-                return Err(Error::invalid("payments", "card and other payments may not exceed the total"));
+                return Err(Error::invalid(
+                    "payments",
+                    "card and other payments may not exceed the total",
+                ));
             }
             // Change is given in cash only.
             if paid - total > cash {
@@ -342,7 +378,10 @@ pub fn prepare(
         }
         ReceiptKind::Return => {
             if paid != total {
-                return Err(Error::invalid("payments", format!("refunds must add up to the total {total}")));
+                return Err(Error::invalid(
+                    "payments",
+                    format!("refunds must add up to the total {total}"),
+                ));
             }
             0
         }
@@ -388,7 +427,12 @@ mod tests {
             change_seq: 1,
             created_at: Utc::now(),
             updated_at: Utc::now(),
-            variants: vec![Variant { id: vid, barcode: "1".into(), sku: None, price: 1999 }],
+            variants: vec![Variant {
+                id: vid,
+                barcode: "1".into(),
+                sku: None,
+                price: 1999,
+            }],
         });
         (c, vid)
     }
@@ -414,13 +458,23 @@ mod tests {
         }
     }
 
-    const TILL: Till = Till { warehouse_id: Uuid::nil(), register_number: 3 };
+    const TILL: Till = Till {
+        warehouse_id: Uuid::nil(),
+        register_number: 3,
+    };
 
     #[test]
     fn weighed_goods_round_half_up_and_change_is_cash() {
         let (c, vid) = setup();
         // 1999 x 0.125 = 249.875 -> 250
-        let r = req(vid, "0.125", vec![PaymentRequest { method: PaymentMethod::Cash, amount: 1000 }]);
+        let r = req(
+            vid,
+            "0.125",
+            vec![PaymentRequest {
+                method: PaymentMethod::Cash,
+                amount: 1000,
+            }],
+        );
         let p = prepare(Uuid::nil(), &r, &c, &TILL, Utc::now(), 300).map_err(|e| e.to_string());
         let p = p.as_ref().map(|p| (p.total, p.change));
         assert_eq!(p, Ok((250, 750)));
@@ -429,18 +483,50 @@ mod tests {
     #[test]
     fn card_overpay_and_short_pay_are_refused() {
         let (c, vid) = setup();
-        let r = req(vid, "1", vec![PaymentRequest { method: PaymentMethod::Card, amount: 2000 }]);
-        assert!(matches!(prepare(Uuid::nil(), &r, &c, &TILL, Utc::now(), 300), Err(Error::Invalid { .. })));
-        let r = req(vid, "1", vec![PaymentRequest { method: PaymentMethod::Cash, amount: 1998 }]);
-        assert!(matches!(prepare(Uuid::nil(), &r, &c, &TILL, Utc::now(), 300), Err(Error::Invalid { .. })));
+        let r = req(
+            vid,
+            "1",
+            vec![PaymentRequest {
+                method: PaymentMethod::Card,
+                amount: 2000,
+            }],
+        );
+        assert!(matches!(
+            prepare(Uuid::nil(), &r, &c, &TILL, Utc::now(), 300),
+            Err(Error::Invalid { .. })
+        ));
+        let r = req(
+            vid,
+            "1",
+            vec![PaymentRequest {
+                method: PaymentMethod::Cash,
+                amount: 1998,
+            }],
+        );
+        assert!(matches!(
+            prepare(Uuid::nil(), &r, &c, &TILL, Utc::now(), 300),
+            Err(Error::Invalid { .. })
+        ));
     }
 
     #[test]
     fn client_number_must_carry_the_register_prefix() {
         let (c, vid) = setup();
-        let mut r = req(vid, "1", vec![PaymentRequest { method: PaymentMethod::Cash, amount: 1999 }]);
+        let mut r = req(
+            vid,
+            "1",
+            vec![PaymentRequest {
+                method: PaymentMethod::Cash,
+                amount: 1999,
+            }],
+        );
         r.number = Some("3-17".into());
-        assert_eq!(prepare(Uuid::nil(), &r, &c, &TILL, Utc::now(), 300).ok().and_then(|p| p.client_seq), Some(17));
+        assert_eq!(
+            prepare(Uuid::nil(), &r, &c, &TILL, Utc::now(), 300)
+                .ok()
+                .and_then(|p| p.client_seq),
+            Some(17)
+        );
         r.number = Some("4-17".into());
         assert!(prepare(Uuid::nil(), &r, &c, &TILL, Utc::now(), 300).is_err());
     }
@@ -452,7 +538,10 @@ mod tests {
         let mut b = a.clone();
         b.items[0].quantity = JsonDecimalSer("1.5".parse().unwrap_or_default());
         let a_hash = body_hash(&ReceiptRequest {
-            items: vec![ItemRequest { quantity: JsonDecimalSer(a.items[0].quantity.0.normalize()), ..a.items[0].clone() }],
+            items: vec![ItemRequest {
+                quantity: JsonDecimalSer(a.items[0].quantity.0.normalize()),
+                ..a.items[0].clone()
+            }],
             ..a.clone()
         });
         assert_eq!(a_hash, body_hash(&b));

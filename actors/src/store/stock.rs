@@ -102,7 +102,14 @@ impl StockBook {
 
     /// Sets a level to what the database says; broadcasts if it changed.
     /// Answers how many subscribers were dropped for being slow.
-    pub fn set(&mut self, warehouse: Uuid, variant: Uuid, quantity: Decimal, delta: Decimal, cause: &str) -> usize {
+    pub fn set(
+        &mut self,
+        warehouse: Uuid,
+        variant: Uuid,
+        quantity: Decimal,
+        delta: Decimal,
+        cause: &str,
+    ) -> usize {
         let old = self.levels.insert((warehouse, variant), quantity);
         if old == Some(quantity) {
             return 0;
@@ -122,14 +129,16 @@ impl StockBook {
         self.replay.push_back(change.clone());
         let before = self.subscribers.len();
         // Never wait on a subscriber: a full queue means it is too slow.
-        self.subscribers.retain(|s| match s.tx.try_send(StockEvent::Change(change.clone())) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                s.lagged.store(true, Ordering::SeqCst);
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        self.subscribers.retain(
+            |s| match s.tx.try_send(StockEvent::Change(change.clone())) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    s.lagged.store(true, Ordering::SeqCst);
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            },
+        );
         before - self.subscribers.len()
     }
 
@@ -151,9 +160,13 @@ impl StockBook {
         let start = match since_seq {
             // Everything after `since` is still in the window (or nothing
             // happened since).
-            Some(since) if since <= self.seq && since + 1 >= oldest => {
-                Start::Replay(self.replay.iter().filter(|c| c.seq > since).cloned().collect())
-            }
+            Some(since) if since <= self.seq && since + 1 >= oldest => Start::Replay(
+                self.replay
+                    .iter()
+                    .filter(|c| c.seq > since)
+                    .cloned()
+                    .collect(),
+            ),
             _ => Start::Snapshot {
                 seq: self.seq,
                 levels: self.levels(None),
@@ -173,8 +186,14 @@ mod tests {
         let (_, mut fast, _) = book.subscribe(None, 10);
         let (_, _slow, lagged) = book.subscribe(None, 1);
         let (w, v) = (Uuid::now_v7(), Uuid::now_v7());
-        assert_eq!(book.set(w, v, Decimal::from(5), Decimal::from(5), "receiving"), 0);
-        assert_eq!(book.set(w, v, Decimal::from(4), Decimal::NEGATIVE_ONE, "sale"), 1);
+        assert_eq!(
+            book.set(w, v, Decimal::from(5), Decimal::from(5), "receiving"),
+            0
+        );
+        assert_eq!(
+            book.set(w, v, Decimal::from(4), Decimal::NEGATIVE_ONE, "sale"),
+            1
+        );
         assert!(lagged.load(Ordering::SeqCst));
         assert_eq!(book.subscriber_count(), 1);
         assert!(fast.try_recv().is_ok() && fast.try_recv().is_ok());
@@ -191,6 +210,9 @@ mod tests {
             Start::Replay(c) => assert_eq!(c.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![2, 3]),
             Start::Snapshot { .. } => panic!("expected replay"),
         }
-        assert!(matches!(book.subscribe(Some(0), 10).0, Start::Snapshot { seq: 3, .. }));
+        assert!(matches!(
+            book.subscribe(Some(0), 10).0,
+            Start::Snapshot { seq: 3, .. }
+        ));
     }
 }

@@ -133,8 +133,12 @@ impl ReceiptBatch {
     /// The coalesced level deltas as sorted column arrays.
     pub fn level_columns(&self) -> (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>, Vec<Decimal>) {
         let n = self.levels.len();
-        let (mut t, mut w, mut v, mut d) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut t, mut w, mut v, mut d) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for ((tenant, warehouse, variant), (delta, _)) in &self.levels {
             t.push(*tenant);
             w.push(*warehouse);

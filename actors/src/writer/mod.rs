@@ -55,10 +55,16 @@ impl Writer {
     /// Fails at once with `Unavailable` when the queue is full (shed load).
     pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Written>>> {
         let (reply, rx) = oneshot::channel();
-        self.tx.try_send(Job { receipt, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Error::Unavailable("the receipt writer is busy; retry".into()),
-            mpsc::error::TrySendError::Closed(_) => Error::Unavailable("the receipt writer stopped".into()),
-        })?;
+        self.tx
+            .try_send(Job { receipt, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    Error::Unavailable("the receipt writer is busy; retry".into())
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    Error::Unavailable("the receipt writer stopped".into())
+                }
+            })?;
         Ok(rx)
     }
 }
@@ -112,10 +118,14 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
             result = commit_batch(db, &receipts).await;
         }
     }
-    metrics.writer_commit_seconds.observe(started.elapsed().as_secs_f64());
+    metrics
+        .writer_commit_seconds
+        .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(batch) => {
-            for ((outcome, reply), receipt) in batch.outcomes.into_iter().zip(replies).zip(&receipts) {
+            for ((outcome, reply), receipt) in
+                batch.outcomes.into_iter().zip(replies).zip(&receipts)
+            {
                 let levels = batch
                     .levels
                     .iter()
@@ -130,7 +140,8 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
             tracing::warn!(receipts = receipts.len(), error = %e, "group commit failed; batch rolled back");
             for reply in replies {
                 let _ = reply.send(Err(Error::Unavailable(
-                    "the receipt could not be stored (nothing was written); retry with the same id".into(),
+                    "the receipt could not be stored (nothing was written); retry with the same id"
+                        .into(),
                 )));
             }
         }

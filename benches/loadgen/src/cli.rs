@@ -18,7 +18,7 @@ pub enum Command {
     /// Insert the bench tenants straight into PostgreSQL and write the fixture.
     Setup(SetupArgs),
     /// Run scenarios against a running server and write the JSON + markdown report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 #[derive(Args, Debug)]

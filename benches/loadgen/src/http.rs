@@ -21,7 +21,6 @@ pub struct Target {
     pub addr: SocketAddr,
     /// `host:port` for the Host header.
     pub authority: String,
-    pub base: String,
 }
 
 impl Target {
@@ -40,11 +39,7 @@ impl Target {
             .with_context(|| {
                 format!("{authority} is not a loopback address: load is only sent to this machine")
             })?;
-        Ok(Arc::new(Self {
-            addr,
-            authority: authority.clone(),
-            base: format!("http://{authority}"),
-        }))
+        Ok(Arc::new(Self { addr, authority }))
     }
 
     /// `ws://host:port{path}`

@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Setup(args) => setup::run(&args).await,
-        cli::Command::Run(args) => run(args).await,
+        cli::Command::Run(args) => run(*args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -85,6 +85,8 @@ pub struct Machine {
     pub cpu_model: String,
     pub mem_total_gb: f64,
     pub kernel: String,
+    /// /proc/loadavg when the run started (other work on the machine skews results).
+    pub loadavg_at_start: String,
 }
 
 impl Machine {
@@ -107,11 +109,15 @@ impl Machine {
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_owned())
             .unwrap_or_default();
+        let loadavg_at_start = std::fs::read_to_string("/proc/loadavg")
+            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
         Self {
             nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
             cpu_model,
             mem_total_gb,
             kernel,
+            loadavg_at_start,
         }
     }
 }
@@ -136,8 +142,8 @@ impl Git {
         };
         let commit = run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
         let short = run(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
-        let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
-            .is_some_and(|s| !s.is_empty());
+        let dirty =
+            run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
         Self {
             commit,
             short,
@@ -294,10 +300,7 @@ impl Report {
         });
         let w = "catalog cache hit rate ≥ 99% (barcode)";
         out.push(
-            match self
-                .find("barcode")
-                .and_then(|r| r.samples.cache_hit_rate)
-            {
+            match self.find("barcode").and_then(|r| r.samples.cache_hit_rate) {
                 Some(rate) => Target {
                     what: w.to_owned(),
                     measured: format!("{:.3}%", rate * 100.0),
@@ -345,15 +348,24 @@ impl Report {
             "# JOWi Shop server benchmark — {} — {}{}\n",
             self.date,
             self.git.short,
-            if self.git.dirty { " (uncommitted changes)" } else { "" }
+            if self.git.dirty {
+                " (uncommitted changes)"
+            } else {
+                ""
+            }
         );
         let _ = writeln!(
             s,
-            "- **Machine:** {} cores, {}, {:.0} GB RAM, Linux {}. The load generator, the server \
-             and PostgreSQL share these cores, so every figure is a floor for the server alone.",
-            m.nproc, m.cpu_model, m.mem_total_gb, m.kernel
+            "- **Machine:** {} cores, {}, {:.0} GB RAM, Linux {}; load average at start {}. \
+             The load generator, the server and PostgreSQL share these cores, so every figure \
+             is a floor for the server alone.",
+            m.nproc, m.cpu_model, m.mem_total_gb, m.kernel, m.loadavg_at_start
         );
-        let _ = writeln!(s, "- **Date:** {}; **commit:** {}", self.started_at, self.git.commit);
+        let _ = writeln!(
+            s,
+            "- **Date:** {}; **commit:** {}",
+            self.started_at, self.git.commit
+        );
         let _ = writeln!(s, "- **Server:** {}", self.server.describe());
         let _ = writeln!(
             s,
@@ -417,7 +429,11 @@ impl Report {
 
         let _ = writeln!(s, "\n## Notes\n");
         for r in &self.results {
-            let _ = writeln!(s, "- **{}** ({}): latency = {}.", r.name, r.mode, r.latency_of);
+            let _ = writeln!(
+                s,
+                "- **{}** ({}): latency = {}.",
+                r.name, r.mode, r.latency_of
+            );
             for n in &r.notes {
                 let _ = writeln!(s, "  - {n}");
             }
@@ -528,14 +544,18 @@ fn ms(v: f64) -> String {
 
 fn thousands(v: f64) -> String {
     let n = v.round() as i64;
-    let digits = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let digits = n.unsigned_abs().to_string();
+    let head = digits.len() % 3;
+    let mut groups: Vec<&str> = Vec::new();
+    if head > 0 {
+        groups.push(&digits[..head]);
     }
+    groups.extend(
+        digits.as_bytes()[head..]
+            .chunks(3)
+            .filter_map(|c| std::str::from_utf8(c).ok()),
+    );
+    let out = groups.join(",");
     if n < 0 {
         format!("-{out}")
     } else {

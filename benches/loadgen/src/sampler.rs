@@ -94,7 +94,8 @@ impl Sampler {
     pub async fn finish(self) -> Samples {
         let _ = self.stop.send(true);
         let mut s = self.task.await.unwrap_or_default();
-        if let (Some((h0, m0)), Some((h1, m1))) = (self.cache_before, cache_stats(&self.target).await)
+        if let (Some((h0, m0)), Some((h1, m1))) =
+            (self.cache_before, cache_stats(&self.target).await)
         {
             let hits = h1.saturating_sub(h0);
             let misses = m1.saturating_sub(m0);

@@ -152,7 +152,15 @@ async fn create_tenant(url: &str, spec: TenantSpec, bar: &ProgressBar) -> anyhow
     while done < spec.products {
         let n = CHUNK.min(spec.products - done);
         let chunk = make_products(spec.index, done, n, &categories, &mut rng);
-        insert_products(&tx, tenant, &chunk, &warehouses, spec.opening_stock, receiving).await?;
+        insert_products(
+            &tx,
+            tenant,
+            &chunk,
+            &warehouses,
+            spec.opening_stock,
+            receiving,
+        )
+        .await?;
         variants.extend(chunk.into_iter().map(|p| p.variant));
         done += n;
         bar.inc(n as u64);
@@ -290,7 +298,11 @@ fn make_products(
             // Unique across tenants too: 2TT0000000000 + i.
             let body = (20 + tenant_index as u64) * 10_000_000_000 + i as u64;
             NewProduct {
-                name: format!("{} {} #{i}", WORDS[i % WORDS.len()], WORDS[(i / 7) % WORDS.len()]),
+                name: format!(
+                    "{} {} #{i}",
+                    WORDS[i % WORDS.len()],
+                    WORDS[(i / 7) % WORDS.len()]
+                ),
                 category: categories[i % categories.len()],
                 sku: format!("B{tenant_index:02}-{i:07}"),
                 variant: Variant {

@@ -170,9 +170,7 @@ pub async fn run(ctx: &Ctx, name: ScenarioName) -> anyhow::Result<ScenarioResult
     let f = ctx.fixture.clone();
     let t = ctx.tokens.clone();
     Ok(match name {
-        ScenarioName::Static => {
-            http_scenario(ctx, name, Arc::new(catalog::Static), "req/s").await
-        }
+        ScenarioName::Static => http_scenario(ctx, name, Arc::new(catalog::Static), "req/s").await,
         ScenarioName::Barcode => {
             http_scenario(ctx, name, Arc::new(catalog::Barcode::new(f, t)), "req/s").await
         }

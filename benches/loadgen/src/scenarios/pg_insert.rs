@@ -62,15 +62,30 @@ struct Statements {
 impl Statements {
     async fn prepare(c: &Client) -> anyhow::Result<Self> {
         Ok(Self {
-            keys: c.prepare(SQL_KEYS).await.context("preparing receipt_keys")?,
-            receipts: c.prepare(SQL_RECEIPTS).await.context("preparing receipts")?,
-            items: c.prepare(SQL_ITEMS).await.context("preparing receipt_items")?,
-            payments: c.prepare(SQL_PAYMENTS).await.context("preparing payments")?,
+            keys: c
+                .prepare(SQL_KEYS)
+                .await
+                .context("preparing receipt_keys")?,
+            receipts: c
+                .prepare(SQL_RECEIPTS)
+                .await
+                .context("preparing receipts")?,
+            items: c
+                .prepare(SQL_ITEMS)
+                .await
+                .context("preparing receipt_items")?,
+            payments: c
+                .prepare(SQL_PAYMENTS)
+                .await
+                .context("preparing payments")?,
             movements: c
                 .prepare(SQL_MOVEMENTS)
                 .await
                 .context("preparing stock_movements")?,
-            levels: c.prepare(SQL_LEVELS).await.context("preparing stock_levels")?,
+            levels: c
+                .prepare(SQL_LEVELS)
+                .await
+                .context("preparing stock_levels")?,
             registers: c
                 .prepare(SQL_REGISTERS)
                 .await
@@ -112,8 +127,11 @@ impl Batch {
         } else {
             0
         };
-        (self.r_id.len() * 2 + self.i_receipt.len() * 2 + self.r_id.len() + self.levels.len() + regs)
-            as u64
+        (self.r_id.len() * 2
+            + self.i_receipt.len() * 2
+            + self.r_id.len()
+            + self.levels.len()
+            + regs) as u64
     }
 }
 
@@ -145,14 +163,17 @@ impl Source {
                 b.i_product.push(v.product_id);
                 b.i_price.push(v.price);
                 b.i_warehouse.push(store.warehouse_id);
-                *b.levels.entry((t.id, store.warehouse_id, v.id)).or_default() -= 1;
+                *b.levels
+                    .entry((t.id, store.warehouse_id, v.id))
+                    .or_default() -= 1;
             }
             b.r_tenant.push(t.id);
             b.r_id.push(id);
             b.r_store.push(store.id);
             b.r_register.push(r.id);
             b.r_shift.push(r.shift_id);
-            b.r_number.push(format!("pg{}-{}-{n}", self.nonce, r.number));
+            b.r_number
+                .push(format!("pg{}-{}-{n}", self.nonce, r.number));
             b.r_hash.push(Sha256::digest(id.as_bytes()).to_vec());
             b.r_total.push(total);
             b.r_paid.push((total + 999) / 1000 * 1000);
@@ -175,7 +196,14 @@ async fn write(
         let mut work: Vec<(&Statement, Vec<&(dyn ToSql + Sync)>)> = vec![
             (
                 &st.keys,
-                vec![&b.r_tenant, &b.r_id, &b.r_store, &b.r_register, &b.r_number, &b.r_hash],
+                vec![
+                    &b.r_tenant,
+                    &b.r_id,
+                    &b.r_store,
+                    &b.r_register,
+                    &b.r_number,
+                    &b.r_hash,
+                ],
             ),
             (
                 &st.receipts,

@@ -140,7 +140,16 @@ pub async fn prepare_shifts(ctx: &Ctx) -> (Vec<Uuid>, String) {
             let v: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
             let id = match resp.status {
                 201 | 200 => v.get("id")?.as_str()?.to_owned(),
-                409 => v.pointer("/error/existing_shift_id")?.as_str()?.to_owned(),
+                // The id is in `existing_shift_id`, or at the end of the message.
+                409 => match v.pointer("/error/existing_shift_id").and_then(|x| x.as_str()) {
+                    Some(id) => id.to_owned(),
+                    None => v
+                        .pointer("/error/message")?
+                        .as_str()?
+                        .rsplit(' ')
+                        .next()?
+                        .to_owned(),
+                },
                 _ => return None,
             };
             Some((resp.status, Uuid::parse_str(&id).ok()?))
