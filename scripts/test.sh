@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: brings up PostgreSQL and Redis
 # (scripts/services.sh), checks format and lints, runs every test against the
-# real services, then the crash test. `.ci/run` calls exactly this.
+# real services (the crash test, tests/crash.rs, kills the real binary with
+# SIGKILL mid-load). `.ci/run` calls exactly this.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 JOWI_LOG_TAG=test
@@ -30,9 +31,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 log "tests"
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc --quiet
-
-if [[ -x scripts/crash-test.sh ]]; then
-  log "crash test"
-  scripts/crash-test.sh
-fi
 log "all tests passed"

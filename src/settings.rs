@@ -35,6 +35,7 @@ pub struct DatabaseSettings {
     pub wait_timeout_ms: u64,
     pub connect_timeout_ms: u64,
     pub statement_cache: bool,
+    pub migrate_on_start: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

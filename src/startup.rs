@@ -43,9 +43,11 @@ impl Application {
     /// Migrates, builds the shared state and binds the listener. Must run
     /// inside an actix System (actors live on their own arbiter).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        pg::migrate(&settings.database.url)
-            .await
-            .context("migrating the database (database.url / DATABASE_URL)")?;
+        if settings.database.migrate_on_start {
+            pg::migrate(&settings.database.url)
+                .await
+                .context("migrating the database (database.url / DATABASE_URL)")?;
+        }
         let registry = prometheus::Registry::new();
         let metrics = Metrics::register(&registry)?;
         let pool = pg::connect(&pool_settings(&settings))?;
