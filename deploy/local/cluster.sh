@@ -14,10 +14,11 @@
 # nginx on 127.0.0.1:${JOWI_CLUSTER_PORT:-18080}.
 # Environment read:
 #   JOWI_BIN               binary (default: <repo>/target/release/jowi)
-#   DATABASE_URL, REDIS_URL, JOWI_ADMIN_TOKEN (and any other JOWI_*/RUST_LOG)
+#   DATABASE_URL, REDIS_URL, JOWI_ADMIN_TOKEN, RUST_LOG, JOWI_ENV,
+#   JOWI_CONFIG_DIR and every JOWI__SECTION__KEY (e.g. JOWI__REDIS__CHANNEL)
 #                          passed through to every instance; `up` remembers
-#                          the first three so a later `start I` from another
-#                          shell joins the same database and bus.
+#                          them so a later `start I` from another shell joins
+#                          the same database, bus channel and settings.
 #   JOWI_CLUSTER_PORT      nginx port (default 18080)
 #   JOWI_CLUSTER_BASE_PORT instance I gets BASE+I (default 18080)
 #   JOWI_CLUSTER_DIR       state: pids, logs, nginx (default <repo>/.local/cluster)
@@ -82,12 +83,20 @@ check_index() {
     [ "$1" -le "$n" ] || die "instance $1 is outside the cluster (size $n): nginx only knows 1..$n"
 }
 
-# Remember the connection settings of `up` (mode 600: holds the admin token)
-# so that `start I` from another shell joins the same database and bus.
+# The instances' settings taken from the environment: the conventional
+# variables plus every JOWI__SECTION__KEY override (e.g. the bus channel).
+instance_env_names() {
+    local v
+    for v in DATABASE_URL REDIS_URL JOWI_ADMIN_TOKEN RUST_LOG JOWI_ENV JOWI_CONFIG_DIR; do echo "$v"; done
+    compgen -e | grep -E '^JOWI__[A-Z0-9_]+$' || true
+}
+
+# Remember the settings of `up` (mode 600: holds the admin token) so that
+# `start I` from another shell joins the same database, bus and channel.
 save_env() {
     local v f=$CLUSTER_DIR/env
     (umask 077; : >"$f")
-    for v in DATABASE_URL REDIS_URL JOWI_ADMIN_TOKEN; do
+    for v in $(instance_env_names); do
         if [ -n "${!v+x}" ]; then printf 'export %s=%q\n' "$v" "${!v}" >>"$f"; fi
     done
 }
@@ -96,7 +105,8 @@ load_env() {
     [ -f "$f" ] || return 0
     while IFS= read -r line; do
         v=${line#export }; v=${v%%=*}
-        # The caller's own environment wins.
+        # Only names save_env writes; the caller's own environment wins.
+        [[ "$v" =~ ^(DATABASE_URL|REDIS_URL|JOWI_ADMIN_TOKEN|RUST_LOG|JOWI_ENV|JOWI_CONFIG_DIR|JOWI__[A-Z0-9_]+)$ ]] || continue
         [ -n "${!v+x}" ] || eval "$line"
     done <"$f"
 }

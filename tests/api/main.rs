@@ -7,5 +7,6 @@ mod auth;
 mod catalog;
 mod health;
 mod org;
+mod bus;
 mod sales;
 mod ws;
