@@ -14,6 +14,22 @@ export DATABASE_URL REDIS_URL
 # Tests create their own databases from this base URL.
 DATABASE_URL="$(sed -E 's#/[^/?]*(\?|$)#/postgres\1#' <<<"$DATABASE_URL")"
 
+# Real peers the tests start themselves: a private Redis (outage test),
+# PgBouncer (transaction pooling test), nginx (local cluster test).
+missing=()
+have redis-server || missing+=(redis-server)
+[[ -x /usr/sbin/pgbouncer ]] || have pgbouncer || missing+=(pgbouncer)
+have nginx || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+if ((${#missing[@]})); then
+  apt_install "${missing[@]}"
+fi
+# Debian starts the packaged services; the tests run their own instances.
+for svc in pgbouncer nginx; do
+  if pgrep -x "$svc" >/dev/null 2>&1 && [[ -f /etc/init.d/$svc ]]; then
+    as_root /etc/init.d/"$svc" stop >/dev/null 2>&1 || true
+  fi
+done
+
 have cargo || die "cargo not found: install Rust (rustup) first"
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

@@ -22,7 +22,11 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(db_url: &str, port: u16, admin: &str) -> Server {
@@ -50,7 +54,13 @@ async fn start(db_url: &str, port: u16, admin: &str) -> Server {
     Server { child, base }
 }
 
-async fn post(http: &reqwest::Client, base: &str, token: &str, path: &str, body: &Value) -> Option<(u16, Value)> {
+async fn post(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: &Value,
+) -> Option<(u16, Value)> {
     let resp = http
         .post(format!("{base}{path}"))
         .bearer_auth(token)
@@ -72,15 +82,45 @@ async fn kill_9_mid_load_loses_and_doubles_nothing() {
     let http = reqwest::Client::new();
     let base = server.base.clone();
 
-    let (_, tenant) = post(&http, &base, &admin, "/api/v1/admin/tenants", &json!({"name": "crash"})).await.unwrap();
+    let (_, tenant) = post(
+        &http,
+        &base,
+        &admin,
+        "/api/v1/admin/tenants",
+        &json!({"name": "crash"}),
+    )
+    .await
+    .unwrap();
     let owner = tenant["token"].as_str().unwrap().to_owned();
-    let (_, store) = post(&http, &base, &owner, "/api/v1/stores", &json!({"name": "S"})).await.unwrap();
+    let (_, store) = post(
+        &http,
+        &base,
+        &owner,
+        "/api/v1/stores",
+        &json!({"name": "S"}),
+    )
+    .await
+    .unwrap();
     let store_id = store["id"].as_str().unwrap().to_owned();
-    let (_, reg) = post(&http, &base, &owner, &format!("/api/v1/stores/{store_id}/registers"), &json!({"name": "T"}))
-        .await
-        .unwrap();
+    let (_, reg) = post(
+        &http,
+        &base,
+        &owner,
+        &format!("/api/v1/stores/{store_id}/registers"),
+        &json!({"name": "T"}),
+    )
+    .await
+    .unwrap();
     let register = reg["register"]["id"].as_str().unwrap().to_owned();
-    let (_, shift) = post(&http, &base, &owner, "/api/v1/shifts", &json!({"register_id": register})).await.unwrap();
+    let (_, shift) = post(
+        &http,
+        &base,
+        &owner,
+        "/api/v1/shifts",
+        &json!({"register_id": register}),
+    )
+    .await
+    .unwrap();
     let shift_id = shift["id"].as_str().unwrap().to_owned();
     let mut variants = Vec::new();
     for i in 0..10 {
@@ -98,9 +138,15 @@ async fn kill_9_mid_load_loses_and_doubles_nothing() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..8 {
-        let (http, base, owner, sent) = (http.clone(), base.clone(), owner.clone(), Arc::clone(&sent));
+        let (http, base, owner, sent) =
+            (http.clone(), base.clone(), owner.clone(), Arc::clone(&sent));
         let stop = Arc::clone(&stop);
-        let (store_id, register, shift_id, variants) = (store_id.clone(), register.clone(), shift_id.clone(), variants.clone());
+        let (store_id, register, shift_id, variants) = (
+            store_id.clone(),
+            register.clone(),
+            shift_id.clone(),
+            variants.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut k = 0usize;
             while started.elapsed() < Duration::from_secs(30) && !stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -127,10 +173,17 @@ async fn kill_9_mid_load_loses_and_doubles_nothing() {
         }));
     }
     // Let some receipts through, then kill -9 in the middle of the load.
-    assert!(helpers::eventually(Duration::from_secs(20), || async {
-        sent.lock().unwrap().iter().filter(|(_, n)| n.is_some()).count() >= 150
-    })
-    .await);
+    assert!(
+        helpers::eventually(Duration::from_secs(20), || async {
+            sent.lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, n)| n.is_some())
+                .count()
+                >= 150
+        })
+        .await
+    );
     server.child.kill().expect("kill -9");
     server.child.wait().expect("reap");
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -140,10 +193,20 @@ async fn kill_9_mid_load_loses_and_doubles_nothing() {
     let sent = std::mem::take(&mut *sent.lock().unwrap());
     let acked: HashMap<String, String> = sent
         .iter()
-        .filter_map(|(b, n)| n.as_ref().map(|n| (b["id"].as_str().unwrap().to_owned(), n.clone())))
+        .filter_map(|(b, n)| {
+            n.as_ref()
+                .map(|n| (b["id"].as_str().unwrap().to_owned(), n.clone()))
+        })
         .collect();
-    let unanswered: Vec<&Value> = sent.iter().filter(|(_, n)| n.is_none()).map(|(b, _)| b).collect();
-    assert!(!unanswered.is_empty(), "the kill should leave some receipts unanswered");
+    let unanswered: Vec<&Value> = sent
+        .iter()
+        .filter(|(_, n)| n.is_none())
+        .map(|(b, _)| b)
+        .collect();
+    assert!(
+        !unanswered.is_empty(),
+        "the kill should leave some receipts unanswered"
+    );
 
     // Restart; retry every unanswered receipt with the same id and body.
     let mut server = start(&db_url, port, &admin).await;
@@ -163,28 +226,59 @@ async fn kill_9_mid_load_loses_and_doubles_nothing() {
     }
     // Acked receipts replay with the number they were given.
     for (id, number) in acked.iter().take(20) {
-        let body = sent.iter().find(|(b, _)| b["id"] == id.as_str()).map(|(b, _)| b).unwrap();
-        let (s, r) = post(&http, &base, &owner, "/api/v1/receipts", body).await.unwrap();
+        let body = sent
+            .iter()
+            .find(|(b, _)| b["id"] == id.as_str())
+            .map(|(b, _)| b)
+            .unwrap();
+        let (s, r) = post(&http, &base, &owner, "/api/v1/receipts", body)
+            .await
+            .unwrap();
         assert_eq!(s, 200);
         assert_eq!(r["number"].as_str(), Some(number.as_str()));
     }
     server.child.kill().ok();
     server.child.wait().ok();
 
-    let (db, conn) = tokio_postgres::connect(&db_url, tokio_postgres::NoTls).await.unwrap();
+    let (db, conn) = tokio_postgres::connect(&db_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    let rows = db.query("SELECT id::text, number, count(*) OVER (PARTITION BY id) FROM receipts", &[]).await.unwrap();
-    let stored: HashMap<String, (String, i64)> =
-        rows.iter().map(|r| (r.get::<_, String>(0), (r.get::<_, String>(1), r.get::<_, i64>(2)))).collect();
+    let rows = db
+        .query(
+            "SELECT id::text, number, count(*) OVER (PARTITION BY id) FROM receipts",
+            &[],
+        )
+        .await
+        .unwrap();
+    let stored: HashMap<String, (String, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                (r.get::<_, String>(1), r.get::<_, i64>(2)),
+            )
+        })
+        .collect();
     for (id, number) in &acked {
-        let (n, copies) = stored.get(id).unwrap_or_else(|| panic!("acknowledged receipt {id} lost"));
+        let (n, copies) = stored
+            .get(id)
+            .unwrap_or_else(|| panic!("acknowledged receipt {id} lost"));
         assert_eq!(*copies, 1, "receipt {id} doubled");
         assert_eq!(n, number, "receipt {id} changed number");
     }
-    assert_eq!(rows.len(), acked.len() + unanswered.len(), "exactly the sent receipts are stored");
+    assert_eq!(
+        rows.len(),
+        acked.len() + unanswered.len(),
+        "exactly the sent receipts are stored"
+    );
     let numbers: std::collections::HashSet<&String> = stored.values().map(|(n, _)| n).collect();
     assert_eq!(numbers.len(), stored.len(), "receipt numbers unique");
-    let items: i64 = db.query_one("SELECT count(*) FROM receipt_items", &[]).await.unwrap().get(0);
+    let items: i64 = db
+        .query_one("SELECT count(*) FROM receipt_items", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(items, 2 * stored.len() as i64, "no half-written receipt");
     let bad: i64 = db
         .query_one(

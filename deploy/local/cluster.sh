@@ -325,7 +325,8 @@ cmd_status() {
     return "$all_ok"
 }
 
-usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# The header comment (line 2 up to the first non-comment line).
+usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
 # One cluster command at a time (two concurrent `up`s would race on ports).
 with_lock() {

@@ -23,7 +23,10 @@ async fn pair(redis: &str) -> (TestApp, TestApp) {
     for app in [&a, &b] {
         assert!(
             eventually(Duration::from_secs(10), || async {
-                app.send(Method::GET, "/api/v1/health/ready", None, None).await.status == StatusCode::OK
+                app.send(Method::GET, "/api/v1/health/ready", None, None)
+                    .await
+                    .status
+                    == StatusCode::OK
             })
             .await,
             "bus never connected"
@@ -33,7 +36,9 @@ async fn pair(redis: &str) -> (TestApp, TestApp) {
 }
 
 async fn price(app: &TestApp, token: &str, barcode: &str) -> i64 {
-    app.get(&format!("/api/v1/products/barcode/{barcode}"), token).await.body["variant"]["price"]
+    app.get(&format!("/api/v1/products/barcode/{barcode}"), token)
+        .await
+        .body["variant"]["price"]
         .as_i64()
         .unwrap_or(-1)
 }
@@ -58,18 +63,33 @@ async fn set_price(app: &TestApp, token: &str, product: &Value, new_price: i64) 
 async fn price_change_reaches_the_other_instance() {
     let (a, b) = pair(&redis_url()).await;
     let t = a.create_tenant("bus").await;
-    let p = a.create_product(&t.token, "Milk", "4780000000007", 100).await;
+    let p = a
+        .create_product(&t.token, "Milk", "4780000000007", 100)
+        .await;
     assert_eq!(price(&b, &t.token, "4780000000007").await, 100);
     set_price(&a, &t.token, &p, 250).await;
     let started = Instant::now();
-    assert!(eventually(Duration::from_secs(5), || async { price(&b, &t.token, "4780000000007").await == 250 }).await);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            price(&b, &t.token, "4780000000007").await == 250
+        })
+        .await
+    );
     println!("price visible on B after {:?}", started.elapsed());
     // A delete reaches B too.
-    let r = a.delete(&format!("/api/v1/products/{}", p["id"].as_str().unwrap()), &t.token).await;
+    let r = a
+        .delete(
+            &format!("/api/v1/products/{}", p["id"].as_str().unwrap()),
+            &t.token,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert!(
         eventually(Duration::from_secs(5), || async {
-            b.get("/api/v1/products/barcode/4780000000007", &t.token).await.status == StatusCode::NOT_FOUND
+            b.get("/api/v1/products/barcode/4780000000007", &t.token)
+                .await
+                .status
+                == StatusCode::NOT_FOUND
         })
         .await
     );
@@ -80,15 +100,32 @@ async fn price_change_reaches_the_other_instance() {
 async fn subscriber_on_b_sees_sales_made_on_a() {
     let (a, b) = pair(&redis_url()).await;
     let s = shop(&a, 1).await;
-    let url = format!("{}/api/v1/stores/{}/stock/ws", b.base.replace("http://", "ws://"), s.store);
+    let url = format!(
+        "{}/api/v1/stores/{}/stock/ws",
+        b.base.replace("http://", "ws://"),
+        s.store
+    );
     let mut req = url.into_client_request().unwrap();
-    req.headers_mut().insert("authorization", format!("Bearer {}", s.owner).parse().unwrap());
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", s.owner).parse().unwrap(),
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(first.to_text().unwrap().contains("snapshot"));
-    let r = a.post("/api/v1/receipts", &s.register_token, s.sale(&[(0, "2")])).await;
+    let r = a
+        .post("/api/v1/receipts", &s.register_token, s.sale(&[(0, "2")]))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
-    let msg = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     let change: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
     assert_eq!(change["type"], "change");
     assert_eq!(change["variant_id"], s.variants[0].0.as_str());
@@ -112,10 +149,14 @@ async fn two_instances_sell_for_one_store() {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         numbers.insert(r.body["number"].as_str().unwrap().to_owned());
     }
-    let expected: HashSet<String> = (1..=200).map(|k| format!("{}-{k}", s.register_number)).collect();
+    let expected: HashSet<String> = (1..=200)
+        .map(|k| format!("{}-{k}", s.register_number))
+        .collect();
     assert_eq!(numbers, expected);
     // Replays through the other instance answer the same receipt.
-    let r = b.post("/api/v1/receipts", &s.register_token, bodies[0].clone()).await;
+    let r = b
+        .post("/api/v1/receipts", &s.register_token, bodies[0].clone())
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, replies[0].body);
     assert_stock_matches_ledger(&a).await;
@@ -126,10 +167,27 @@ async fn two_instances_sell_for_one_store() {
 async fn revocation_reaches_the_other_instance() {
     let (a, b) = pair(&redis_url()).await;
     let t = a.create_tenant("rev").await;
-    let r = a.post("/api/v1/tokens", &t.token, json!({"role": "manager", "name": "m"})).await;
-    let (id, token) = (r.body["id"].as_str().unwrap().to_owned(), r.body["token"].as_str().unwrap().to_owned());
-    assert_eq!(b.get("/api/v1/products", &token).await.status, StatusCode::OK);
-    assert_eq!(a.delete(&format!("/api/v1/tokens/{id}"), &t.token).await.status, StatusCode::NO_CONTENT);
+    let r = a
+        .post(
+            "/api/v1/tokens",
+            &t.token,
+            json!({"role": "manager", "name": "m"}),
+        )
+        .await;
+    let (id, token) = (
+        r.body["id"].as_str().unwrap().to_owned(),
+        r.body["token"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(
+        b.get("/api/v1/products", &token).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        a.delete(&format!("/api/v1/tokens/{id}"), &t.token)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     assert!(
         eventually(Duration::from_secs(5), || async {
             b.get("/api/v1/products", &token).await.status == StatusCode::UNAUTHORIZED
@@ -145,7 +203,16 @@ struct PrivateRedis {
 impl PrivateRedis {
     fn start(port: u16) -> Self {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -166,7 +233,11 @@ impl Drop for PrivateRedis {
 /// change made during the outage reaches B.
 #[actix_web::test]
 async fn redis_outage_degrades_then_resyncs() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("redis://127.0.0.1:{port}");
     let redis = PrivateRedis::start(port);
     let (a, b) = pair(&url).await;
@@ -176,30 +247,51 @@ async fn redis_outage_degrades_then_resyncs() {
     drop(redis);
     assert!(
         eventually(Duration::from_secs(5), || async {
-            a.send(Method::GET, "/api/v1/health/ready", None, None).await.status == StatusCode::SERVICE_UNAVAILABLE
+            a.send(Method::GET, "/api/v1/health/ready", None, None)
+                .await
+                .status
+                == StatusCode::SERVICE_UNAVAILABLE
         })
         .await
     );
-    let ready = a.send(Method::GET, "/api/v1/health/ready", None, None).await;
+    let ready = a
+        .send(Method::GET, "/api/v1/health/ready", None, None)
+        .await;
     assert_eq!(ready.body["bus"]["connected"], false);
-    let metrics = a.http.get(format!("{}/metrics", a.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = a
+        .http
+        .get(format!("{}/metrics", a.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("jowi_bus_connected 0"), "{metrics}");
     // Still serving and selling.
     let product = a.get("/api/v1/products/barcode/bc0", &s.owner).await.body["product"].clone();
     set_price(&a, &s.owner, &product, 1500).await;
     assert_eq!(price(&a, &s.owner, barcode).await, 1500);
-    let r = b.post("/api/v1/receipts", &s.register_token, s.sale(&[(0, "1")])).await;
+    let r = b
+        .post("/api/v1/receipts", &s.register_token, s.sale(&[(0, "1")]))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     // The event was lost: B still has the old price until Redis returns.
     assert_eq!(price(&b, &s.owner, barcode).await, 1000);
     let _redis = PrivateRedis::start(port);
     assert!(
-        eventually(Duration::from_secs(15), || async { price(&b, &s.owner, barcode).await == 1500 }).await,
+        eventually(Duration::from_secs(15), || async {
+            price(&b, &s.owner, barcode).await == 1500
+        })
+        .await,
         "B never resynced after Redis came back"
     );
     assert!(
         eventually(Duration::from_secs(10), || async {
-            b.send(Method::GET, "/api/v1/health/ready", None, None).await.status == StatusCode::OK
+            b.send(Method::GET, "/api/v1/health/ready", None, None)
+                .await
+                .status
+                == StatusCode::OK
         })
         .await
     );

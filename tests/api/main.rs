@@ -4,9 +4,10 @@
 mod helpers;
 
 mod auth;
+mod bus;
 mod catalog;
 mod health;
 mod org;
-mod bus;
+mod pgbouncer;
 mod sales;
 mod ws;
