@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// A posted receipt body and the number it was answered with (None: no 2xx).
+type Sent = (Value, Option<String>);
+
 struct Server {
     child: Child,
     base: String,
@@ -133,7 +136,7 @@ async fn kill_9_mid_load_loses_and_doubles_nothing() {
     }
 
     // Load: 8 workers post receipts until the server dies under them.
-    let sent: Arc<Mutex<Vec<(Value, Option<String>)>>> = Arc::default();
+    let sent: Arc<Mutex<Vec<Sent>>> = Arc::default();
     let started = Instant::now();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
