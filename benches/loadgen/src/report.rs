@@ -253,7 +253,7 @@ impl Report {
         out.push(match self.find("barcode") {
             Some(r) => Target {
                 what: w.to_owned(),
-                measured: format!("{:.0} req/s, p99 {:.2} ms", r.per_s, r.latency.p99_ms),
+                measured: format!("{} req/s, p99 {:.2} ms", thousands(r.per_s), r.latency.p99_ms),
                 verdict: verdict(r.per_s >= 30_000.0 && r.latency.p99_ms <= 10.0),
             },
             None => missing(w),
@@ -262,7 +262,7 @@ impl Report {
         out.push(match self.find("list") {
             Some(r) => Target {
                 what: w.to_owned(),
-                measured: format!("{:.0} req/s", r.per_s),
+                measured: format!("{} req/s", thousands(r.per_s)),
                 verdict: verdict(r.per_s >= 8_000.0),
             },
             None => missing(w),
@@ -271,7 +271,11 @@ impl Report {
         out.push(match self.find("receipt") {
             Some(r) => Target {
                 what: w.to_owned(),
-                measured: format!("{:.0} receipts/s, p99 {:.2} ms", r.per_s, r.latency.p99_ms),
+                measured: format!(
+                    "{} receipts/s, p99 {:.2} ms",
+                    thousands(r.per_s),
+                    r.latency.p99_ms
+                ),
                 verdict: verdict(r.per_s >= 3_000.0 && r.latency.p99_ms <= 50.0 && r.ok > 0),
             },
             None => missing(w),
@@ -460,11 +464,11 @@ impl Report {
     }
 
     fn row(&self, r: &ScenarioResult) -> String {
-        let of_static = match (self.static_ceiling_rps, r.unit.as_str()) {
-            (Some(c), "req/s" | "receipts/s") if c > 0.0 && r.name != "static" => {
-                format!("{:.1}%", r.per_s / c * 100.0)
-            }
-            (Some(_), _) if r.name == "static" => "100%".to_owned(),
+        // HTTP scenarios only (pg-insert and ws deliveries are not requests).
+        let http = !matches!(r.name.as_str(), "pg-insert" | "ws");
+        let of_static = match self.static_ceiling_rps {
+            Some(_) if r.name == "static" => "100%".to_owned(),
+            Some(c) if c > 0.0 && http => format!("{:.1}%", r.per_s / c * 100.0),
             _ => String::new(),
         };
         let vs_seed = BASELINE
