@@ -126,6 +126,12 @@ impl Directory {
     /// The tenant's handle, loading it on first use. Counts a hit when the
     /// catalog was already in memory and a miss when it had to be loaded.
     pub async fn tenant(&self, tenant: TenantId) -> Result<Arc<TenantHandle>> {
+        // Fast path under a shard read lock; the entry API takes a write lock.
+        if let Some(h) = self.tenants.get(&tenant).and_then(|s| s.get().cloned()) {
+            self.metrics.catalog_hits.inc();
+            h.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
+            return Ok(h);
+        }
         let slot = self
             .tenants
             .entry(tenant)

@@ -68,6 +68,7 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<Catalog> {
             created_at: row.get(5),
             updated_at: row.get(6),
             variants: variants.remove(&id).unwrap_or_default(),
+            json: Default::default(),
         });
     }
 
@@ -165,6 +166,7 @@ pub async fn fetch_product(
             created_at: row.get(5),
             updated_at: row.get(6),
             variants,
+            json: Default::default(),
         },
         row.get(7),
     )))
@@ -477,6 +479,7 @@ pub async fn changes_since(
                     created_at: row.get(5),
                     updated_at: row.get(6),
                     variants: variants.remove(&id).unwrap_or_default(),
+                    json: Default::default(),
                 }),
             }
         })

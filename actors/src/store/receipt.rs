@@ -433,6 +433,7 @@ mod tests {
                 sku: None,
                 price: 1999,
             }],
+            json: Default::default(),
         });
         (c, vid)
     }

@@ -36,6 +36,48 @@ pub struct Product {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub variants: Vec<Variant>,
+    /// This product's JSON, made on first read (reads outnumber writes by
+    /// orders of magnitude; a change replaces the whole product).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub json: JsonCache,
+}
+
+/// Lazily serialized JSON of a value. A clone starts empty (clones are made
+/// to be changed), and it never takes part in equality.
+#[derive(Default)]
+pub struct JsonCache(std::sync::OnceLock<bytes::Bytes>);
+
+impl Clone for JsonCache {
+    fn clone(&self) -> Self {
+        JsonCache::default()
+    }
+}
+
+impl PartialEq for JsonCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for JsonCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JsonCache")
+    }
+}
+
+impl Product {
+    /// The product as JSON, serialized once.
+    pub fn json(&self) -> bytes::Bytes {
+        self.json
+            .0
+            .get_or_init(|| {
+                serde_json::to_vec(self)
+                    .map(bytes::Bytes::from)
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
@@ -358,6 +400,7 @@ mod tests {
                 sku: None,
                 price: 100,
             }],
+            json: JsonCache::default(),
         }
     }
 

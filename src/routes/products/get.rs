@@ -25,5 +25,6 @@ pub async fn get_one(
             actix_web::http::header::ETAG,
             format!("\"{}\"", product.version),
         ))
-        .json(product))
+        .content_type("application/json")
+        .body(product.json()))
 }

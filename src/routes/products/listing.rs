@@ -50,5 +50,19 @@ pub async fn list(
         category_id: p.category_id,
         name_prefix,
     });
-    Ok(HttpResponse::Ok().json(page))
+    // Spliced from each product's cached JSON (same shape as ProductPage).
+    let mut body = Vec::with_capacity(64 + page.items.len() * 400);
+    body.extend_from_slice(b"{\"items\":[");
+    for (i, p) in page.items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&p.json());
+    }
+    body.extend_from_slice(b"],\"next_cursor\":");
+    serde_json::to_writer(&mut body, &page.next_cursor).map_err(|e| Error::Internal(e.into()))?;
+    body.push(b'}');
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
