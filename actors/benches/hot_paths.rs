@@ -37,6 +37,7 @@ fn catalog() -> (Catalog, Vec<String>, Vec<Uuid>) {
                 sku: None,
                 price: 1000 + i as i64,
             }],
+            json: Default::default(),
         });
         barcodes.push(barcode);
         variants.push(vid);
