@@ -163,3 +163,34 @@ impl Settings {
 mod tokio_postgres_config {
     pub use jowi_actors::pg::PgConfig as Config;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(extra: &str) -> anyhow::Result<Settings> {
+        let s: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(config::File::from_str(extra, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize()
+            .map_err(|e| anyhow!("configuration error: {e}"))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(from_toml("").is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = |t: &str| from_toml(t).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err("[server]\nlisten = \"nowhere\"").contains("server.listen"));
+        assert!(err("[database]\npool_max = 0").contains("database.pool_max"));
+        assert!(err("[database]\nurl = \"mysql://x\"").contains("database.url"));
+        assert!(err("[redis]\nurl = \"http://x\"").contains("redis.url"));
+        assert!(err("[server]\nlisen = \"1.2.3.4:1\"").contains("lisen"));
+    }
+}
