@@ -40,6 +40,8 @@ fi
 psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'jowi\_test\_%'" |
   while read -r db; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null; done
 
+log "deploy/ files (nginx -t, promtool, YAML/JSON)"
+bash deploy/validate.sh
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
