@@ -48,7 +48,6 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 log "tests"
 cargo nextest run --workspace --no-fail-fast
-cargo test --workspace --doc --quiet
 log "benches compile"
 cargo bench --workspace --no-run --quiet
 log "all tests passed"
