@@ -19,7 +19,8 @@
 #
 # Environment: BENCH_DURATION, BENCH_CONNECTIONS, BENCH_SCENARIOS, BENCH_WARMUP, BENCH_RATE,
 # BENCH_TENANTS, BENCH_PRODUCTS, BENCH_DB (jowi_bench), BENCH_PORT (18090), BENCH_URL
-# (implies --no-server). Results: benches/results/<date>-<commit>.{json,md}.
+# (implies --no-server), BENCH_OUT_DIR (benches/results). Results:
+# $BENCH_OUT_DIR/<date>-<commit>.{json,md} (a later run of the same day and commit replaces them).
 # Load goes to 127.0.0.1 only and every scenario stops after its duration.
 set -euo pipefail
 
@@ -77,7 +78,8 @@ JOWI=$ROOT/target/release/jowi
 BENCH=$ROOT/benches/loadgen/target/release/jowi-bench
 RESULTS=$ROOT/benches/results
 FIXTURE=$RESULTS/.fixture.json
-mkdir -p "$RESULTS"
+OUT_DIR=${BENCH_OUT_DIR:-$RESULTS}
+mkdir -p "$RESULTS" "$OUT_DIR"
 
 # ------------------------------------------------------------------ build --
 # One build at a time: the machine has 2 cores.
@@ -116,6 +118,7 @@ fi
 
 # ----------------------------------------------------------------- server --
 SERVER_PID=""
+SERVER_LOG=""
 stop_server() {
   if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     log "stopping the server (pid $SERVER_PID)"
@@ -126,10 +129,12 @@ stop_server() {
     done
     kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
+  # Keep the server's log only when it says something.
+  if [[ -n ${SERVER_LOG:-} && -f $SERVER_LOG && ! -s $SERVER_LOG ]]; then rm -f "$SERVER_LOG"; fi
 }
 trap stop_server EXIT
 
-NOTE="server started by benches/run.sh"
+NOTE="server started by benches/run.sh (binary built $(date -u -r "$JOWI" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'))"
 if ((SERVER)); then
   # 1,000+ client sockets plus the server's own.
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -169,7 +174,7 @@ fi
 # -------------------------------------------------------------------- run --
 run_args=(run --url "$URL" --fixture "$FIXTURE" --database-url "$BENCH_DB_URL"
   --scenarios "$SCENARIOS" --duration "$DURATION" --connections "$CONNECTIONS"
-  --warmup "$WARMUP" --out-dir "$RESULTS" --note "$NOTE")
+  --warmup "$WARMUP" --out-dir "$OUT_DIR" --note "$NOTE")
 [[ -z $RATE ]] || run_args+=(--rate "$RATE")
 [[ -z $SERVER_PID ]] || run_args+=(--server-pid "$SERVER_PID")
 "$BENCH" "${run_args[@]}" "${EXTRA[@]}"

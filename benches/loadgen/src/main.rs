@@ -59,6 +59,10 @@ async fn run(args: cli::RunArgs) -> anyhow::Result<()> {
     );
 
     let started = chrono::Local::now();
+    let busy_before = sampler::machine_busy_over(std::time::Duration::from_secs(1)).await;
+    if let Some(b) = busy_before {
+        println!("machine busy before the run: {b:.0}% of all cores (1 s sample)");
+    }
     scenarios::warm_up(&ctx, args.warmup).await;
     let mut results = Vec::new();
     for name in &args.scenarios {
@@ -70,7 +74,14 @@ async fn run(args: cli::RunArgs) -> anyhow::Result<()> {
             Err(e) => eprintln!("{}: not run: {e:#}", name.as_str()),
         }
     }
-    let report = report::Report::new(&args, &fixture, server_config, started, results);
+    let report = report::Report::new(
+        &args,
+        &fixture,
+        server_config,
+        started,
+        busy_before,
+        results,
+    );
     let (json_path, md_path) = report.write(&args.out_dir)?;
     println!();
     println!("{}", report.markdown());

@@ -19,6 +19,7 @@ pub struct ServerConfig {
     pub statement_cache: Option<bool>,
     pub batch_max_receipts: Option<i64>,
     pub flush_interval_ms: Option<i64>,
+    pub writer_concurrency: Option<i64>,
     pub store_mailbox_capacity: Option<i64>,
     /// JOWI_* variables in the environment of this run (the server started
     /// by run.sh gets the same environment); secrets masked.
@@ -42,6 +43,7 @@ impl ServerConfig {
                 c.pool_max = int("database", "pool_max");
                 c.batch_max_receipts = int("sales", "batch_max_receipts");
                 c.flush_interval_ms = int("sales", "flush_interval_ms");
+                c.writer_concurrency = int("sales", "writer_concurrency");
                 c.store_mailbox_capacity = int("sales", "store_mailbox_capacity");
                 c.statement_cache = v
                     .get("database")
@@ -62,7 +64,8 @@ impl ServerConfig {
         let show = |v: Option<i64>| v.map_or("?".to_owned(), |x| x.to_string());
         let mut s = format!(
             "{}: workers={} (0 = one per core), database.pool_max={}, statement_cache={}, \
-             sales.batch_max_receipts={}, sales.flush_interval_ms={}, sales.store_mailbox_capacity={}",
+             sales.batch_max_receipts={}, sales.flush_interval_ms={}, sales.writer_concurrency={}, \
+             sales.store_mailbox_capacity={}",
             self.file,
             show(self.workers),
             show(self.pool_max),
@@ -70,6 +73,7 @@ impl ServerConfig {
                 .map_or("?".to_owned(), |b| b.to_string()),
             show(self.batch_max_receipts),
             show(self.flush_interval_ms),
+            show(self.writer_concurrency),
             show(self.store_mailbox_capacity),
         );
         if !self.env.is_empty() {
@@ -87,10 +91,12 @@ pub struct Machine {
     pub kernel: String,
     /// /proc/loadavg when the run started (other work on the machine skews results).
     pub loadavg_at_start: String,
+    /// % of all cores busy during 1 s just before the warm-up.
+    pub busy_pct_before_start: Option<f64>,
 }
 
 impl Machine {
-    fn probe() -> Self {
+    fn probe(busy_pct_before_start: Option<f64>) -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
@@ -118,6 +124,7 @@ impl Machine {
             mem_total_gb,
             kernel,
             loadavg_at_start,
+            busy_pct_before_start,
         }
     }
 }
@@ -126,7 +133,8 @@ impl Machine {
 pub struct Git {
     pub commit: String,
     pub short: String,
-    /// Tracked files differ from the commit.
+    /// Tracked files outside benches/ differ from the commit (the server
+    /// measured may not be the commit).
     pub dirty: bool,
 }
 
@@ -142,8 +150,15 @@ impl Git {
         };
         let commit = run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
         let short = run(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
-        let dirty =
-            run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+        let dirty = run(&[
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!benches",
+        ])
+        .is_some_and(|s| !s.is_empty());
         Self {
             commit,
             short,
@@ -194,6 +209,7 @@ impl Report {
         fixture: &Fixture,
         server: ServerConfig,
         started: chrono::DateTime<chrono::Local>,
+        busy_before: Option<f64>,
         results: Vec<ScenarioResult>,
     ) -> Self {
         let find = |n: &str| results.iter().find(|r| r.name == n);
@@ -208,7 +224,7 @@ impl Report {
         let mut report = Self {
             started_at: started.to_rfc3339(),
             date: started.format("%Y-%m-%d").to_string(),
-            machine: Machine::probe(),
+            machine: Machine::probe(busy_before),
             git: Git::probe(),
             server,
             run: RunInfo {
@@ -253,8 +269,12 @@ impl Report {
         out.push(match self.find("barcode") {
             Some(r) => Target {
                 what: w.to_owned(),
-                measured: format!("{} req/s, p99 {:.2} ms", thousands(r.per_s), r.latency.p99_ms),
-                verdict: verdict(r.per_s >= 30_000.0 && r.latency.p99_ms <= 10.0),
+                measured: format!(
+                    "{} req/s, p99 {:.2} ms",
+                    thousands(r.per_s),
+                    r.latency.p99_ms
+                ),
+                verdict: self.throughput_verdict(r.per_s >= 30_000.0, r.latency.p99_ms <= 10.0),
             },
             None => missing(w),
         });
@@ -263,7 +283,7 @@ impl Report {
             Some(r) => Target {
                 what: w.to_owned(),
                 measured: format!("{} req/s", thousands(r.per_s)),
-                verdict: verdict(r.per_s >= 8_000.0),
+                verdict: self.throughput_verdict(r.per_s >= 8_000.0, true),
             },
             None => missing(w),
         });
@@ -276,7 +296,8 @@ impl Report {
                     thousands(r.per_s),
                     r.latency.p99_ms
                 ),
-                verdict: verdict(r.per_s >= 3_000.0 && r.latency.p99_ms <= 50.0 && r.ok > 0),
+                verdict: self
+                    .throughput_verdict(r.per_s >= 3_000.0 && r.ok > 0, r.latency.p99_ms <= 50.0),
             },
             None => missing(w),
         });
@@ -334,6 +355,17 @@ impl Report {
         out
     }
 
+    /// In rate mode the throughput is the offered rate, so only the latency
+    /// part of a target can be judged.
+    fn throughput_verdict(&self, rate_ok: bool, latency_ok: bool) -> String {
+        match self.run.rate {
+            None if rate_ok && latency_ok => "met".to_owned(),
+            None => "not met".to_owned(),
+            Some(r) if latency_ok => format!("latency met at {} req/s offered", thousands(r)),
+            Some(r) => format!("latency not met at {} req/s offered", thousands(r)),
+        }
+    }
+
     pub fn write(&self, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir)?;
         let stem = format!("{}-{}", self.date, self.git.short);
@@ -353,17 +385,24 @@ impl Report {
             self.date,
             self.git.short,
             if self.git.dirty {
-                " (uncommitted changes)"
+                " (uncommitted changes outside benches/)"
             } else {
                 ""
             }
         );
         let _ = writeln!(
             s,
-            "- **Machine:** {} cores, {}, {:.0} GB RAM, Linux {}; load average at start {}. \
-             The load generator, the server and PostgreSQL share these cores, so every figure \
-             is a floor for the server alone.",
-            m.nproc, m.cpu_model, m.mem_total_gb, m.kernel, m.loadavg_at_start
+            "- **Machine:** {} cores, {}, {:.0} GB RAM, Linux {}; busy before the run: {} of all \
+             cores (load average {}, which includes the data setup just before). The load \
+             generator, the server and PostgreSQL share these cores, so every figure is a floor \
+             for the server alone.",
+            m.nproc,
+            m.cpu_model,
+            m.mem_total_gb,
+            m.kernel,
+            m.busy_pct_before_start
+                .map_or("?".to_owned(), |b| format!("{b:.0}%")),
+            m.loadavg_at_start
         );
         let _ = writeln!(
             s,
@@ -391,11 +430,17 @@ impl Report {
 
         let _ = writeln!(
             s,
-            "| scenario | throughput | p50 ms | p95 ms | p99 ms | max ms | ok | non-2xx | errors | PG conns max | cache hit rate | RSS max MB | of static | vs seed | write ceiling |"
+            "CPU columns: server process and this load tool in % of one core, the whole machine \
+             (everything, PostgreSQL included) in % of all {} cores.\n",
+            m.nproc
         );
         let _ = writeln!(
             s,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+            "| scenario | throughput | p50 ms | p95 ms | p99 ms | max ms | ok | non-2xx | errors | PG conns max | cache hit rate | RSS max MB | CPU server / tool / machine | of static | vs seed | write ceiling |"
+        );
+        let _ = writeln!(
+            s,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         );
         for r in &self.results {
             let _ = writeln!(s, "{}", self.row(r));
@@ -403,7 +448,7 @@ impl Report {
                 for k in &r.kinds {
                     let _ = writeln!(
                         s,
-                        "| ↳ {} | {} /s | {} | {} | {} | {} | {} | {} | {} | | | | | | |",
+                        "| ↳ {} | {} /s | {} | {} | {} | {} | {} | {} | {} | | | | | | | |",
                         k.kind,
                         thousands(k.per_s),
                         ms(k.latency.p50_ms),
@@ -485,7 +530,7 @@ impl Report {
         };
         let pct = |x: Option<f64>| x.map_or("—".to_owned(), |v| format!("{:.2}%", v * 100.0));
         format!(
-            "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             thousands(r.per_s),
             r.unit,
@@ -503,6 +548,7 @@ impl Report {
             r.samples
                 .rss_max_mb
                 .map_or("—".to_owned(), |v| format!("{v:.0}")),
+            cpu(&r.samples),
             of_static,
             vs_seed,
             ceiling
@@ -533,6 +579,17 @@ pub fn one_line(r: &ScenarioResult) -> String {
         r.samples
             .rss_max_mb
             .map_or("—".to_owned(), |v| format!("{v:.0}")),
+    )
+}
+
+/// "server % / tool % / machine %" (% of one core, one core, all cores).
+fn cpu(s: &crate::sampler::Samples) -> String {
+    let p = |x: Option<f64>| x.map_or("—".to_owned(), |v| format!("{v:.0}%"));
+    format!(
+        "{} / {} / {}",
+        p(s.server_cpu_pct),
+        p(s.tool_cpu_pct),
+        p(s.machine_busy_pct)
     )
 }
 

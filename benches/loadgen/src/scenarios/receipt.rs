@@ -141,7 +141,10 @@ pub async fn prepare_shifts(ctx: &Ctx) -> (Vec<Uuid>, String) {
             let id = match resp.status {
                 201 | 200 => v.get("id")?.as_str()?.to_owned(),
                 // The id is in `existing_shift_id`, or at the end of the message.
-                409 => match v.pointer("/error/existing_shift_id").and_then(|x| x.as_str()) {
+                409 => match v
+                    .pointer("/error/existing_shift_id")
+                    .and_then(|x| x.as_str())
+                {
                     Some(id) => id.to_owned(),
                     None => v
                         .pointer("/error/message")?
