@@ -51,7 +51,8 @@ CREATE TABLE receipts (
     store_id             uuid NOT NULL,
     register_id          uuid NOT NULL,
     shift_id             uuid NOT NULL,
-    number               text NOT NULL,
+    -- The number lives in receipt_keys (unique there): it is given at the
+    -- very end of the commit, under the register's row lock.
     kind                 text NOT NULL CHECK (kind IN ('sale', 'return')),
     original_receipt_id  uuid,
     customer_id          uuid,
@@ -63,7 +64,7 @@ CREATE TABLE receipts (
     created_at           timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id, occurred_at)
 ) PARTITION BY RANGE (occurred_at);
--- Seed: receipts by store and date, by number.
+-- Seed: receipts by store and date (by number: receipt_keys' unique key).
 CREATE INDEX idx_receipts_tenant_store_date ON receipts (tenant_id, store_id, occurred_at DESC, id DESC);
 CREATE INDEX idx_receipts_tenant_shift ON receipts (tenant_id, shift_id);
 CREATE INDEX idx_receipts_tenant_original ON receipts (tenant_id, original_receipt_id) WHERE original_receipt_id IS NOT NULL;

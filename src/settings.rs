@@ -186,7 +186,12 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let err = |t: &str| from_toml(t).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = |t: &str| {
+            from_toml(t)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
         assert!(err("[server]\nlisten = \"nowhere\"").contains("server.listen"));
         assert!(err("[database]\npool_max = 0").contains("database.pool_max"));
         assert!(err("[database]\nurl = \"mysql://x\"").contains("database.url"));

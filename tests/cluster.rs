@@ -856,7 +856,8 @@ async fn check_database(cluster: &Cluster, shop: &Shop, stored: &[Stored]) {
         .collect();
     let rows = db
         .query(
-            "SELECT id, number FROM receipts WHERE tenant_id = $1 AND register_id = ANY($2)",
+            "SELECT r.id, k.number FROM receipts r JOIN receipt_keys k ON k.tenant_id = r.tenant_id AND k.id = r.id \
+             WHERE r.tenant_id = $1 AND r.register_id = ANY($2)",
             &[&shop.tenant_id, &registers],
         )
         .await
@@ -884,7 +885,8 @@ async fn check_database(cluster: &Cluster, shop: &Shop, stored: &[Stored]) {
     let (all, distinct): (i64, i64) = {
         let r = db
             .query_one(
-                "SELECT count(*), count(DISTINCT number) FROM receipts WHERE tenant_id = $1",
+                "SELECT count(*), count(DISTINCT k.number) FROM receipts r JOIN receipt_keys k \
+                 ON k.tenant_id = r.tenant_id AND k.id = r.id WHERE r.tenant_id = $1",
                 &[&shop.tenant_id],
             )
             .await

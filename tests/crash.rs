@@ -249,7 +249,8 @@ async fn kill_9_mid_load_loses_and_doubles_nothing() {
     tokio::spawn(conn);
     let rows = db
         .query(
-            "SELECT id::text, number, count(*) OVER (PARTITION BY id) FROM receipts",
+            "SELECT r.id::text, k.number, count(*) OVER (PARTITION BY r.id) FROM receipts r \
+             JOIN receipt_keys k ON k.tenant_id = r.tenant_id AND k.id = r.id",
             &[],
         )
         .await

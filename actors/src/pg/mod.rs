@@ -118,6 +118,20 @@ impl Db {
         }
     }
 
+    /// `prepare` on a client whose transaction the caller runs by hand
+    /// (BEGIN ... COMMIT pipelined with the statements).
+    pub async fn prepare_on(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement> {
+        if self.statement_cache {
+            Ok(client.prepare_cached(sql).await?)
+        } else {
+            Ok(client.prepare(sql).await?)
+        }
+    }
+
     /// Runs one read-only statement in its own short transaction.
     pub async fn query(
         &self,

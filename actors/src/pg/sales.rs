@@ -5,7 +5,7 @@
 //! registers, shifts, original receipts, stock levels, each sorted — so two
 //! batches never deadlock on each other.
 
-use super::{Db, Tx};
+use super::Db;
 use crate::domain::Quantity;
 use crate::error::{Error, Result};
 use crate::store::receipt::{
@@ -15,6 +15,7 @@ use crate::writer::batch::ReceiptBatch;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 /// What happened to one receipt of a batch.
@@ -52,93 +53,116 @@ fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uu
     set.into_iter().unzip()
 }
 
-/// Writes a batch in one transaction. Receipts that break a rule are
-/// answered `Rejected` and left out; the rest commit together or not at all.
+const SQL_KEYS: &str = "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id";
+const SQL_SHIFTS: &str =
+    "SELECT s.tenant_id, s.id, s.register_id, s.opened_at, s.closed_at FROM shifts s \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
+     ORDER BY s.tenant_id, s.id FOR SHARE OF s";
+const SQL_TAKEN: &str = "SELECT k.tenant_id, k.number FROM receipt_keys k \
+     JOIN UNNEST($1::uuid[], $2::text[]) AS u(t, n) ON k.tenant_id = u.t AND k.number = u.n";
+const SQL_LOCK_REGISTERS: &str = "SELECT 1 FROM registers r \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON r.tenant_id = u.t AND r.id = u.id \
+     ORDER BY r.tenant_id, r.id FOR UPDATE OF r";
+/// Raises each register's counter past its client numbers and its count of
+/// server-numbered receipts, and writes those numbers over the
+/// placeholders, in batch order.
+const SQL_NUMBER: &str = "WITH bump AS ( \
+       UPDATE registers r SET last_receipt_seq = GREATEST(r.last_receipt_seq, u.maxc) + u.n \
+       FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int8[]) AS u(t, id, maxc, n) \
+       WHERE r.tenant_id = u.t AND r.id = u.id \
+       RETURNING r.tenant_id, r.id, r.number AS regno, r.last_receipt_seq - u.n AS base) \
+     UPDATE receipt_keys k SET number = b.regno || '-' || (b.base + x.ord) \
+     FROM bump b, UNNEST($5::uuid[], $6::uuid[], $7::uuid[], $8::int8[]) AS x(t, rid, reg, ord) \
+     WHERE b.tenant_id = x.t AND b.id = x.reg AND k.tenant_id = x.t AND k.id = x.rid \
+     RETURNING k.tenant_id, k.id, k.number";
+
+/// Writes a batch in one transaction, in two pipelined round trips (three
+/// when it holds returns): reads and checks; then every insert, the stock
+/// upsert, the register locks, the numbering and COMMIT. The register rows
+/// — the only locks every batch of a store shares — are taken last, so they
+/// are held only while PostgreSQL finishes the pipeline and commits.
+/// Receipts that break a rule are answered `Rejected` and left out; the rest
+/// commit together or not at all.
 pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchResult> {
-    let mut client = db.client().await?;
-    let tx = client.transaction().await?;
+    let client = db.client().await?;
+    let c: &deadpool_postgres::ClientWrapper = &client;
+    let result = commit_on(db, c, batch).await;
+    if result.is_err() {
+        // Leave the connection clean whatever state the pipeline left.
+        let _ = c.batch_execute("ROLLBACK").await;
+    }
+    result
+}
+
+async fn commit_on(
+    db: &Db,
+    c: &deadpool_postgres::ClientWrapper,
+    batch: &[PreparedReceipt],
+) -> Result<BatchResult> {
     let now = crate::store::receipt::micros(Utc::now());
     let mut outcomes: Vec<Option<Outcome>> = (0..batch.len()).map(|_| None).collect();
-
-    // 1. Registers, locked in order: numbering happens under these locks.
-    let (reg_t, reg_id) = unique_pairs(batch.iter().map(|r| (r.tenant_id, r.register_id)));
-    let stmt = db
-        .prepare(
-            &tx,
-            "SELECT r.tenant_id, r.id, r.last_receipt_seq FROM registers r \
-             JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON r.tenant_id = u.t AND r.id = u.id \
-             ORDER BY r.tenant_id, r.id FOR UPDATE OF r",
-        )
-        .await?;
-    let mut counters: BTreeMap<(Uuid, Uuid), i64> = BTreeMap::new();
-    for row in tx.query(&stmt, &[&reg_t, &reg_id]).await? {
-        counters.insert((row.get(0), row.get(1)), row.get(2));
+    // Behind a transaction-mode PgBouncer statements are prepared inside
+    // the transaction, so BEGIN goes first on its own.
+    if !db.statement_cache {
+        c.batch_execute("BEGIN").await?;
     }
+    let s_keys = db.prepare_on(c, SQL_KEYS).await?;
+    let s_shifts = db.prepare_on(c, SQL_SHIFTS).await?;
+    let s_taken = db.prepare_on(c, SQL_TAKEN).await?;
 
-    // 2. Already stored ids (idempotency across instances and restarts).
+    // Round trip 1: BEGIN and the reads, pipelined.
     let (ids_t, ids) = unique_pairs(batch.iter().map(|r| (r.tenant_id, r.id)));
-    let stmt = db
-        .prepare(
-            &tx,
-            "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
-             JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id",
-        )
-        .await?;
-    let mut stored: HashMap<(Uuid, Uuid), Vec<u8>> = HashMap::new();
-    for row in tx.query(&stmt, &[&ids_t, &ids]).await? {
-        stored.insert((row.get(0), row.get(1)), row.get(2));
-    }
-
-    // 3. Shifts: must exist, belong to the register, be open (or, for an
-    //    offline receipt, have been open when it happened).
     let (sh_t, sh_id) = unique_pairs(batch.iter().map(|r| (r.tenant_id, r.shift_id)));
-    let stmt = db
-        .prepare(
-            &tx,
-            "SELECT s.tenant_id, s.id, s.register_id, s.opened_at, s.closed_at FROM shifts s \
-             JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
-             ORDER BY s.tenant_id, s.id FOR SHARE OF s",
-        )
-        .await?;
-    let mut shifts: HashMap<(Uuid, Uuid), ShiftState> = HashMap::new();
-    for row in tx.query(&stmt, &[&sh_t, &sh_id]).await? {
-        shifts.insert(
-            (row.get(0), row.get(1)),
-            (row.get(2), row.get(3), row.get(4)),
-        );
-    }
-
-    // 4. Client numbers already taken.
-    let client_numbers: Vec<(Uuid, String)> = batch
+    let (cn_t, cn_n): (Vec<Uuid>, Vec<String>) = batch
         .iter()
         .filter_map(|r| {
             r.client_seq
                 .map(|s| (r.tenant_id, format!("{}-{}", r.register_number, s)))
         })
-        .collect();
-    let mut taken: BTreeSet<(Uuid, String)> = BTreeSet::new();
-    if !client_numbers.is_empty() {
-        let (t, n): (Vec<Uuid>, Vec<String>) = client_numbers.iter().cloned().unzip();
-        let stmt = db
-            .prepare(
-                &tx,
-                "SELECT k.tenant_id, k.number FROM receipt_keys k \
-                 JOIN UNNEST($1::uuid[], $2::text[]) AS u(t, n) ON k.tenant_id = u.t AND k.number = u.n",
-            )
-            .await?;
-        for row in tx.query(&stmt, &[&t, &n]).await? {
-            taken.insert((row.get(0), row.get(1)));
+        .unzip();
+    let begin = async {
+        if db.statement_cache {
+            c.batch_execute("BEGIN").await
+        } else {
+            Ok(())
         }
-    }
+    };
+    type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    let (kp, sp, tp): ([P; 2], [P; 2], [P; 2]) = ([&ids_t, &ids], [&sh_t, &sh_id], [&cn_t, &cn_n]);
+    let (begun, key_rows, shift_rows, taken_rows) = futures::join!(
+        begin,
+        c.query(&s_keys, &kp),
+        c.query(&s_shifts, &sp),
+        c.query(&s_taken, &tp),
+    );
+    begun?;
+    let stored: HashMap<(Uuid, Uuid), Vec<u8>> = key_rows?
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+        .collect();
+    let shifts: HashMap<(Uuid, Uuid), ShiftState> = shift_rows?
+        .iter()
+        .map(|row| {
+            (
+                (row.get(0), row.get(1)),
+                (row.get(2), row.get(3), row.get(4)),
+            )
+        })
+        .collect();
+    let mut taken: BTreeSet<(Uuid, String)> = taken_rows?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
 
-    // 5. Decide each receipt; returns are checked against what was sold.
+    // Decide each receipt; returns are checked against what was sold.
     let mut seen_in_batch: HashMap<(Uuid, Uuid), usize> = HashMap::new();
     let mut returnable: HashMap<(Uuid, Uuid), Option<HashMap<Uuid, Decimal>>> = HashMap::new();
     for (i, r) in batch.iter().enumerate() {
         let key = (r.tenant_id, r.id);
         if let Some(hash) = stored.get(&key) {
             outcomes[i] = Some(if hash.as_slice() == r.body_hash {
-                match load_receipt_tx(db, &tx, r.tenant_id, r.id).await? {
+                match load_receipt_on(&**c, r.tenant_id, r.id).await? {
                     Some(s) => Outcome::Duplicate(s),
                     None => {
                         Outcome::Rejected(Error::Unavailable("receipt being stored; retry".into()))
@@ -199,7 +223,7 @@ pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchRes
         if let (ReceiptKind::Return, Some(original)) = (r.kind, r.original_receipt_id) {
             let okey = (r.tenant_id, original);
             if let std::collections::hash_map::Entry::Vacant(e) = returnable.entry(okey) {
-                e.insert(returnable_quantities(db, &tx, r.tenant_id, original).await?);
+                e.insert(returnable_quantities(&**c, r.tenant_id, original).await?);
             }
             let Some(Some(left)) = returnable.get_mut(&okey) else {
                 outcomes[i] = Some(Outcome::Rejected(Error::invalid(
@@ -216,65 +240,61 @@ pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchRes
         seen_in_batch.insert(key, i);
     }
 
-    // 6. Numbers: client numbers raise the counter, the rest follow it.
-    let mut accepted: Vec<usize> = (0..batch.len())
+    // Placeholder numbers for server-numbered receipts; per register the
+    // highest client number and the order of the server-numbered ones.
+    let accepted: Vec<usize> = (0..batch.len())
         .filter(|i| outcomes[*i].is_none())
         .collect();
-    accepted.sort_by_key(|i| (batch[*i].tenant_id, batch[*i].register_id, *i));
-    let mut numbers: HashMap<usize, String> = HashMap::new();
+    let mut cols = ReceiptBatch::with_capacity(accepted.len(), accepted.len() * 4);
+    let mut per_register: BTreeMap<(Uuid, Uuid), (i64, i64)> = BTreeMap::new();
+    let mut numbering = Numbering::default();
+    let mut numbers: HashMap<(Uuid, Uuid), String> = HashMap::new();
     for &i in &accepted {
         let r = &batch[i];
-        let Some(counter) = counters.get_mut(&(r.tenant_id, r.register_id)) else {
-            outcomes[i] = Some(Outcome::Rejected(Error::invalid(
-                "register_id",
-                "no such register",
-            )));
-            continue;
-        };
-        let seq = match r.client_seq {
+        let reg = per_register
+            .entry((r.tenant_id, r.register_id))
+            .or_insert((0, 0));
+        let number = match r.client_seq {
             Some(s) => {
-                *counter = (*counter).max(s);
-                s
+                reg.0 = reg.0.max(s);
+                let n = format!("{}-{}", r.register_number, s);
+                numbers.insert((r.tenant_id, r.id), n.clone());
+                n
             }
             None => {
-                *counter += 1;
-                *counter
+                reg.1 += 1;
+                numbering.x_tenant.push(r.tenant_id);
+                numbering.x_receipt.push(r.id);
+                numbering.x_register.push(r.register_id);
+                numbering.x_ord.push(reg.1);
+                format!("~{}", r.id)
             }
         };
-        numbers.insert(i, format!("{}-{}", r.register_number, seq));
+        cols.push(r, number);
     }
-    let (ct, (cid, cseq)): (Vec<Uuid>, (Vec<Uuid>, Vec<i64>)) =
-        counters.iter().map(|((t, id), s)| (*t, (*id, *s))).unzip();
-    let stmt = db
-        .prepare(
-            &tx,
-            "UPDATE registers r SET last_receipt_seq = u.s \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS u(t, id, s) \
-             WHERE r.tenant_id = u.t AND r.id = u.id AND r.last_receipt_seq <> u.s",
-        )
-        .await?;
-    tx.execute(&stmt, &[&ct, &cid, &cseq]).await?;
-
-    // 7. Set-based inserts of everything accepted.
-    let mut cols = ReceiptBatch::with_capacity(numbers.len(), numbers.len() * 4);
-    let mut order: Vec<usize> = numbers.keys().copied().collect();
-    order.sort_unstable();
-    for &i in &order {
-        if let Some(n) = numbers.get(&i) {
-            cols.push(&batch[i], n.clone());
-        }
+    for ((t, id), (max_client, count)) in &per_register {
+        numbering.reg_tenant.push(*t);
+        numbering.reg_id.push(*id);
+        numbering.max_client.push(*max_client);
+        numbering.count.push(*count);
     }
     let mut levels = Vec::new();
-    if !cols.is_empty() {
-        insert_columns(db, &tx, &cols, now).await?;
-        levels = upsert_levels(db, &tx, &cols).await?;
-    }
-    tx.commit().await?;
-
-    for &i in &order {
-        if let Some(n) = numbers.remove(&i) {
-            outcomes[i] = Some(Outcome::Created(batch[i].stored(n, now)));
+    if cols.is_empty() {
+        c.batch_execute("COMMIT").await?;
+    } else {
+        let (updates, numbered) = insert_and_commit(db, c, &cols, now, &numbering).await?;
+        levels = updates;
+        for row in numbered {
+            numbers.insert((row.get(0), row.get(1)), row.get(2));
         }
+    }
+
+    for &i in &accepted {
+        let r = &batch[i];
+        outcomes[i] = Some(match numbers.remove(&(r.tenant_id, r.id)) {
+            Some(n) => Outcome::Created(r.stored(n, now)),
+            None => Outcome::Rejected(Error::invalid("register_id", "no such register")),
+        });
     }
     Ok(BatchResult {
         outcomes: outcomes
@@ -325,54 +345,34 @@ fn take_return(left: &mut HashMap<Uuid, Decimal>, lines: &[ReceiptLine]) -> Resu
 /// the original is not a sale of this tenant. Locks the original's key row
 /// so concurrent returns of one sale (any instance) go one at a time.
 async fn returnable_quantities(
-    db: &Db,
-    tx: &Tx<'_>,
+    tx: &impl GenericClient,
     tenant: Uuid,
     original: Uuid,
 ) -> Result<Option<HashMap<Uuid, Decimal>>> {
-    let stmt = db
-        .prepare(
-            tx,
-            "SELECT k.occurred_at FROM receipt_keys k WHERE k.tenant_id = $1 AND k.id = $2 FOR UPDATE",
-        )
-        .await?;
-    let Some(row) = tx.query_opt(&stmt, &[&tenant, &original]).await? else {
+    let stmt =
+        "SELECT k.occurred_at FROM receipt_keys k WHERE k.tenant_id = $1 AND k.id = $2 FOR UPDATE";
+    let Some(row) = tx.query_opt(stmt, &[&tenant, &original]).await? else {
         return Ok(None);
     };
     let occurred: DateTime<Utc> = row.get(0);
-    let stmt = db
-        .prepare(
-            tx,
-            "SELECT kind FROM receipts WHERE tenant_id = $1 AND id = $2 AND occurred_at = $3",
-        )
-        .await?;
+    let stmt = "SELECT kind FROM receipts WHERE tenant_id = $1 AND id = $2 AND occurred_at = $3";
     let kind: Option<String> = tx
-        .query_opt(&stmt, &[&tenant, &original, &occurred])
+        .query_opt(stmt, &[&tenant, &original, &occurred])
         .await?
         .map(|r| r.get(0));
     if kind.as_deref() != Some("sale") {
         return Ok(None);
     }
-    let stmt = db
-        .prepare(
-            tx,
-            "SELECT variant_id, sum(quantity) FROM receipt_items \
-             WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 GROUP BY variant_id",
-        )
-        .await?;
+    let stmt = "SELECT variant_id, sum(quantity) FROM receipt_items \
+             WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 GROUP BY variant_id";
     let mut left: HashMap<Uuid, Decimal> = HashMap::new();
-    for row in tx.query(&stmt, &[&tenant, &original, &occurred]).await? {
+    for row in tx.query(stmt, &[&tenant, &original, &occurred]).await? {
         left.insert(row.get(0), row.get(1));
     }
-    let stmt = db
-        .prepare(
-            tx,
-            "SELECT ri.variant_id, sum(ri.quantity) FROM receipts r JOIN receipt_items ri \
+    let stmt = "SELECT ri.variant_id, sum(ri.quantity) FROM receipts r JOIN receipt_items ri \
                ON ri.tenant_id = r.tenant_id AND ri.receipt_id = r.id AND ri.occurred_at = r.occurred_at \
-             WHERE r.tenant_id = $1 AND r.original_receipt_id = $2 GROUP BY ri.variant_id",
-        )
-        .await?;
-    for row in tx.query(&stmt, &[&tenant, &original]).await? {
+             WHERE r.tenant_id = $1 AND r.original_receipt_id = $2 GROUP BY ri.variant_id";
+    for row in tx.query(stmt, &[&tenant, &original]).await? {
         let v: Uuid = row.get(0);
         let q: Decimal = row.get(1);
         if let Some(l) = left.get_mut(&v) {
@@ -382,26 +382,36 @@ async fn returnable_quantities(
     Ok(Some(left))
 }
 
-async fn insert_columns(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch, now: DateTime<Utc>) -> Result<()> {
+/// Round trip 2: every insert, the stock upsert, the register locks, the
+/// numbering and COMMIT, sent back to back. All statements are prepared
+/// first: a request goes out when its future is first polled, so the order
+/// of the `join!` below is the order PostgreSQL runs them in.
+async fn insert_and_commit(
+    db: &Db,
+    tx: &deadpool_postgres::ClientWrapper,
+    c: &ReceiptBatch,
+    now: DateTime<Utc>,
+    numbering: &Numbering,
+) -> Result<(Vec<LevelUpdate>, Vec<tokio_postgres::Row>)> {
     let keys = db
-        .prepare(
+        .prepare_on(
             tx,
             "INSERT INTO receipt_keys (tenant_id, id, store_id, register_id, number, body_hash, occurred_at) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::timestamptz[])",
         )
         .await?;
     let receipts = db
-        .prepare(
+        .prepare_on(
             tx,
-            "INSERT INTO receipts (tenant_id, id, occurred_at, store_id, register_id, shift_id, number, kind, \
+            "INSERT INTO receipts (tenant_id, id, occurred_at, store_id, register_id, shift_id, kind, \
                 original_receipt_id, customer_id, subtotal, discount_total, total, paid, change_due, created_at) \
-             SELECT u.*, $16::timestamptz FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], \
-                $6::uuid[], $7::text[], $8::text[], $9::uuid[], $10::uuid[], $11::bigint[], $12::bigint[], \
-                $13::bigint[], $14::bigint[], $15::bigint[]) AS u",
+             SELECT u.*, $15::timestamptz FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], \
+                $6::uuid[], $7::text[], $8::uuid[], $9::uuid[], $10::bigint[], $11::bigint[], \
+                $12::bigint[], $13::bigint[], $14::bigint[]) AS u",
         )
         .await?;
     let items = db
-        .prepare(
+        .prepare_on(
             tx,
             "INSERT INTO receipt_items (tenant_id, receipt_id, line_no, occurred_at, variant_id, product_id, \
                 quantity, price, discount, total) \
@@ -410,14 +420,14 @@ async fn insert_columns(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch, now: DateTime<Ut
         )
         .await?;
     let payments = db
-        .prepare(
+        .prepare_on(
             tx,
             "INSERT INTO payments (tenant_id, receipt_id, line_no, occurred_at, method, amount) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::text[], $6::bigint[])",
         )
         .await?;
     let movements = db
-        .prepare(
+        .prepare_on(
             tx,
             "INSERT INTO stock_movements (tenant_id, created_at, warehouse_id, variant_id, delta, cause, document_id) \
              SELECT u.t, $7::timestamptz, u.w, u.v, u.d, u.c, u.doc \
@@ -435,14 +445,13 @@ async fn insert_columns(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch, now: DateTime<Ut
         &c.r_hash,
         &c.r_occurred,
     ];
-    let rp: [P; 16] = [
+    let rp: [P; 15] = [
         &c.r_tenant,
         &c.r_id,
         &c.r_occurred,
         &c.r_store,
         &c.r_register,
         &c.r_shift,
-        &c.r_number,
         &c.r_kind,
         &c.r_original,
         &c.r_customer,
@@ -482,37 +491,45 @@ async fn insert_columns(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch, now: DateTime<Ut
         &c.m_document,
         &now,
     ];
-    let k = tx.execute(&keys, &kp);
-    let r = tx.execute(&receipts, &rp);
-    let i = tx.execute(&items, &ip);
-    let p = tx.execute(&payments, &pp);
-    let m = tx.execute(&movements, &mp);
-    let (k, r, i, p, m) = futures::join!(k, r, i, p, m);
+    let levels = db.prepare_on(tx, SQL_LEVELS).await?;
+    let lock = db.prepare_on(tx, SQL_LOCK_REGISTERS).await?;
+    let number = db.prepare_on(tx, SQL_NUMBER).await?;
+    let (lt, lw, lv, ld) = c.level_columns();
+    let levp: [P; 4] = [&lt, &lw, &lv, &ld];
+    let n = numbering;
+    let lockp: [P; 2] = [&n.reg_tenant, &n.reg_id];
+    let nump: [P; 8] = [
+        &n.reg_tenant,
+        &n.reg_id,
+        &n.max_client,
+        &n.count,
+        &n.x_tenant,
+        &n.x_receipt,
+        &n.x_register,
+        &n.x_ord,
+    ];
+    let (k, r, i, p, m, l, locked, numbered, committed) = futures::join!(
+        tx.execute(&keys, &kp),
+        tx.execute(&receipts, &rp),
+        tx.execute(&items, &ip),
+        tx.execute(&payments, &pp),
+        tx.execute(&movements, &mp),
+        tx.query(&levels, &levp),
+        tx.query(&lock, &lockp),
+        tx.query(&number, &nump),
+        // A failed statement aborts the transaction: COMMIT then rolls back.
+        tx.batch_execute("COMMIT"),
+    );
     k?;
     r?;
     i?;
     p?;
     m?;
-    Ok(())
-}
-
-/// One upsert for all levels of the batch, in key order; answers the new
-/// quantities.
-async fn upsert_levels(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch) -> Result<Vec<LevelUpdate>> {
-    let (t, w, v, d) = c.level_columns();
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at) \
-             SELECT u.t, u.w, u.v, u.d, now() FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[]) \
-               AS u(t, w, v, d) ORDER BY 1, 2, 3 \
-             ON CONFLICT (tenant_id, warehouse_id, variant_id) \
-             DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now() \
-             RETURNING tenant_id, warehouse_id, variant_id, quantity",
-        )
-        .await?;
-    let rows = tx.query(&stmt, &[&t, &w, &v, &d]).await?;
-    Ok(rows
+    let level_rows = l?;
+    locked?;
+    let numbered = numbered?;
+    committed?;
+    let updates = level_rows
         .iter()
         .filter_map(|row| {
             let key: (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
@@ -526,48 +543,60 @@ async fn upsert_levels(db: &Db, tx: &Tx<'_>, c: &ReceiptBatch) -> Result<Vec<Lev
                 delta: *delta,
             })
         })
-        .collect())
+        .collect();
+    Ok((updates, numbered))
 }
+
+/// Inputs of SQL_NUMBER: per register (sorted) and per server-numbered receipt.
+#[derive(Default)]
+struct Numbering {
+    reg_tenant: Vec<Uuid>,
+    reg_id: Vec<Uuid>,
+    max_client: Vec<i64>,
+    count: Vec<i64>,
+    x_tenant: Vec<Uuid>,
+    x_receipt: Vec<Uuid>,
+    x_register: Vec<Uuid>,
+    x_ord: Vec<i64>,
+}
+
+/// One upsert for all levels of the batch, in key order (lock order);
+/// answers the new quantities.
+const SQL_LEVELS: &str = "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at) \
+     SELECT u.t, u.w, u.v, u.d, now() FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[]) \
+       AS u(t, w, v, d) ORDER BY 1, 2, 3 \
+     ON CONFLICT (tenant_id, warehouse_id, variant_id) \
+     DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now() \
+     RETURNING tenant_id, warehouse_id, variant_id, quantity";
 
 /// A stored receipt by id.
 pub async fn load_receipt(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<StoredReceipt>> {
     let mut client = db.client().await?;
     let tx = client.transaction().await?;
-    let r = load_receipt_tx(db, &tx, tenant, id).await?;
+    let r = load_receipt_on(&*tx, tenant, id).await?;
     tx.commit().await?;
     Ok(r)
 }
 
-async fn load_receipt_tx(
-    db: &Db,
-    tx: &Tx<'_>,
+async fn load_receipt_on(
+    tx: &impl GenericClient,
     tenant: Uuid,
     id: Uuid,
 ) -> Result<Option<StoredReceipt>> {
-    let stmt = db
-        .prepare(
-            tx,
-            "SELECT r.id, r.number, r.store_id, r.register_id, r.shift_id, r.kind, r.original_receipt_id, \
+    let stmt = "SELECT r.id, k.number, r.store_id, r.register_id, r.shift_id, r.kind, r.original_receipt_id, \
                     r.customer_id, r.occurred_at, r.created_at, r.subtotal, r.discount_total, r.total, r.paid, \
                     r.change_due \
              FROM receipt_keys k JOIN receipts r ON r.tenant_id = k.tenant_id AND r.id = k.id \
                AND r.occurred_at = k.occurred_at \
-             WHERE k.tenant_id = $1 AND k.id = $2",
-        )
-        .await?;
-    let Some(row) = tx.query_opt(&stmt, &[&tenant, &id]).await? else {
+             WHERE k.tenant_id = $1 AND k.id = $2";
+    let Some(row) = tx.query_opt(stmt, &[&tenant, &id]).await? else {
         return Ok(None);
     };
     let occurred: DateTime<Utc> = row.get(8);
-    let items = db
-        .prepare(
-            tx,
-            "SELECT line_no, variant_id, product_id, quantity, price, discount, total FROM receipt_items \
-             WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 ORDER BY line_no",
-        )
-        .await?;
+    let items = "SELECT line_no, variant_id, product_id, quantity, price, discount, total FROM receipt_items \
+             WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 ORDER BY line_no";
     let items = tx
-        .query(&items, &[&tenant, &id, &occurred])
+        .query(items, &[&tenant, &id, &occurred])
         .await?
         .iter()
         .map(|i| ReceiptLine {
@@ -580,15 +609,10 @@ async fn load_receipt_tx(
             total: i.get(6),
         })
         .collect();
-    let pays = db
-        .prepare(
-            tx,
-            "SELECT method, amount FROM payments WHERE tenant_id = $1 AND receipt_id = $2 \
-             AND occurred_at = $3 ORDER BY line_no",
-        )
-        .await?;
+    let pays = "SELECT method, amount FROM payments WHERE tenant_id = $1 AND receipt_id = $2 \
+             AND occurred_at = $3 ORDER BY line_no";
     let payments = tx
-        .query(&pays, &[&tenant, &id, &occurred])
+        .query(pays, &[&tenant, &id, &occurred])
         .await?
         .iter()
         .map(|p| ReceiptPayment {
@@ -654,12 +678,13 @@ pub async fn list_receipts(
     };
     let rows = db
         .query(
-            "SELECT id, number, register_id, shift_id, kind, occurred_at, total FROM receipts \
-             WHERE tenant_id = $1 AND store_id = $2 \
-               AND ($3::timestamptz IS NULL OR occurred_at >= $3) \
-               AND ($4::timestamptz IS NULL OR occurred_at < $4) \
-               AND ($5::timestamptz IS NULL OR (occurred_at, id) < ($5, $6::uuid)) \
-             ORDER BY occurred_at DESC, id DESC LIMIT $7",
+            "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total FROM receipts r \
+             JOIN receipt_keys k ON k.tenant_id = r.tenant_id AND k.id = r.id \
+             WHERE r.tenant_id = $1 AND r.store_id = $2 \
+               AND ($3::timestamptz IS NULL OR r.occurred_at >= $3) \
+               AND ($4::timestamptz IS NULL OR r.occurred_at < $4) \
+               AND ($5::timestamptz IS NULL OR (r.occurred_at, r.id) < ($5, $6::uuid)) \
+             ORDER BY r.occurred_at DESC, r.id DESC LIMIT $7",
             &[&tenant, &store, &from, &to, &cur_t, &cur_id, &limit],
         )
         .await?;
