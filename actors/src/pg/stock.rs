@@ -332,7 +332,8 @@ async fn stored_movements(
         .prepare(
             tx,
             "SELECT warehouse_id, variant_id, delta, cause FROM stock_movements \
-             WHERE tenant_id = $1 AND document_id = $2 ORDER BY warehouse_id, variant_id",
+             WHERE tenant_id = $1 AND document_id = $2 AND cause NOT IN ('sale', 'return') \
+             ORDER BY warehouse_id, variant_id",
         )
         .await?;
     Ok(tx
