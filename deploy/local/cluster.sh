@@ -181,7 +181,13 @@ render() {
     tpl=${tpl//@@NGINX_DIR@@/$NGINX_DIR}
     [[ "$tpl" != *@@* ]] || die "unrendered placeholder left in $TEMPLATE"
     mkdir -p "$(dirname "$out")"
-    printf '%s\n' "$tpl" >"$out"
+    if [ "${JOWI_CLUSTER_NO_LIMITS:-0}" = 1 ]; then
+        # Benchmarks only: drop the per-request rate and connection limits
+        # (the zones stay defined, unused), so throughput is the servers'.
+        printf '%s\n' "$tpl" | grep -vE '^\s*limit_(req|conn)\s+(zone=|conn_per)' >"$out"
+    else
+        printf '%s\n' "$tpl" >"$out"
+    fi
 }
 
 nginx_args() { echo "-p $NGINX_DIR/ -e $NGINX_DIR/logs/error.log -c $NGINX_DIR/nginx.conf"; }
