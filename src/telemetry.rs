@@ -23,6 +23,20 @@ pub fn init() {
     };
 }
 
+/// A request id unique across instances and cheap on the hot path: a random
+/// per-process prefix and a counter (no random number per request).
+fn next_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(rand::random::<u32>);
+    format!(
+        "{prefix:08x}{:012x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 pub async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -33,7 +47,7 @@ pub async fn request_span(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        .unwrap_or_else(next_request_id);
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,

@@ -18,17 +18,19 @@ use serde::{Deserialize, Deserializer};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        // Hot routes first: the router tries resources in order and every
+        // dynamic one it passes costs a regex match.
         web::scope("/api/v1")
+            .configure(products::configure)
+            .configure(receipts::configure)
             .configure(health::configure)
             .configure(admin::configure)
             .configure(categories::configure)
-            .configure(products::configure)
             .configure(stores::configure)
             .configure(employees::configure)
             .configure(customers::configure)
             .configure(tokens::configure)
             .configure(shifts::configure)
-            .configure(receipts::configure)
             .configure(stock::configure),
     );
 }

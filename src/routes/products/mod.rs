@@ -24,9 +24,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // Literal paths first: /products/changes must not parse as an id.
-    cfg.service(changes)
-        .service(by_barcode)
+    // The scan path first (the hottest call); literal paths before
+    // /products/{id} so "changes" never parses as an id.
+    cfg.service(by_barcode)
+        .service(changes)
         .service(list)
         .service(create)
         .service(get_one)
