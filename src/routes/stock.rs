@@ -14,7 +14,6 @@ use jowi_actors::store::messages::{ApplyLevels, Subscribe};
 use jowi_actors::store::stock::{Start, StockEvent};
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use utoipa::{IntoParams, ToSchema};
@@ -191,6 +190,29 @@ pub async fn post_movement(
     }
 }
 
+#[derive(Serialize)]
+struct SnapshotMsg<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    seq: u64,
+    levels: &'a [jowi_actors::store::stock::Level],
+}
+
+#[derive(Serialize)]
+struct ReplayMsg<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    changes: &'a [jowi_actors::store::stock::StockChange],
+}
+
+#[derive(Serialize)]
+struct ChangeMsg<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    change: &'a jowi_actors::store::stock::StockChange,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct WsParams {
@@ -225,25 +247,34 @@ pub async fn ws(
     let metrics = state.metrics.clone();
     actix_rt::spawn(async move {
         let mut events = sub.events;
+        // Serialized straight from typed values: a snapshot of a big store
+        // is megabytes, and a serde_json::Value of it would be many times that.
         let (first, mut last_seq) = match sub.start {
-            Start::Snapshot { seq, levels } => (
-                json!({"type": "snapshot", "seq": seq, "levels": levels}),
-                seq,
-            ),
+            Start::Snapshot { seq, levels } => {
+                let msg = SnapshotMsg {
+                    kind: "snapshot",
+                    seq,
+                    levels: &levels,
+                };
+                (serde_json::to_string(&msg).unwrap_or_default(), seq)
+            }
             Start::Replay(changes) => {
                 let last = changes.last().map_or(q.since_seq.unwrap_or(0), |c| c.seq);
-                (json!({"type": "replay", "changes": changes}), last)
+                let msg = ReplayMsg {
+                    kind: "replay",
+                    changes: &changes,
+                };
+                (serde_json::to_string(&msg).unwrap_or_default(), last)
             }
         };
-        let mut ok = session.text(first.to_string()).await.is_ok();
+        let mut ok = session.text(first).await.is_ok();
         while ok {
             tokio::select! {
                 ev = events.recv() => match ev {
                     Some(StockEvent::Change(c)) => {
                         last_seq = c.seq;
-                        let mut msg = json!(c);
-                        msg["type"] = json!("change");
-                        ok = session.text(msg.to_string()).await.is_ok();
+                        let msg = ChangeMsg { kind: "change", change: &c };
+                        ok = session.text(serde_json::to_string(&msg).unwrap_or_default()).await.is_ok();
                     }
                     None => {
                         let reason = if sub.lagged.load(Ordering::SeqCst) {
