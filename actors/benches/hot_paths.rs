@@ -6,9 +6,9 @@
 
 use chrono::Utc;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use jowi_actors::domain::JsonDecimal;
 use jowi_actors::store::receipt::{
-    prepare, ItemRequest, JsonDecimalSer, PaymentMethod, PaymentRequest, ReceiptKind,
-    ReceiptRequest, Till,
+    prepare, ItemRequest, PaymentMethod, PaymentRequest, ReceiptKind, ReceiptRequest, Till,
 };
 use jowi_actors::tenant::catalog::{Catalog, ListQuery, Product, Variant};
 use jowi_actors::writer::batch::ReceiptBatch;
@@ -59,7 +59,7 @@ fn receipt(variants: &[Uuid], k: usize) -> ReceiptRequest {
         items: (0..3)
             .map(|j| ItemRequest {
                 variant_id: variants[(k * 7 + j * 13) % variants.len()],
-                quantity: JsonDecimalSer("1.5".parse().unwrap()),
+                quantity: JsonDecimal("1.5".parse().unwrap()),
                 price: None,
                 discount: 0,
             })

@@ -64,24 +64,7 @@ pub struct DocumentLine {
     pub variant_id: Uuid,
     /// > 0; for an inventory count, the counted quantity (>= 0).
     #[schema(value_type = String)]
-    pub quantity: JsonDecimalBody,
-}
-
-/// A decimal as JSON number or string, re-serialized for hashing.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(from = "JsonDecimal")]
-pub struct JsonDecimalBody(pub rust_decimal::Decimal);
-
-impl From<JsonDecimal> for JsonDecimalBody {
-    fn from(d: JsonDecimal) -> Self {
-        JsonDecimalBody(d.0.normalize())
-    }
-}
-
-impl Serialize for JsonDecimalBody {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
+    pub quantity: JsonDecimal,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -63,6 +63,22 @@ async fn second_lookup_is_a_cache_hit() {
     assert_eq!(after["tenants_loaded"], 1);
     // Served from memory: with the database refusing connections the
     // lookup still answers.
+    set_database_reachable(&app, false).await;
+    let r = app.get("/api/v1/products/barcode/555", &t.token).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mid = app.cache_stats().await;
+    let r = app.get("/api/v1/products/barcode/555", &t.token).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let after = app.cache_stats().await;
+    assert_eq!(after["misses"], mid["misses"]);
+    assert_eq!(
+        after["hits"].as_u64().unwrap(),
+        mid["hits"].as_u64().unwrap() + 1
+    );
+    assert!(mid["hits"].as_u64().unwrap() > before["hits"].as_u64().unwrap());
+    assert_eq!(after["tenants_loaded"], 1);
+    // Served from memory: with the database refusing connections the
+    // lookup still answers.
     let name = app.db_url.rsplit('/').next().unwrap().to_owned();
     let (admin, conn) =
         tokio_postgres::connect(&with_db(&app.db_url, "postgres"), tokio_postgres::NoTls)
@@ -81,10 +97,7 @@ async fn second_lookup_is_a_cache_hit() {
         .await
         .unwrap();
     let r = app.get("/api/v1/products/barcode/555", &t.token).await;
-    admin
-        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    set_database_reachable(&app, true).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 

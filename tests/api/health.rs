@@ -18,37 +18,13 @@ async fn health_and_ready() {
 #[actix_web::test]
 async fn ready_fails_without_postgres() {
     let app = spawn_app().await;
-    let db = app.db().await;
-    let name = app.db_url.rsplit('/').next().unwrap().to_owned();
-    let admin = {
-        let (c, conn) =
-            tokio_postgres::connect(&with_db(&app.db_url, "postgres"), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        c
-    };
-    drop(db);
-    admin
-        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            &[&name],
-        )
-        .await
-        .unwrap();
+    set_database_reachable(&app, false).await;
     let r = app
         .send(Method::GET, "/api/v1/health/ready", None, None)
         .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert_eq!(r.body["postgres"], "down");
-    admin
-        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    set_database_reachable(&app, true).await;
     assert!(
         eventually(std::time::Duration::from_secs(10), || async {
             app.send(Method::GET, "/api/v1/health/ready", None, None)

@@ -311,6 +311,31 @@ impl TestApp {
     }
 }
 
+/// Makes the app's database refuse connections (and drops the open ones),
+/// or accept them again: PostgreSQL "down" for this app only.
+pub async fn set_database_reachable(app: &TestApp, reachable: bool) {
+    let name = app.db_url.rsplit('/').next().expect("db name").to_owned();
+    let (admin, conn) = tokio_postgres::connect(&with_db(&app.db_url, "postgres"), NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}"
+        ))
+        .await
+        .expect("alter database");
+    if !reachable {
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&name],
+            )
+            .await
+            .expect("terminate");
+    }
+}
+
 /// Polls `check` until it holds or `timeout` passes (no fixed sleeps).
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where

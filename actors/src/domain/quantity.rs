@@ -48,9 +48,17 @@ impl Serialize for Quantity {
     }
 }
 
-/// A decimal from JSON, as typed: a number or a numeric string.
+/// A decimal from JSON, as typed: a number or a numeric string. Kept
+/// normalized and written back as a string, so a request re-serialized for
+/// its idempotency hash reads the same whichever spelling the client used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonDecimal(pub Decimal);
+
+impl Serialize for JsonDecimal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
 
 impl<'de> Deserialize<'de> for JsonDecimal {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -84,7 +92,7 @@ impl<'de> Deserialize<'de> for JsonDecimal {
                     .map_err(|_| E::custom("not a decimal number"))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V).map(|v| JsonDecimal(v.0.normalize()))
     }
 }
 

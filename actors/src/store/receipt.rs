@@ -84,30 +84,13 @@ pub struct ItemRequest {
     pub variant_id: Uuid,
     /// Number or decimal string, at most 3 decimals (weighed goods).
     #[schema(value_type = String)]
-    pub quantity: JsonDecimalSer,
+    pub quantity: JsonDecimal,
     /// Unit price in minor units; defaults to the catalog price.
     #[serde(default)]
     pub price: Option<i64>,
     /// Line discount in minor units.
     #[serde(default)]
     pub discount: i64,
-}
-
-/// `JsonDecimal` that also serializes (for hashing the request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(from = "JsonDecimal")]
-pub struct JsonDecimalSer(pub Decimal);
-
-impl From<JsonDecimal> for JsonDecimalSer {
-    fn from(d: JsonDecimal) -> Self {
-        JsonDecimalSer(d.0.normalize())
-    }
-}
-
-impl Serialize for JsonDecimalSer {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -451,7 +434,7 @@ mod tests {
             customer_id: None,
             items: vec![ItemRequest {
                 variant_id: vid,
-                quantity: JsonDecimalSer(qty.parse().unwrap_or_default()),
+                quantity: JsonDecimal(qty.parse().unwrap_or_default()),
                 price: None,
                 discount: 0,
             }],
@@ -537,10 +520,10 @@ mod tests {
         let (_, vid) = setup();
         let a = req(vid, "1.500", vec![]);
         let mut b = a.clone();
-        b.items[0].quantity = JsonDecimalSer("1.5".parse().unwrap_or_default());
+        b.items[0].quantity = JsonDecimal("1.5".parse().unwrap_or_default());
         let a_hash = body_hash(&ReceiptRequest {
             items: vec![ItemRequest {
-                quantity: JsonDecimalSer(a.items[0].quantity.0.normalize()),
+                quantity: JsonDecimal(a.items[0].quantity.0.normalize()),
                 ..a.items[0].clone()
             }],
             ..a.clone()
