@@ -44,8 +44,11 @@ log "deploy/ files (nginx -t, promtool, YAML/JSON)"
 bash deploy/validate.sh
 log "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path benches/loadgen/Cargo.toml -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+# The load tool is its own workspace: keep it compiling and lint-clean too.
+cargo clippy --manifest-path benches/loadgen/Cargo.toml --all-targets -- -D warnings
 log "tests"
 cargo nextest run --workspace --no-fail-fast
 log "benches compile"

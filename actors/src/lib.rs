@@ -4,13 +4,20 @@
 //! Who owns what:
 //! - `Directory` owns the set of loaded tenants; a `TenantActor` per tenant
 //!   owns its `Catalog` (the only writer; HTTP handlers read it directly).
+//! - A `StoreActor` per store orders that store's receipts and owns its
+//!   stock levels in memory and its live subscribers.
+//! - The `writer` group-commits receipts of all stores; PostgreSQL decides
+//!   what must hold across instances (ids, numbers, shifts, return limits).
 //! - `Authenticator` caches verified tokens.
 //! - The bus (`bus`) tells other instances what changed; it is a hint, never
 //!   the only copy: PostgreSQL is the system of record.
 //!
-//! Bounds: actor mailboxes (actix default 16 queued per sender, `send`
-//! waits), the database pool (`database.pool_max`), bus queues (8,192 out,
-//! 4,096 in), the token cache (100,000).
+//! Bounds: store mailboxes (`sales.store_mailbox_capacity`), the writer
+//! queue (`sales.writer_queue`, then 503), batch size and window, the
+//! database pool (`database.pool_max`), subscriber queues
+//! (`sales.ws_queue_events`) and replay windows, bus queues (8,192 out,
+//! 4,096 in), the token cache (100,000), recent receipt ids per store
+//! (50,000).
 
 pub mod auth;
 pub mod bus;
