@@ -229,6 +229,9 @@ pub async fn ws(
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let metrics = state.metrics.clone();
     actix_rt::spawn(async move {
+        // Holding the tenant's handle keeps it (and this store's actor)
+        // from idle eviction while someone is watching.
+        let _tenant = tenant;
         let mut events = sub.events;
         // Serialized straight from typed values: a snapshot of a big store
         // is megabytes, and a serde_json::Value of it would be many times that.

@@ -161,3 +161,31 @@ async fn slow_subscriber_is_dropped_and_sales_go_on() {
     assert!(reason.contains("slow consumer"), "{reason}");
     assert!(reason.contains("since_seq="), "{reason}");
 }
+
+/// A tenant with a live subscriber is not evicted as idle; once the
+/// subscriber leaves, it is.
+#[actix_web::test]
+async fn watched_tenant_is_not_evicted() {
+    let app = spawn_app_with(|s| {
+        s.catalog.tenant_idle_evict_s = 0;
+        s.catalog.evict_check_interval_ms = 50;
+    })
+    .await;
+    let s = shop(&app, 1).await;
+    let mut ws = connect(&app, &s.store, &s.owner, "").await;
+    next_json(&mut ws).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.cache_stats().await["tenants_loaded"], 1);
+    let r = app
+        .post("/api/v1/receipts", &s.register_token, s.sale(&[(0, "1")]))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(next_json(&mut ws).await["type"], "change");
+    drop(ws);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            app.cache_stats().await["tenants_loaded"] == 0
+        })
+        .await
+    );
+}
