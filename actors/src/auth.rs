@@ -31,6 +31,10 @@ const CACHE_MAX: usize = 100_000;
 pub struct Authenticator {
     db: Db,
     cache: DashMap<TokenHash, Principal>,
+    /// Hashes looked up and not found. A token is 256 random bits, so a hash
+    /// that was unknown never becomes valid later: no expiry is needed, and
+    /// repeated bad tokens cost no database round trip.
+    unknown: DashMap<TokenHash, ()>,
 }
 
 pub fn hash_token(raw: &str) -> TokenHash {
@@ -70,6 +74,7 @@ impl Authenticator {
         Self {
             db,
             cache: DashMap::new(),
+            unknown: DashMap::new(),
         }
     }
 
@@ -80,9 +85,19 @@ impl Authenticator {
         if let Some(p) = self.cache.get(&hash) {
             return Ok(p.clone());
         }
-        let (token_id, role, register_id) = pg::org::find_token(&self.db, tenant, &hash)
-            .await?
-            .ok_or_else(|| Error::Unauthorized("the bearer token is unknown or revoked".into()))?;
+        let unknown = || Error::Unauthorized("the bearer token is unknown or revoked".into());
+        if self.unknown.contains_key(&hash) {
+            return Err(unknown());
+        }
+        let Some((token_id, role, register_id)) =
+            pg::org::find_token(&self.db, tenant, &hash).await?
+        else {
+            if self.unknown.len() >= CACHE_MAX {
+                self.unknown.clear();
+            }
+            self.unknown.insert(hash, ());
+            return Err(unknown());
+        };
         let principal = Principal {
             tenant_id: tenant,
             token_id,
