@@ -29,11 +29,12 @@ use uuid::Uuid;
 const SQL_KEYS: &str = "INSERT INTO receipt_keys (tenant_id, id, store_id, register_id, number, body_hash, occurred_at) \
     SELECT u.t, u.id, u.s, u.r, u.n, u.h, now() \
     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[]) AS u(t, id, s, r, n, h)";
-const SQL_RECEIPTS: &str = "INSERT INTO receipts (tenant_id, id, occurred_at, store_id, register_id, shift_id, number, kind, \
+// The receipt number lives in receipt_keys only (as in the server).
+const SQL_RECEIPTS: &str = "INSERT INTO receipts (tenant_id, id, occurred_at, store_id, register_id, shift_id, kind, \
     subtotal, discount_total, total, paid, change_due) \
-    SELECT u.t, u.id, now(), u.s, u.r, u.sh, u.n, 'sale', u.tot, 0, u.tot, u.paid, u.paid - u.tot \
-    FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int8[], $8::int8[]) \
-    AS u(t, id, s, r, sh, n, tot, paid)";
+    SELECT u.t, u.id, now(), u.s, u.r, u.sh, 'sale', u.tot, 0, u.tot, u.paid, u.paid - u.tot \
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::int8[], $7::int8[]) \
+    AS u(t, id, s, r, sh, tot, paid)";
 const SQL_ITEMS: &str = "INSERT INTO receipt_items (tenant_id, receipt_id, line_no, occurred_at, variant_id, product_id, \
     quantity, price, discount, total) \
     SELECT u.t, u.rid, u.ln, now(), u.v, u.p, 1, u.price, 0, u.price \
@@ -213,7 +214,6 @@ async fn write(
                     &b.r_store,
                     &b.r_register,
                     &b.r_shift,
-                    &b.r_number,
                     &b.r_total,
                     &b.r_paid,
                 ],
