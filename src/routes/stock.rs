@@ -11,7 +11,7 @@ use jowi_actors::pg::stock::{
     self, DocumentKind, DocumentOutcome, LevelRow, PostedDocument, StockDocument,
 };
 use jowi_actors::store::messages::{ApplyLevels, Subscribe};
-use jowi_actors::store::stock::{Start, StockEvent};
+use jowi_actors::store::stock::{Resume, Start, StockEvent};
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -177,6 +177,7 @@ pub async fn post_movement(
 struct SnapshotMsg<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
+    epoch: u32,
     seq: u64,
     levels: &'a [jowi_actors::store::stock::Level],
 }
@@ -185,6 +186,7 @@ struct SnapshotMsg<'a> {
 struct ReplayMsg<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
+    epoch: u32,
     changes: &'a [jowi_actors::store::stock::StockChange],
 }
 
@@ -201,6 +203,9 @@ struct ChangeMsg<'a> {
 pub struct WsParams {
     /// Resume after this sequence number (replay if still held, else snapshot).
     pub since_seq: Option<u64>,
+    /// The `epoch` of the snapshot or replay that gave `since_seq`: numbers
+    /// of another instance or of a restarted store never replay.
+    pub epoch: Option<u32>,
 }
 
 /// Live stock of a store over WebSocket: a snapshot (or the missed changes),
@@ -221,7 +226,10 @@ pub async fn ws(
     let store = state.directory.store(&tenant, *id).await?;
     let sub = store
         .send(Subscribe {
-            since_seq: q.since_seq,
+            resume: match (q.epoch, q.since_seq) {
+                (Some(epoch), Some(seq)) => Some(Resume { epoch, seq }),
+                _ => None,
+            },
         })
         .await
         .map_err(ApiError::from)?;
@@ -239,6 +247,7 @@ pub async fn ws(
             Start::Snapshot { seq, levels } => {
                 let msg = SnapshotMsg {
                     kind: "snapshot",
+                    epoch: sub.epoch,
                     seq,
                     levels: &levels,
                 };
@@ -248,6 +257,7 @@ pub async fn ws(
                 let last = changes.last().map_or(q.since_seq.unwrap_or(0), |c| c.seq);
                 let msg = ReplayMsg {
                     kind: "replay",
+                    epoch: sub.epoch,
                     changes: &changes,
                 };
                 (serde_json::to_string(&msg).unwrap_or_default(), last)
@@ -264,7 +274,10 @@ pub async fn ws(
                     }
                     None => {
                         let reason = if sub.lagged.load(Ordering::SeqCst) {
-                            format!("slow consumer; resubscribe with since_seq={last_seq}")
+                            format!(
+                                "slow consumer; resubscribe with epoch={}&since_seq={last_seq}",
+                                sub.epoch
+                            )
                         } else {
                             "store stopped; resubscribe".to_owned()
                         };

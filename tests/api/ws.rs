@@ -72,13 +72,13 @@ async fn subscriber_receives_changes_in_order() {
         .post("/api/v1/receipts", &s.register_token, s.sale(&[(1, "1")]))
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
-    let mut ws = connect(
-        &app,
-        &s.store,
-        &s.owner,
-        &format!("?since_seq={}", start + 3),
-    )
-    .await;
+    let epoch = snap["epoch"].as_u64().unwrap();
+    // Another epoch's numbers (another instance) get a snapshot, not a replay.
+    let query = format!("?epoch={}&since_seq={}", epoch ^ 1, start + 3);
+    let mut other = connect(&app, &s.store, &s.owner, &query).await;
+    assert_eq!(next_json(&mut other).await["type"], "snapshot");
+    let query = format!("?epoch={epoch}&since_seq={}", start + 3);
+    let mut ws = connect(&app, &s.store, &s.owner, &query).await;
     let replay = next_json(&mut ws).await;
     assert_eq!(replay["type"], "replay");
     let changes = replay["changes"].as_array().unwrap();

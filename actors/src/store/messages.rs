@@ -32,10 +32,12 @@ pub enum Posted {
 #[derive(Debug, Message)]
 #[rtype(result = "Subscription")]
 pub struct Subscribe {
-    pub since_seq: Option<u64>,
+    pub resume: Option<super::stock::Resume>,
 }
 
 pub struct Subscription {
+    /// The epoch of this store actor's sequence numbers.
+    pub epoch: u32,
     pub start: Start,
     pub events: mpsc::Receiver<StockEvent>,
     /// True once the actor dropped this subscriber for being slow.

@@ -288,9 +288,10 @@ impl Handler<Subscribe> for StoreActor {
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
         let (start, rx, lagged) = self
             .book
-            .subscribe(msg.since_seq, self.settings.ws_queue_events);
+            .subscribe(msg.resume, self.settings.ws_queue_events);
         self.metrics.ws_subscribers.inc();
         MessageResult(Subscription {
+            epoch: self.book.epoch(),
             start,
             events: rx,
             lagged,

@@ -50,6 +50,15 @@ pub enum Start {
     Snapshot { seq: u64, levels: Vec<Level> },
 }
 
+/// Where a subscriber left off: sequence numbers are per store actor, so
+/// they only mean something with the `epoch` of the actor that gave them
+/// (another instance, or this one after a restart, has another epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub epoch: u32,
+    pub seq: u64,
+}
+
 struct Subscriber {
     tx: mpsc::Sender<StockEvent>,
     /// Set when the subscriber is dropped for being slow, so its socket can
@@ -58,6 +67,8 @@ struct Subscriber {
 }
 
 pub struct StockBook {
+    /// Random per book: names this sequence of `seq` numbers.
+    epoch: u32,
     levels: HashMap<(Uuid, Uuid), Decimal>,
     seq: u64,
     replay: VecDeque<StockChange>,
@@ -68,6 +79,7 @@ pub struct StockBook {
 impl StockBook {
     pub fn new(levels: HashMap<(Uuid, Uuid), Decimal>, replay_cap: usize) -> Self {
         Self {
+            epoch: rand::random(),
             levels,
             seq: 0,
             replay: VecDeque::with_capacity(replay_cap.min(4096)),
@@ -78,6 +90,10 @@ impl StockBook {
 
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    pub fn epoch(&self) -> u32 {
+        self.epoch
     }
 
     pub fn subscriber_count(&self) -> usize {
@@ -142,14 +158,15 @@ impl StockBook {
         before - self.subscribers.len()
     }
 
-    /// Registers a subscriber with a queue of `queue` events. With
-    /// `since_seq` inside the replay window it gets the missed changes,
-    /// otherwise a snapshot.
+    /// Registers a subscriber with a queue of `queue` events. Resuming this
+    /// book's epoch inside the replay window gives the missed changes;
+    /// anything else gives a snapshot.
     pub fn subscribe(
         &mut self,
-        since_seq: Option<u64>,
+        resume: Option<Resume>,
         queue: usize,
     ) -> (Start, mpsc::Receiver<StockEvent>, Arc<AtomicBool>) {
+        let since_seq = resume.filter(|r| r.epoch == self.epoch).map(|r| r.seq);
         let (tx, rx) = mpsc::channel(queue.max(1));
         let lagged = Arc::new(AtomicBool::new(false));
         self.subscribers.push(Subscriber {
@@ -206,13 +223,25 @@ mod tests {
         for q in 1..=3 {
             book.set(w, v, Decimal::from(q), Decimal::ONE, "receiving");
         }
-        match book.subscribe(Some(1), 10).0 {
+        let epoch = book.epoch();
+        let at = |seq| Some(Resume { epoch, seq });
+        match book.subscribe(at(1), 10).0 {
             Start::Replay(c) => assert_eq!(c.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![2, 3]),
             Start::Snapshot { .. } => panic!("expected replay"),
         }
+        // Older than the window: snapshot.
         assert!(matches!(
-            book.subscribe(Some(0), 10).0,
+            book.subscribe(at(0), 10).0,
             Start::Snapshot { seq: 3, .. }
+        ));
+        // Another epoch's numbers never replay.
+        let other = Some(Resume {
+            epoch: epoch.wrapping_add(1),
+            seq: 2,
+        });
+        assert!(matches!(
+            book.subscribe(other, 10).0,
+            Start::Snapshot { .. }
         ));
     }
 }
