@@ -82,6 +82,10 @@ impl Directory {
 
     /// The store's actor, started (with its levels loaded) on first use.
     pub async fn store(&self, tenant: &TenantHandle, store: Uuid) -> Result<Addr<StoreActor>> {
+        // Fast path (every receipt): a shard read lock, not the entry API.
+        if let Some(addr) = tenant.stores.get(&store).and_then(|s| s.get().cloned()) {
+            return Ok(addr);
+        }
         let info = tenant
             .catalog
             .store(store)

@@ -495,17 +495,8 @@ async fn bad_product_input_is_rejected_cleanly() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.code(), "bad_request");
     // Nothing half-written: only the first product exists.
-    let db = app.db().await;
-    let n: i64 = db
-        .query_one("SELECT count(*) FROM products", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let v: i64 = db
-        .query_one("SELECT count(*) FROM product_variants", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = app.count("products").await;
+    let v = app.count("product_variants").await;
     assert_eq!((n, v), (1, 1));
 }
 

@@ -189,18 +189,9 @@ async fn concurrent_receipts_are_all_stored_once() {
         .map(|k| format!("{}-{k}", s.register_number))
         .collect();
     assert_eq!(numbers, expected, "numbers must be 1..=n without gaps");
-    let db = app.db().await;
-    let count: i64 = db
-        .query_one("SELECT count(*) FROM receipts", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let count = app.count("receipts").await;
     assert_eq!(count, n as i64);
-    let items: i64 = db
-        .query_one("SELECT count(*) FROM receipt_items", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let items = app.count("receipt_items").await;
     assert_eq!(items, 2 * n as i64);
     assert_stock_matches_ledger(&app).await;
     // No opening stock: variant 0 sold 60 x 1 and 60 x 0.25, so -75.
@@ -247,12 +238,7 @@ async fn retry_storm_stores_each_receipt_once() {
         }
     }
     assert_eq!(created, 40);
-    let db = app.db().await;
-    let count: i64 = db
-        .query_one("SELECT count(*) FROM receipts", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let count = app.count("receipts").await;
     assert_eq!(count, 40);
     assert_stock_matches_ledger(&app).await;
 }
@@ -317,21 +303,13 @@ async fn killed_writer_connection_fails_batch_cleanly() {
     for r in &failed {
         assert_eq!(r.code(), "unavailable");
     }
-    let stored: i64 = db
-        .query_one("SELECT count(*) FROM receipts", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let stored = app.count("receipts").await;
     let created = replies
         .iter()
         .filter(|r| r.status == StatusCode::CREATED)
         .count() as i64;
     assert_eq!(stored, created, "nothing half-written");
-    let keys: i64 = db
-        .query_one("SELECT count(*) FROM receipt_keys", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let keys = app.count("receipt_keys").await;
     assert_eq!(keys, created);
     // Retries of everything succeed, once each.
     let retries = join_all(
@@ -356,11 +334,7 @@ async fn killed_writer_connection_fails_batch_cleanly() {
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, vec![1, 2, 3, 4, 5]);
-    let stored: i64 = db
-        .query_one("SELECT count(*) FROM receipts", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let stored = app.count("receipts").await;
     assert_eq!(stored, 5);
     assert_stock_matches_ledger(&app).await;
 }
@@ -637,18 +611,9 @@ async fn bad_receipts_are_rejected_cleanly() {
         .post("/api/v1/receipts", &other_token, base.clone())
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let db = app.db().await;
-    let n: i64 = db
-        .query_one("SELECT count(*) FROM receipts", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = app.count("receipts").await;
     assert_eq!(n, 0);
-    let m: i64 = db
-        .query_one("SELECT count(*) FROM stock_movements", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let m = app.count("stock_movements").await;
     assert_eq!(m, 0);
 }
 
