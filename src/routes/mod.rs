@@ -61,7 +61,8 @@ pub fn edited_version(req: &HttpRequest, body: Option<i32>) -> Result<i32, ApiEr
     }
 }
 
-/// Optional text field: trimmed, empty -> None, bounded length.
+/// Optional text field: trimmed, empty -> None, bounded length, no
+/// control characters.
 pub fn optional_text(
     field: &str,
     raw: Option<&str>,
@@ -73,6 +74,9 @@ pub fn optional_text(
             field,
             format!("must be at most {max} characters"),
         ))),
-        Some(s) => Ok(Some(s.to_owned())),
+        Some(s) => {
+            jowi_actors::domain::check_text(field, s)?;
+            Ok(Some(s.to_owned()))
+        }
     }
 }

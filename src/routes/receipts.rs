@@ -6,6 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
+use jowi_actors::domain::{check_text, check_timestamp, Money, MAX_AMOUNT};
 use jowi_actors::pg::sales::{self, ReceiptSummary};
 use jowi_actors::store::messages::{CreateReceipt, Posted};
 use jowi_actors::store::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
@@ -32,6 +33,7 @@ async fn post_receipt(
     receipt: ReceiptRequest,
 ) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
+    check_limits(&receipt)?;
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = state.directory.store(&tenant, receipt.store_id).await?;
     let msg = CreateReceipt {
@@ -44,6 +46,35 @@ async fn post_receipt(
             "the store is busy; retry with the same receipt id".into(),
         )),
     }
+}
+
+/// What the catalog-free part of validation refuses before the receipt
+/// reaches its store actor: anything PostgreSQL would reject in the batch
+/// (a date outside its range, text it cannot store) and absurd tenders.
+/// Per-line amounts and quantities are bounded by `prepare`.
+fn check_limits(receipt: &ReceiptRequest) -> Result<(), Error> {
+    if let Some(at) = receipt.occurred_at {
+        check_timestamp("occurred_at", at)?;
+    }
+    if let Some(number) = receipt.number.as_deref() {
+        check_text("number", number)?;
+    }
+    // Each payment is bounded by Money; their sum is what the drawer takes
+    // in (cash tendered), so it gets the same bound.
+    let mut paid: i64 = 0;
+    for (i, p) in receipt.payments.iter().enumerate() {
+        let amount = Money::parse_positive(&format!("payments[{i}].amount"), p.amount)?;
+        paid = paid
+            .checked_add(amount.0)
+            .filter(|sum| *sum <= MAX_AMOUNT)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "payments",
+                    format!("the payments add up to more than {MAX_AMOUNT} minor units"),
+                )
+            })?;
+    }
+    Ok(())
 }
 
 /// Post a sale or return. 201 when stored now, 200 when this id was already
@@ -207,7 +238,9 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     let bad = || ApiError::BadRequest("cursor is not one this server gave".into());
     let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
     let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+    let at = DateTime::from_timestamp_micros(micros)
+        .and_then(|t| check_timestamp("cursor", t).ok())
+        .ok_or_else(bad)?;
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
@@ -225,22 +258,16 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
+    let from = q.from.map(|t| check_timestamp("from", t)).transpose()?;
+    let to = q.to.map(|t| check_timestamp("to", t)).transpose()?;
     let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant
         .catalog
         .store(q.store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items = sales::list_receipts(
-        &state.db,
-        auth.tenant(),
-        q.store_id,
-        q.from,
-        q.to,
-        after,
-        limit,
-    )
-    .await?;
+    let items =
+        sales::list_receipts(&state.db, auth.tenant(), q.store_id, from, to, after, limit).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items

@@ -3,9 +3,13 @@
 
 mod money;
 mod quantity;
+mod text;
+mod time;
 
-pub use money::Money;
+pub use money::{Money, MAX_AMOUNT};
 pub use quantity::{JsonDecimal, Quantity};
+pub use text::check_text;
+pub use time::check_timestamp;
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -77,9 +81,10 @@ pub fn parse_barcode(field: &str, raw: &str) -> Result<String> {
     }
 }
 
-/// A human name: trimmed, 1..=max characters.
+/// A human name: trimmed, 1..=max characters, no control characters.
 pub fn parse_name(field: &str, raw: &str, max: usize) -> Result<String> {
     let trimmed = raw.trim();
+    check_text(field, trimmed)?;
     if trimmed.is_empty() || trimmed.chars().count() > max {
         return Err(Error::invalid(
             field,

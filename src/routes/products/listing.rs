@@ -41,7 +41,10 @@ pub async fn list(
         Some(q) if q.chars().count() > 100 => {
             return Err(Error::invalid("q", "at most 100 characters").into())
         }
-        Some(q) => Some(q.to_lowercase()),
+        Some(q) => {
+            jowi_actors::domain::check_text("q", q)?;
+            Some(q.to_lowercase())
+        }
     };
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let page = tenant.catalog.list(&ListQuery {

@@ -17,7 +17,7 @@ pub use listing::*;
 pub use new::*;
 
 use actix_web::web;
-use jowi_actors::domain::{parse_barcode, Money};
+use jowi_actors::domain::{check_text, parse_barcode, Money};
 use jowi_actors::pg::catalog::VariantInput;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -77,7 +77,10 @@ pub(crate) fn parse_variants(
                         "at most 64 characters",
                     ))
                 }
-                Some(s) => Some(s.to_owned()),
+                Some(s) => {
+                    check_text(&format!("variants[{i}].sku"), s)?;
+                    Some(s.to_owned())
+                }
             };
             Ok(VariantInput {
                 id: v.id,
