@@ -11,7 +11,7 @@ use jowi_actors::Error as DomainError;
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
-fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+pub fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -75,6 +75,25 @@ impl Auth {
         } else {
             Err(ApiError::forbidden(what))
         }
+    }
+}
+
+/// A caller holding the admin token. As an extractor it runs before the
+/// body is read (put it first among a handler's arguments).
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = match req.app_data::<web::Data<AppState>>() {
+            Some(state) => check_admin(req, &state.settings.server.admin_token),
+            None => Err(ApiError::Domain(DomainError::Internal(anyhow::anyhow!(
+                "app state missing"
+            )))),
+        };
+        std::future::ready(checked.map(|()| Admin))
     }
 }
 

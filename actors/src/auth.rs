@@ -35,6 +35,9 @@ pub struct Authenticator {
     /// that was unknown never becomes valid later: no expiry is needed, and
     /// repeated bad tokens cost no database round trip.
     unknown: DashMap<TokenHash, ()>,
+    /// Revoked token hashes, for long-lived sessions (stock WebSockets)
+    /// authenticated before the revocation: they close when theirs is sent.
+    revoked: tokio::sync::broadcast::Sender<TokenHash>,
 }
 
 pub fn hash_token(raw: &str) -> TokenHash {
@@ -75,6 +78,7 @@ impl Authenticator {
             db,
             cache: DashMap::new(),
             unknown: DashMap::new(),
+            revoked: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
@@ -125,9 +129,17 @@ impl Authenticator {
         Ok((id, token))
     }
 
-    /// Drops a revoked token from the cache.
+    /// Drops a revoked token from the cache and tells the sessions it
+    /// opened (here or, through the bus, on another instance).
     pub fn forget(&self, hash: &TokenHash) {
         self.cache.remove(hash);
+        // No receiver (no open session) is fine.
+        let _ = self.revoked.send(*hash);
+    }
+
+    /// Revocations from now on. A receiver that lags must re-authenticate.
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<TokenHash> {
+        self.revoked.subscribe()
     }
 }
 

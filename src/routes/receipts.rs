@@ -7,6 +7,7 @@ use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use jowi_actors::domain::{check_text, check_timestamp, Money, MAX_AMOUNT};
+use jowi_actors::pg::org;
 use jowi_actors::pg::sales::{self, ReceiptSummary};
 use jowi_actors::store::messages::{CreateReceipt, Posted};
 use jowi_actors::store::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
@@ -34,6 +35,24 @@ async fn post_receipt(
 ) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
     check_limits(&receipt)?;
+    // Before the store actor, whose idempotency cache would otherwise
+    // answer a replay of another register's receipt.
+    if auth
+        .0
+        .register_id
+        .is_some_and(|own| own != receipt.register_id)
+    {
+        return Err(ApiError::forbidden("post another register's receipts"));
+    }
+    if let Some(customer) = receipt.customer_id {
+        // Another tenant's customer is "no such customer" (never stored).
+        org::get_customer(&state.db, auth.tenant(), customer)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::invalid("customer_id", "no such customer"),
+                other => other,
+            })?;
+    }
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = state.directory.store(&tenant, receipt.store_id).await?;
     let msg = CreateReceipt {
@@ -208,8 +227,11 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
+    // A register token reads its own register's receipts only; another's
+    // is "not found", as another tenant's would be.
     let receipt = sales::load_receipt(&state.db, auth.tenant(), *id)
         .await?
+        .filter(|r| auth.0.register_id.is_none_or(|own| own == r.register_id))
         .ok_or(Error::not_found("receipt"))?;
     Ok(HttpResponse::Ok().json(receipt))
 }
@@ -266,8 +288,18 @@ pub async fn list(
         .store(q.store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items =
-        sales::list_receipts(&state.db, auth.tenant(), q.store_id, from, to, after, limit).await?;
+    let items = sales::list_receipts(
+        &state.db,
+        auth.tenant(),
+        q.store_id,
+        from,
+        to,
+        after,
+        limit,
+        // A register token lists its own register's receipts only.
+        auth.0.register_id,
+    )
+    .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items

@@ -16,6 +16,7 @@ use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -236,6 +237,12 @@ pub async fn ws(
     let (response, mut session, mut incoming) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let metrics = state.metrics.clone();
+    // The session ends when its token is revoked (checked again in full
+    // if revocations came too fast to follow).
+    let token = crate::auth::bearer(&req)?;
+    let token_hash = jowi_actors::auth::hash_token(&token);
+    let authenticator = std::sync::Arc::clone(&state.auth);
+    let mut revocations = authenticator.revocations();
     actix_rt::spawn(async move {
         // Holding the tenant's handle keeps it (and this store's actor)
         // from idle eviction while someone is watching.
@@ -264,8 +271,20 @@ pub async fn ws(
             }
         };
         let mut ok = session.text(first).await.is_ok();
+        let mut close_reason = None;
         while ok {
             tokio::select! {
+                revoked = revocations.recv() => match revoked {
+                    Ok(hash) if hash != token_hash => {}
+                    Err(RecvError::Lagged(_)) if authenticator.authenticate(&token).await.is_ok() => {}
+                    _ => {
+                        close_reason = Some(actix_ws::CloseReason {
+                            code: actix_ws::CloseCode::Policy,
+                            description: Some("token revoked".into()),
+                        });
+                        break;
+                    }
+                },
                 ev = events.recv() => match ev {
                     Some(StockEvent::Change(c)) => {
                         last_seq = c.seq;
@@ -301,7 +320,7 @@ pub async fn ws(
         // The actor notices the closed channel on its next change.
         drop(events);
         metrics.ws_subscribers.dec();
-        let _ = session.close(None).await;
+        let _ = session.close(close_reason).await;
     });
     Ok(response)
 }

@@ -671,6 +671,7 @@ pub async fn list_receipts(
     to: Option<DateTime<Utc>>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
+    register: Option<Uuid>,
 ) -> Result<Vec<ReceiptSummary>> {
     let (cur_t, cur_id) = match after {
         Some((t, id)) => (Some(t), Some(id)),
@@ -684,8 +685,9 @@ pub async fn list_receipts(
                AND ($3::timestamptz IS NULL OR r.occurred_at >= $3) \
                AND ($4::timestamptz IS NULL OR r.occurred_at < $4) \
                AND ($5::timestamptz IS NULL OR (r.occurred_at, r.id) < ($5, $6::uuid)) \
+               AND ($8::uuid IS NULL OR r.register_id = $8) \
              ORDER BY r.occurred_at DESC, r.id DESC LIMIT $7",
-            &[&tenant, &store, &from, &to, &cur_t, &cur_id, &limit],
+            &[&tenant, &store, &from, &to, &cur_t, &cur_id, &limit, &register],
         )
         .await?;
     Ok(rows
