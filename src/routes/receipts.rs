@@ -8,7 +8,7 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use jowi_actors::domain::{check_text, check_timestamp, Money, MAX_AMOUNT};
 use jowi_actors::pg::org;
-use jowi_actors::pg::sales::{self, ReceiptSummary};
+use jowi_actors::pg::sales::{self, ReceiptFilter, ReceiptSummary};
 use jowi_actors::store::messages::{CreateReceipt, Posted};
 use jowi_actors::store::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
 use jowi_actors::Error;
@@ -288,18 +288,16 @@ pub async fn list(
         .store(q.store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items = sales::list_receipts(
-        &state.db,
-        auth.tenant(),
-        q.store_id,
+    let filter = ReceiptFilter {
+        store: q.store_id,
+        // A register token lists its own register's receipts only.
+        register: auth.0.register_id,
         from,
         to,
         after,
         limit,
-        // A register token lists its own register's receipts only.
-        auth.0.register_id,
-    )
-    .await?;
+    };
+    let items = sales::list_receipts(&state.db, auth.tenant(), &filter).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items
