@@ -17,6 +17,8 @@ pub enum ApiError {
     /// PATCH without a version.
     VersionRequired,
     RouteNotFound,
+    /// A known path under a method it does not take; holds the `Allow` list.
+    MethodNotAllowed(String),
     /// Load shedding: a bounded queue is full.
     Busy(String),
 }
@@ -54,6 +56,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::VersionRequired => (StatusCode::PRECONDITION_REQUIRED, "version_required"),
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "route_not_found"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }
     }
@@ -88,6 +91,7 @@ impl fmt::Display for ApiError {
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
             ApiError::RouteNotFound => f.write_str("no such endpoint"),
+            ApiError::MethodNotAllowed(allow) => write!(f, "this endpoint takes {allow}"),
         }
     }
 }
@@ -119,6 +123,9 @@ impl ResponseError for ApiError {
             _ => None,
         };
         let mut resp = HttpResponse::build(status);
+        if let ApiError::MethodNotAllowed(allow) = self {
+            resp.insert_header((header::ALLOW, allow.as_str()));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Retryable: tell the client when.
             resp.insert_header((header::RETRY_AFTER, "1"));

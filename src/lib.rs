@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod fallback;
 pub mod openapi;
 pub mod routes;
 pub mod settings;

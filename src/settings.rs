@@ -21,6 +21,8 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: String,
+    /// host:port of a separate listener for /metrics; empty = on `listen`.
+    pub metrics_listen: String,
     pub workers: usize,
     pub max_body_bytes: usize,
     pub admin_token: String,
@@ -104,6 +106,7 @@ impl Settings {
     /// Checks that values make sense; each message names its key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        self.metrics_listen_addr()?;
         self.database
             .url
             .parse::<tokio_postgres_config::Config>()
@@ -147,6 +150,16 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    pub fn metrics_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        let raw = &self.server.metrics_listen;
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse().map(Some).map_err(|e| {
+            anyhow!("server.metrics_listen must be host:port or empty, got {raw:?}: {e}")
+        })
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {

@@ -1,7 +1,8 @@
 //! Wiring: settings -> pool, bus, actors -> HTTP server. Used by `jowi
 //! serve` and by the tests (which bind port 0 and get their own state).
 
-use crate::error::{json_error, path_error, query_error, ApiError};
+use crate::error::{json_error, path_error, query_error};
+use crate::fallback::{self, UnknownMethods};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{openapi::ApiDoc, routes, telemetry};
@@ -26,6 +27,8 @@ use utoipa::OpenApi;
 pub struct Application {
     server: Server,
     port: u16,
+    /// Port of the separate metrics listener, when `server.metrics_listen` is set.
+    metrics_port: Option<u16>,
     pub state: web::Data<AppState>,
 }
 
@@ -100,24 +103,57 @@ impl Application {
         });
         spawn_background(&state, &settings);
 
-        let prometheus = PrometheusMetricsBuilder::new("jowi")
-            .registry(registry)
-            .endpoint("/metrics")
+        let unknown_methods = web::Data::new(UnknownMethods::register(&registry)?);
+        // Requests are labelled by route pattern; every path no route
+        // matched shares the one "unmatched" label.
+        let mut prometheus = PrometheusMetricsBuilder::new("jowi")
+            .registry(registry.clone())
+            .mask_unmatched_patterns("unmatched");
+        let metrics_addr = settings.metrics_listen_addr()?;
+        if metrics_addr.is_none() {
+            prometheus = prometheus.endpoint("/metrics");
+        }
+        let prometheus = prometheus
             .build()
             .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
+        let metrics_port = match metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).with_context(|| {
+                    format!(
+                        "binding server.metrics_listen = {}",
+                        settings.server.metrics_listen
+                    )
+                })?;
+                let port = listener.local_addr()?.port();
+                actix_rt::spawn(metrics_server(listener, registry)?);
+                Some(port)
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
-        let server = build_server(listener, state.clone(), prometheus, &settings)?;
+        let server = build_server(
+            listener,
+            state.clone(),
+            prometheus,
+            unknown_methods,
+            &settings,
+        )?;
         Ok(Self {
             server,
             port,
+            metrics_port,
             state,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -129,12 +165,14 @@ fn build_server(
     listener: TcpListener,
     state: web::Data<AppState>,
     prometheus: PrometheusMetrics,
+    unknown_methods: web::Data<UnknownMethods>,
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let max_body = settings.server.max_body_bytes;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(unknown_methods.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(max_body)
@@ -143,12 +181,11 @@ fn build_server(
             .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()))
             .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
             .wrap(prometheus.clone())
+            .wrap(middleware::from_fn(fallback::refuse_unknown_methods))
             .wrap(middleware::from_fn(telemetry::request_span))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::RouteNotFound)
-            }))
+            .default_service(web::to(fallback::not_routed))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_s)
     .backlog(4096)
@@ -157,6 +194,37 @@ fn build_server(
         server = server.workers(settings.server.workers);
     }
     Ok(server.listen(listener)?.run())
+}
+
+/// `/metrics` alone on its own listener (`server.metrics_listen`), so it
+/// need not be reachable from where the API is.
+fn metrics_server(listener: TcpListener, registry: prometheus::Registry) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        let registry = registry.clone();
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let registry = registry.clone();
+                async move {
+                    use prometheus::Encoder;
+                    let mut out = Vec::new();
+                    match prometheus::TextEncoder::new().encode(&registry.gather(), &mut out) {
+                        Ok(()) => HttpResponse::Ok()
+                            .content_type(prometheus::TEXT_FORMAT)
+                            .body(out),
+                        Err(e) => {
+                            tracing::error!(error = %e, "encoding metrics");
+                            HttpResponse::InternalServerError().finish()
+                        }
+                    }
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok(server)
 }
 
 async fn openapi_json() -> HttpResponse {

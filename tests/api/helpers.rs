@@ -16,6 +16,8 @@ pub struct TestApp {
     pub db_url: String,
     pub admin_token: String,
     pub settings: Settings,
+    /// Base URL of the separate metrics listener, when configured.
+    pub metrics_base: Option<String>,
 }
 
 #[allow(dead_code)]
@@ -140,6 +142,7 @@ pub async fn spawn_with_settings(settings: Settings) -> TestApp {
         .await
         .expect("build app");
     let port = app.port();
+    let metrics_base = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     actix_rt::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
@@ -150,6 +153,7 @@ pub async fn spawn_with_settings(settings: Settings) -> TestApp {
         db_url: settings.database.url.clone(),
         admin_token: settings.server.admin_token.clone(),
         settings,
+        metrics_base,
     }
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod bus;
 mod catalog;
+mod edge;
 mod health;
 mod input;
 mod org;
