@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use jowi_actors::auth::Principal;
+use jowi_actors::auth::{Lookup, Principal};
 use jowi_actors::Error as DomainError;
 
 #[derive(Debug, Clone)]
@@ -46,7 +46,29 @@ impl FromRequest for Auth {
             let state = state.ok_or_else(|| {
                 ApiError::Domain(DomainError::Internal(anyhow::anyhow!("app state missing")))
             })?;
-            let principal = state.auth.authenticate(&token?).await?;
+            let token = token?;
+            let principal = match state.auth.lookup_cached(&token)? {
+                Lookup::Known(p) => p,
+                Lookup::NeedsDatabase(tenant) => {
+                    // Bounded: a spray of made-up tokens must not become
+                    // a spray of database queries.
+                    state.limits.check_lookup(tenant)?;
+                    let found = state.auth.lookup_database(&token, tenant).await;
+                    if matches!(found, Err(DomainError::Unauthorized(_))) {
+                        state.limits.lookup_failed(tenant);
+                    }
+                    found?
+                }
+            };
+            state.limits.check(&principal, || {
+                state.directory.loaded(principal.tenant_id).map(|t| {
+                    t.catalog
+                        .stores()
+                        .iter()
+                        .map(|s| t.catalog.registers_of(s.id).len())
+                        .sum()
+                })
+            })?;
             let span = tracing::Span::current();
             span.record("tenant_id", tracing::field::display(principal.tenant_id));
             Ok(Auth(principal))

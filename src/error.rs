@@ -21,6 +21,14 @@ pub enum ApiError {
     MethodNotAllowed(String),
     /// Load shedding: a bounded queue is full.
     Busy(String),
+    /// A rate limit ran out (429).
+    RateLimited(crate::rate_limit::Throttled),
+}
+
+impl From<crate::rate_limit::Throttled> for ApiError {
+    fn from(t: crate::rate_limit::Throttled) -> Self {
+        ApiError::RateLimited(t)
+    }
 }
 
 #[derive(Serialize)]
@@ -58,6 +66,7 @@ impl ApiError {
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "route_not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
 
@@ -91,6 +100,12 @@ impl fmt::Display for ApiError {
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
             ApiError::RouteNotFound => f.write_str("no such endpoint"),
+            ApiError::RateLimited(t) => write!(
+                f,
+                "the {} rate limit is reached; retry in {} s",
+                t.scope,
+                t.retry_after_s()
+            ),
             ApiError::MethodNotAllowed(allow) => write!(f, "this endpoint takes {allow}"),
         }
     }
@@ -125,6 +140,13 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(status);
         if let ApiError::MethodNotAllowed(allow) = self {
             resp.insert_header((header::ALLOW, allow.as_str()));
+        }
+        if let ApiError::RateLimited(t) = self {
+            let wait = t.retry_after_s().to_string();
+            resp.insert_header((header::RETRY_AFTER, wait.as_str()))
+                .insert_header(("RateLimit-Limit", t.limit.to_string()))
+                .insert_header(("RateLimit-Remaining", "0"))
+                .insert_header(("RateLimit-Reset", wait.as_str()));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Retryable: tell the client when.

@@ -15,6 +15,23 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub catalog: CatalogSettings,
     pub sales: SalesSettings,
+    pub limits: LimitSettings,
+}
+
+/// Rate limits; see `rate_limit` and config/default.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub enabled: bool,
+    pub instances: u32,
+    pub token_rps: u32,
+    pub token_burst: u32,
+    pub register_rps: u32,
+    pub register_burst: u32,
+    pub tenant_base_rps: u32,
+    pub tenant_per_register_rps: u32,
+    pub tenant_burst_s: u32,
+    pub unknown_token_lookups_rps: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +159,17 @@ impl Settings {
             (
                 "catalog.evict_check_interval_ms",
                 self.catalog.evict_check_interval_ms,
+            ),
+            ("limits.instances", self.limits.instances.into()),
+            ("limits.token_rps", self.limits.token_rps.into()),
+            ("limits.token_burst", self.limits.token_burst.into()),
+            ("limits.register_rps", self.limits.register_rps.into()),
+            ("limits.register_burst", self.limits.register_burst.into()),
+            ("limits.tenant_base_rps", self.limits.tenant_base_rps.into()),
+            ("limits.tenant_burst_s", self.limits.tenant_burst_s.into()),
+            (
+                "limits.unknown_token_lookups_rps",
+                self.limits.unknown_token_lookups_rps.into(),
             ),
         ];
         for (key, value) in positive {

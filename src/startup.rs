@@ -3,6 +3,7 @@
 
 use crate::error::{json_error, path_error, query_error};
 use crate::fallback::{self, UnknownMethods};
+use crate::rate_limit::RateLimits;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{openapi::ApiDoc, routes, telemetry};
@@ -93,6 +94,7 @@ impl Application {
                 replay_events: settings.sales.ws_replay_events,
             },
         ));
+        let limits = Arc::new(RateLimits::new(settings.limits.clone(), &registry)?);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             db,
@@ -100,6 +102,7 @@ impl Application {
             auth,
             bus,
             metrics,
+            limits,
         });
         spawn_background(&state, &settings);
 
@@ -240,6 +243,15 @@ fn spawn_background(state: &web::Data<AppState>, settings: &Settings) {
         loop {
             tick.tick().await;
             st.directory.evict_idle();
+        }
+    });
+
+    let st = state.clone();
+    actix_rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            st.limits.prune();
         }
     });
 

@@ -15,4 +15,5 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub bus: Arc<dyn Bus>,
     pub metrics: Metrics,
+    pub limits: Arc<crate::rate_limit::RateLimits>,
 }

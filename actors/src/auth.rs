@@ -72,6 +72,16 @@ fn token_tenant(raw: &str) -> Option<TenantId> {
     Uuid::try_parse(tenant).ok()
 }
 
+/// The answer of `Authenticator::lookup_cached`.
+pub enum Lookup {
+    Known(Principal),
+    NeedsDatabase(TenantId),
+}
+
+fn unknown_token() -> Error {
+    Error::Unauthorized("the bearer token is unknown or revoked".into())
+}
+
 impl Authenticator {
     pub fn new(db: Db) -> Self {
         Self {
@@ -83,16 +93,32 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, raw: &str) -> Result<Principal> {
+        match self.lookup_cached(raw)? {
+            Lookup::Known(p) => Ok(p),
+            Lookup::NeedsDatabase(tenant) => self.lookup_database(raw, tenant).await,
+        }
+    }
+
+    /// What memory knows of `raw`: a principal, or that the database must
+    /// be asked (for the tenant the token claims). Malformed tokens and
+    /// hashes already looked up and not found are refused here.
+    pub fn lookup_cached(&self, raw: &str) -> Result<Lookup> {
         let tenant = token_tenant(raw)
             .ok_or_else(|| Error::Unauthorized("the bearer token is malformed".into()))?;
         let hash = hash_token(raw);
         if let Some(p) = self.cache.get(&hash) {
-            return Ok(p.clone());
+            return Ok(Lookup::Known(p.clone()));
         }
-        let unknown = || Error::Unauthorized("the bearer token is unknown or revoked".into());
         if self.unknown.contains_key(&hash) {
-            return Err(unknown());
+            return Err(unknown_token());
         }
+        Ok(Lookup::NeedsDatabase(tenant))
+    }
+
+    /// Looks `raw` up in the database and caches the answer either way.
+    pub async fn lookup_database(&self, raw: &str, tenant: TenantId) -> Result<Principal> {
+        let hash = hash_token(raw);
+        let unknown = unknown_token;
         let Some((token_id, role, register_id)) =
             pg::org::find_token(&self.db, tenant, &hash).await?
         else {

@@ -132,6 +132,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.server.admin_token = format!("admin-{}", Uuid::new_v4());
     settings.redis.url = String::new();
     settings.redis.channel = format!("jowi:test:{}", Uuid::new_v4().simple());
+    // Tests hammer the API from one token; the rate-limit tests turn
+    // limits on with their own budgets.
+    settings.limits.enabled = false;
     configure(&mut settings);
     spawn_with_settings(settings).await
 }

@@ -10,6 +10,7 @@ mod catalog;
 mod edge;
 mod health;
 mod input;
+mod limits;
 mod org;
 mod pgbouncer;
 mod sales;
