@@ -5,43 +5,26 @@
 //! registers, shifts, original receipts, stock levels, each sorted — so two
 //! batches never deadlock on each other.
 
+use super::receipt_columns::ReceiptColumns;
 use super::Db;
+use crate::domain::commit::Posted;
+use crate::domain::receipt::{
+    micros, PaymentMethod, PreparedReceipt, ReceiptKind, ReceiptLine, ReceiptPayment, StoredReceipt,
+};
+use crate::domain::stock::LevelUpdate;
 use crate::domain::Quantity;
 use crate::error::{Error, Result};
-use crate::store::receipt::{
-    PaymentMethod, PreparedReceipt, ReceiptKind, ReceiptLine, ReceiptPayment, StoredReceipt,
-};
-use crate::writer::batch::ReceiptBatch;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-/// What happened to one receipt of a batch.
-#[derive(Debug)]
-pub enum Outcome {
-    Created(StoredReceipt),
-    /// Already stored (by an earlier request, another instance, before a
-    /// restart): the stored receipt, answered as a replay.
-    Duplicate(StoredReceipt),
-    Rejected(Error),
-}
-
-/// A stock level after the batch, for live subscribers.
-#[derive(Debug, Clone)]
-pub struct LevelUpdate {
-    pub tenant_id: Uuid,
-    pub store_id: Uuid,
-    pub warehouse_id: Uuid,
-    pub variant_id: Uuid,
-    pub quantity: Decimal,
-    pub delta: Decimal,
-}
-
-pub struct BatchResult {
+/// What a batch's commit answers.
+pub struct BatchCommitted {
     /// One per input receipt, same order.
-    pub outcomes: Vec<Outcome>,
+    pub posted: Vec<Result<Posted>>,
+    /// Every stock level the batch changed.
     pub levels: Vec<LevelUpdate>,
 }
 
@@ -84,7 +67,7 @@ const SQL_NUMBER: &str = "WITH bump AS ( \
 /// are held only while PostgreSQL finishes the pipeline and commits.
 /// Receipts that break a rule are answered `Rejected` and left out; the rest
 /// commit together or not at all.
-pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchResult> {
+pub async fn commit_batch(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchCommitted> {
     let client = db.client().await?;
     let c: &deadpool_postgres::ClientWrapper = &client;
     let result = commit_on(db, c, batch).await;
@@ -99,9 +82,9 @@ async fn commit_on(
     db: &Db,
     c: &deadpool_postgres::ClientWrapper,
     batch: &[PreparedReceipt],
-) -> Result<BatchResult> {
-    let now = crate::store::receipt::micros(Utc::now());
-    let mut outcomes: Vec<Option<Outcome>> = (0..batch.len()).map(|_| None).collect();
+) -> Result<BatchCommitted> {
+    let now = micros(Utc::now());
+    let mut outcomes: Vec<Option<Result<Posted>>> = (0..batch.len()).map(|_| None).collect();
     // Behind a transaction-mode PgBouncer statements are prepared inside
     // the transaction, so BEGIN goes first on its own.
     if !db.statement_cache {
@@ -163,20 +146,18 @@ async fn commit_on(
         if let Some(hash) = stored.get(&key) {
             outcomes[i] = Some(if hash.as_slice() == r.body_hash {
                 match load_receipt_on(&**c, r.tenant_id, r.id).await? {
-                    Some(s) => Outcome::Duplicate(s),
-                    None => {
-                        Outcome::Rejected(Error::Unavailable("receipt being stored; retry".into()))
-                    }
+                    Some(s) => Ok(Posted::Replayed(s)),
+                    None => Err(Error::Unavailable("receipt being stored; retry".into())),
                 }
             } else {
-                Outcome::Rejected(id_conflict())
+                Err(id_conflict())
             });
             continue;
         }
         if let Some(&first) = seen_in_batch.get(&key) {
             // The same id twice in one batch: the first wins.
             let same = batch[first].body_hash == r.body_hash;
-            outcomes[i] = Some(Outcome::Rejected(if same {
+            outcomes[i] = Some(Err(if same {
                 Error::Unavailable("the same receipt is being stored; retry".into())
             } else {
                 id_conflict()
@@ -185,21 +166,18 @@ async fn commit_on(
         }
         match shifts.get(&(r.tenant_id, r.shift_id)) {
             None => {
-                outcomes[i] = Some(Outcome::Rejected(Error::invalid(
-                    "shift_id",
-                    "no such shift",
-                )));
+                outcomes[i] = Some(Err(Error::invalid("shift_id", "no such shift")));
                 continue;
             }
             Some((register, _, _)) if *register != r.register_id => {
-                outcomes[i] = Some(Outcome::Rejected(Error::invalid(
+                outcomes[i] = Some(Err(Error::invalid(
                     "shift_id",
                     "the shift belongs to another register",
                 )));
                 continue;
             }
             Some((_, _, Some(closed))) if r.occurred_at > *closed => {
-                outcomes[i] = Some(Outcome::Rejected(Error::conflict(
+                outcomes[i] = Some(Err(Error::conflict(
                     "shift_closed",
                     "the shift is closed; open a new one",
                 )));
@@ -210,7 +188,7 @@ async fn commit_on(
         if let Some(seq) = r.client_seq {
             let number = (r.tenant_id, format!("{}-{}", r.register_number, seq));
             if !taken.insert(number.clone()) {
-                outcomes[i] = Some(Outcome::Rejected(Error::conflict(
+                outcomes[i] = Some(Err(Error::conflict(
                     "number_taken",
                     format!(
                         "receipt number {} is already used by another receipt",
@@ -226,14 +204,14 @@ async fn commit_on(
                 e.insert(returnable_quantities(&**c, r.tenant_id, original).await?);
             }
             let Some(Some(left)) = returnable.get_mut(&okey) else {
-                outcomes[i] = Some(Outcome::Rejected(Error::invalid(
+                outcomes[i] = Some(Err(Error::invalid(
                     "original_receipt_id",
                     "no such sale to return",
                 )));
                 continue;
             };
             if let Err(e) = take_return(left, &r.lines) {
-                outcomes[i] = Some(Outcome::Rejected(e));
+                outcomes[i] = Some(Err(e));
                 continue;
             }
         }
@@ -245,7 +223,7 @@ async fn commit_on(
     let accepted: Vec<usize> = (0..batch.len())
         .filter(|i| outcomes[*i].is_none())
         .collect();
-    let mut cols = ReceiptBatch::with_capacity(accepted.len(), accepted.len() * 4);
+    let mut cols = ReceiptColumns::with_capacity(accepted.len(), accepted.len() * 4);
     let mut per_register: BTreeMap<(Uuid, Uuid), (i64, i64)> = BTreeMap::new();
     let mut numbering = Numbering::default();
     let mut numbers: HashMap<(Uuid, Uuid), String> = HashMap::new();
@@ -292,18 +270,14 @@ async fn commit_on(
     for &i in &accepted {
         let r = &batch[i];
         outcomes[i] = Some(match numbers.remove(&(r.tenant_id, r.id)) {
-            Some(n) => Outcome::Created(r.stored(n, now)),
-            None => Outcome::Rejected(Error::invalid("register_id", "no such register")),
+            Some(n) => Ok(Posted::Created(r.stored(n, now))),
+            None => Err(Error::invalid("register_id", "no such register")),
         });
     }
-    Ok(BatchResult {
-        outcomes: outcomes
+    Ok(BatchCommitted {
+        posted: outcomes
             .into_iter()
-            .map(|o| {
-                o.unwrap_or_else(|| {
-                    Outcome::Rejected(Error::Unavailable("not decided; retry".into()))
-                })
-            })
+            .map(|o| o.unwrap_or_else(|| Err(Error::Unavailable("not decided; retry".into()))))
             .collect(),
         levels,
     })
@@ -389,7 +363,7 @@ async fn returnable_quantities(
 async fn insert_and_commit(
     db: &Db,
     tx: &deadpool_postgres::ClientWrapper,
-    c: &ReceiptBatch,
+    c: &ReceiptColumns,
     now: DateTime<Utc>,
     numbering: &Numbering,
 ) -> Result<(Vec<LevelUpdate>, Vec<tokio_postgres::Row>)> {

@@ -5,13 +5,13 @@
 //! is sent only after its batch's COMMIT — or its failure, in which case
 //! every receipt of that batch is told to retry and nothing was written.
 
-pub mod batch;
-
+use crate::domain::commit::Posted;
+use crate::domain::receipt::PreparedReceipt;
+use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::pg::sales::{commit_batch, LevelUpdate, Outcome};
+use crate::pg::sales::commit_batch;
 use crate::pg::Db;
-use crate::store::receipt::PreparedReceipt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -26,16 +26,17 @@ pub struct WriterSettings {
     pub queue: usize,
 }
 
-/// What a store actor hears back for one receipt.
-pub struct Written {
-    pub outcome: Outcome,
+/// What a store actor hears back for one receipt whose batch committed.
+pub struct Committed {
+    /// The receipt's own answer (a rule it broke is an `Err` here).
+    pub posted: Result<Posted>,
     /// Levels of the receipt's store that the batch changed.
     pub levels: Vec<LevelUpdate>,
 }
 
 struct Job {
     receipt: PreparedReceipt,
-    reply: oneshot::Sender<Result<Written>>,
+    reply: oneshot::Sender<Result<Committed>>,
 }
 
 #[derive(Clone)]
@@ -53,7 +54,7 @@ impl Writer {
 
     /// Queues a receipt; the receiver resolves after its batch commits.
     /// Fails at once with `Unavailable` when the queue is full (shed load).
-    pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Written>>> {
+    pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Committed>>> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .try_send(Job { receipt, reply })
@@ -123,16 +124,14 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
         .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(batch) => {
-            for ((outcome, reply), receipt) in
-                batch.outcomes.into_iter().zip(replies).zip(&receipts)
-            {
+            for ((posted, reply), receipt) in batch.posted.into_iter().zip(replies).zip(&receipts) {
                 let levels = batch
                     .levels
                     .iter()
                     .filter(|l| l.tenant_id == receipt.tenant_id && l.store_id == receipt.store_id)
                     .cloned()
                     .collect();
-                let _ = reply.send(Ok(Written { outcome, levels }));
+                let _ = reply.send(Ok(Committed { posted, levels }));
             }
         }
         Err(e) => {

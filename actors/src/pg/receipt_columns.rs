@@ -2,7 +2,7 @@
 //! slot in a handful of arrays, sent as UNNEST parameters (one statement per
 //! table, whatever the batch size). Plain data, benchmarked on its own.
 
-use crate::store::receipt::PreparedReceipt;
+use crate::domain::receipt::{PreparedReceipt, ReceiptKind};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub type LevelKey = (Uuid, Uuid, Uuid);
 
 #[derive(Debug, Default)]
-pub struct ReceiptBatch {
+pub struct ReceiptColumns {
     // receipts and receipt_keys
     pub r_tenant: Vec<Uuid>,
     pub r_id: Vec<Uuid>,
@@ -61,9 +61,9 @@ pub struct ReceiptBatch {
     pub levels: BTreeMap<LevelKey, (Decimal, Uuid)>,
 }
 
-impl ReceiptBatch {
+impl ReceiptColumns {
     pub fn with_capacity(receipts: usize, lines: usize) -> Self {
-        let mut b = ReceiptBatch::default();
+        let mut b = ReceiptColumns::default();
         b.r_id.reserve(receipts);
         b.i_receipt.reserve(lines);
         b.m_variant.reserve(lines);
@@ -89,8 +89,8 @@ impl ReceiptBatch {
         self.r_change.push(r.change);
         self.r_hash.push(r.body_hash.to_vec());
         let sign = match r.kind {
-            crate::store::receipt::ReceiptKind::Sale => Decimal::NEGATIVE_ONE,
-            crate::store::receipt::ReceiptKind::Return => Decimal::ONE,
+            ReceiptKind::Sale => Decimal::NEGATIVE_ONE,
+            ReceiptKind::Return => Decimal::ONE,
         };
         for l in &r.lines {
             self.i_tenant.push(r.tenant_id);
