@@ -11,7 +11,7 @@ use jowi_actors::domain::receipt::{
     prepare, ItemRequest, PaymentMethod, PaymentRequest, ReceiptKind, ReceiptRequest, Till,
 };
 use jowi_actors::domain::JsonDecimal;
-use jowi_actors::pg::receipt_columns::ReceiptColumns;
+use jowi_actors::pg::commit::{receipts::ReceiptTables, stock::StockWriter};
 use jowi_actors::tenant::catalog::{Catalog, ListQuery};
 use uuid::Uuid;
 
@@ -109,11 +109,15 @@ fn benches(c: &mut Criterion) {
         .collect();
     c.bench_function("batch_encode_128_receipts", |b| {
         b.iter(|| {
-            let mut batch = ReceiptColumns::with_capacity(128, 384);
+            let now = Utc::now();
+            let mut receipts = ReceiptTables::new(now, 128, 384);
+            let mut stock = StockWriter::new(now, 384);
             for (n, p) in prepared.iter().enumerate() {
-                batch.push(p, format!("1-{n}"));
+                receipts.push(p, format!("1-{n}"));
+                stock.push(p);
             }
-            black_box(batch.level_columns())
+            stock.seal();
+            black_box((receipts, stock))
         })
     });
 }

@@ -4,14 +4,20 @@
 //! next batch gathers while the previous one commits). Each receipt's reply
 //! is sent only after its batch's COMMIT — or its failure, in which case
 //! every receipt of that batch is told to retry and nothing was written.
+//!
+//! One batch, start to COMMIT (`commit` below): read the facts
+//! (`pg::commit`, one round trip) -> decide every receipt
+//! (`domain::commit::decide`, pure) -> write what was decided (one
+//! pipelined round trip).
 
-use crate::domain::commit::Posted;
-use crate::domain::receipt::PreparedReceipt;
+use crate::domain::commit::{decide, Posted};
+use crate::domain::receipt::{micros, PreparedReceipt};
 use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::pg::sales::commit_batch;
+use crate::pg::commit::{answers, BatchTx, CommitError};
 use crate::pg::Db;
+use chrono::Utc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -107,17 +113,11 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
     let started = Instant::now();
-    let mut result = commit_batch(db, &receipts).await;
-    // A unique violation means another instance took a number or id between
-    // our checks and our insert: run the batch again, the checks now see it.
-    if let Err(Error::Internal(e)) = &result {
-        let unique = e
-            .downcast_ref::<tokio_postgres::Error>()
-            .and_then(crate::error::sqlstate)
-            .is_some_and(|s| *s == tokio_postgres::error::SqlState::UNIQUE_VIOLATION);
-        if unique {
-            result = commit_batch(db, &receipts).await;
-        }
+    let mut result = commit(db, &receipts).await;
+    // Another instance took a number or id between our read and our write:
+    // run the batch again, the read now sees it.
+    if matches!(result, Err(CommitError::Raced)) {
+        result = commit(db, &receipts).await;
     }
     metrics
         .writer_commit_seconds
@@ -145,4 +145,35 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
             }
         }
     }
+}
+
+/// What a batch's commit answers.
+struct BatchCommitted {
+    /// One per input receipt, same order.
+    posted: Vec<Result<Posted>>,
+    /// Every stock level the batch changed.
+    levels: Vec<LevelUpdate>,
+}
+
+/// Commits one batch: read the facts, decide, write. On any failure the
+/// transaction is rolled back and nothing of the batch is stored.
+async fn commit(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchCommitted, CommitError> {
+    let tx = BatchTx::connect(db).await?;
+    let result = async {
+        let now = micros(Utc::now());
+        let facts = tx.begin_and_read(batch).await?;
+        let decisions = decide(batch, &facts);
+        let mut effects = tx.write(batch, &decisions, now).await?;
+        let replays = tx.load_replays(batch, &decisions).await?;
+        Ok(BatchCommitted {
+            posted: answers(batch, decisions, &mut effects.numbers, replays, now),
+            levels: effects.levels,
+        })
+    }
+    .await;
+    if result.is_err() {
+        // Leave the connection clean whatever state the pipeline left.
+        tx.rollback().await;
+    }
+    result
 }
