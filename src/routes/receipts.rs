@@ -6,11 +6,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
+use jowi_actors::domain::commit::Posted;
+use jowi_actors::domain::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
 use jowi_actors::domain::{check_text, check_timestamp, Money, MAX_AMOUNT};
 use jowi_actors::pg::org;
-use jowi_actors::pg::sales::{self, ReceiptFilter, ReceiptSummary};
-use jowi_actors::store::messages::{CreateReceipt, Posted};
-use jowi_actors::store::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
+use jowi_actors::pg::receipts::{self, ReceiptFilter, ReceiptSummary};
+use jowi_actors::store::messages::CreateReceipt;
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -229,7 +230,7 @@ pub async fn get_one(
 ) -> ApiResult<HttpResponse> {
     // A register token reads its own register's receipts only; another's
     // is "not found", as another tenant's would be.
-    let receipt = sales::load_receipt(&state.db, auth.tenant(), *id)
+    let receipt = receipts::load_receipt(&state.db, auth.tenant(), *id)
         .await?
         .filter(|r| auth.0.register_id.is_none_or(|own| own == r.register_id))
         .ok_or(Error::not_found("receipt"))?;
@@ -297,7 +298,7 @@ pub async fn list(
         after,
         limit,
     };
-    let items = sales::list_receipts(&state.db, auth.tenant(), &filter).await?;
+    let items = receipts::list_receipts(&state.db, auth.tenant(), &filter).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items

@@ -583,10 +583,12 @@ async fn bad_receipts_are_rejected_cleanly() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         ),
+        // A register token names only itself (checked before anything
+        // else, so a replay cannot bypass it).
         (
             with("register_id", other_reg["id"].clone()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            StatusCode::FORBIDDEN,
+            "forbidden",
         ),
         (
             with("occurred_at", json!("2999-01-01T00:00:00Z")),

@@ -2,8 +2,9 @@
 //! Reads on the hot path never come here: they are served from actor memory.
 
 pub mod catalog;
+pub mod commit;
 pub mod org;
-pub mod sales;
+pub mod receipts;
 pub mod shifts;
 pub mod stock;
 
