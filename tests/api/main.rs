@@ -13,5 +13,6 @@ mod input;
 mod limits;
 mod org;
 mod pgbouncer;
+mod poison;
 mod sales;
 mod ws;

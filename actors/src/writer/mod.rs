@@ -2,8 +2,10 @@
 //! collector closes a batch at `batch_max` receipts or `flush_interval`
 //! after its first one, and up to `concurrency` batches commit at once (the
 //! next batch gathers while the previous one commits). Each receipt's reply
-//! is sent only after its batch's COMMIT — or its failure, in which case
-//! every receipt of that batch is told to retry and nothing was written.
+//! is sent only after its batch's COMMIT — or its failure. A batch the
+//! database refuses is split until the offending receipt fails alone (see
+//! `settle`); when the database is unavailable every receipt of the batch
+//! is told the outcome is unknown: retry with the same id.
 //!
 //! One batch, start to COMMIT (`commit` below): read the facts
 //! (`pg::commit`, one round trip) -> decide every receipt
@@ -112,39 +114,86 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
     let (receipts, replies): (Vec<PreparedReceipt>, Vec<_>) =
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
-    let started = Instant::now();
-    let mut result = commit(db, &receipts).await;
-    // Another instance took a number or id between our read and our write:
-    // run the batch again, the read now sees it.
-    if matches!(result, Err(CommitError::Raced)) {
-        result = commit(db, &receipts).await;
-    }
-    metrics
-        .writer_commit_seconds
-        .observe(started.elapsed().as_secs_f64());
-    match result {
-        Ok(batch) => {
-            for ((posted, reply), receipt) in batch.posted.into_iter().zip(replies).zip(&receipts) {
-                let levels = batch
-                    .levels
-                    .iter()
-                    .filter(|l| l.tenant_id == receipt.tenant_id && l.store_id == receipt.store_id)
-                    .cloned()
-                    .collect();
-                let _ = reply.send(Ok(Committed { posted, levels }));
-            }
+    settle(db, metrics, receipts, replies).await;
+}
+
+type Reply = oneshot::Sender<Result<Committed>>;
+
+/// Commits `receipts` and answers each. One bad receipt fails alone: when
+/// the batch fails for a reason other than the database being unavailable
+/// (a value PostgreSQL refuses that validation let through), the batch is
+/// split in halves and each committed on its own, down to the offender,
+/// which gets a non-retryable 422; its batch-mates (other tenants' too)
+/// commit. Costs at most 2·log2(n) extra commits per offender.
+fn settle<'a>(
+    db: &'a Db,
+    metrics: &'a Metrics,
+    mut receipts: Vec<PreparedReceipt>,
+    mut replies: Vec<Reply>,
+) -> futures::future::BoxFuture<'a, ()> {
+    Box::pin(async move {
+        let started = Instant::now();
+        let mut result = commit(db, &receipts).await;
+        // Another instance took a number or id between our read and our write:
+        // run the batch again, the read now sees it.
+        if matches!(result, Err(CommitError::Raced)) {
+            result = commit(db, &receipts).await;
         }
-        Err(e) => {
+        metrics
+            .writer_commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let refused = match &result {
+            Err(CommitError::Failed(e)) if !e.is_retryable() => Some(e.to_string()),
+            _ => None,
+        };
+        if let Some(why) = refused {
             metrics.writer_failures.inc();
-            tracing::warn!(receipts = receipts.len(), error = %e, "group commit failed; batch rolled back");
-            for reply in replies {
-                let _ = reply.send(Err(Error::Unavailable(
-                    "the receipt could not be stored (nothing was written); retry with the same id"
-                        .into(),
+            if receipts.len() > 1 {
+                tracing::warn!(receipts = receipts.len(), error = %why, "batch refused by the database; isolating the offender");
+                let back = receipts.split_off(receipts.len() / 2);
+                let back_replies = replies.split_off(replies.len() / 2);
+                settle(db, metrics, receipts, replies).await;
+                settle(db, metrics, back, back_replies).await;
+            } else if let (Some(r), Some(reply)) = (receipts.first(), replies.pop()) {
+                tracing::warn!(tenant_id = %r.tenant_id, receipt_id = %r.id, error = %why, "the database refused a receipt");
+                let _ = reply.send(Err(Error::invalid(
+                    "receipt",
+                    "the database refused this receipt (a value outside what it stores); it was not stored and will not be on retry",
                 )));
             }
+            return;
         }
-    }
+        match result {
+            Ok(batch) => {
+                for ((posted, reply), receipt) in
+                    batch.posted.into_iter().zip(replies).zip(&receipts)
+                {
+                    let levels = batch
+                        .levels
+                        .iter()
+                        .filter(|l| {
+                            l.tenant_id == receipt.tenant_id && l.store_id == receipt.store_id
+                        })
+                        .cloned()
+                        .collect();
+                    let _ = reply.send(Ok(Committed { posted, levels }));
+                }
+            }
+            Err(e) => {
+                metrics.writer_failures.inc();
+                tracing::warn!(receipts = receipts.len(), error = %e, "group commit failed");
+                for reply in replies {
+                    // The COMMIT may have reached the database before the
+                    // connection broke: the client cannot know, only a retry
+                    // with the same id tells (it replays if it was stored).
+                    let _ = reply.send(Err(Error::Unavailable(
+                    "the database is unavailable; the outcome is unknown — retry with the same id"
+                        .into(),
+                )));
+                }
+            }
+        }
+    })
 }
 
 /// What a batch's commit answers.
