@@ -72,6 +72,7 @@ impl Application {
                 flush_interval: Duration::from_millis(settings.sales.flush_interval_ms),
                 concurrency: settings.sales.writer_concurrency,
                 queue: settings.sales.writer_queue,
+                max_clock_skew: Duration::from_secs(settings.sales.max_clock_skew_s.max(0) as u64),
             },
             metrics.clone(),
         );

@@ -15,4 +15,5 @@ mod org;
 mod pgbouncer;
 mod poison;
 mod sales;
+mod shift_window;
 mod ws;

@@ -32,6 +32,8 @@ pub struct WriterSettings {
     pub concurrency: usize,
     /// Receipts waiting for a batch before submitters get "busy".
     pub queue: usize,
+    /// How far a receipt may be dated before its shift opened.
+    pub max_clock_skew: Duration,
 }
 
 /// What a store actor hears back for one receipt whose batch committed.
@@ -103,18 +105,19 @@ async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mps
         };
         let db = db.clone();
         let metrics = metrics.clone();
+        let skew = chrono::Duration::from_std(settings.max_clock_skew).unwrap_or_default();
         tokio::spawn(async move {
-            flush(&db, &metrics, jobs).await;
+            flush(&db, &metrics, skew, jobs).await;
             drop(permit);
         });
     }
 }
 
-async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
+async fn flush(db: &Db, metrics: &Metrics, skew: chrono::Duration, jobs: Vec<Job>) {
     let (receipts, replies): (Vec<PreparedReceipt>, Vec<_>) =
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
-    settle(db, metrics, receipts, replies).await;
+    settle(db, metrics, skew, receipts, replies).await;
 }
 
 type Reply = oneshot::Sender<Result<Committed>>;
@@ -128,16 +131,17 @@ type Reply = oneshot::Sender<Result<Committed>>;
 fn settle<'a>(
     db: &'a Db,
     metrics: &'a Metrics,
+    skew: chrono::Duration,
     mut receipts: Vec<PreparedReceipt>,
     mut replies: Vec<Reply>,
 ) -> futures::future::BoxFuture<'a, ()> {
     Box::pin(async move {
         let started = Instant::now();
-        let mut result = commit(db, &receipts).await;
+        let mut result = commit(db, skew, &receipts).await;
         // Another instance took a number or id between our read and our write:
         // run the batch again, the read now sees it.
         if matches!(result, Err(CommitError::Raced)) {
-            result = commit(db, &receipts).await;
+            result = commit(db, skew, &receipts).await;
         }
         metrics
             .writer_commit_seconds
@@ -152,8 +156,8 @@ fn settle<'a>(
                 tracing::warn!(receipts = receipts.len(), error = %why, "batch refused by the database; isolating the offender");
                 let back = receipts.split_off(receipts.len() / 2);
                 let back_replies = replies.split_off(replies.len() / 2);
-                settle(db, metrics, receipts, replies).await;
-                settle(db, metrics, back, back_replies).await;
+                settle(db, metrics, skew, receipts, replies).await;
+                settle(db, metrics, skew, back, back_replies).await;
             } else if let (Some(r), Some(reply)) = (receipts.first(), replies.pop()) {
                 tracing::warn!(tenant_id = %r.tenant_id, receipt_id = %r.id, error = %why, "the database refused a receipt");
                 let _ = reply.send(Err(Error::invalid(
@@ -206,11 +210,16 @@ struct BatchCommitted {
 
 /// Commits one batch: read the facts, decide, write. On any failure the
 /// transaction is rolled back and nothing of the batch is stored.
-async fn commit(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchCommitted, CommitError> {
+async fn commit(
+    db: &Db,
+    skew: chrono::Duration,
+    batch: &[PreparedReceipt],
+) -> Result<BatchCommitted, CommitError> {
     let tx = BatchTx::connect(db).await?;
     let result = async {
         let now = micros(Utc::now());
-        let facts = tx.begin_and_read(batch).await?;
+        let mut facts = tx.begin_and_read(batch).await?;
+        facts.clock_skew = skew;
         let decisions = decide(batch, &facts);
         let mut effects = tx.write(batch, &decisions, now).await?;
         let replays = tx.load_replays(batch, &decisions).await?;

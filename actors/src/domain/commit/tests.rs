@@ -78,6 +78,7 @@ fn open_shift() -> Facts {
         (T, SHIFT),
         ShiftFacts {
             register_id: REG,
+            opened_at: at(-3600),
             closed_at: None,
         },
     );
@@ -160,6 +161,7 @@ fn shift_must_exist_belong_to_the_register_and_be_open_when_sold() {
         (T, SHIFT),
         ShiftFacts {
             register_id: REG,
+            opened_at: at(-3600),
             closed_at: Some(at(10)),
         },
     );
@@ -345,6 +347,7 @@ fn facts_for(stored: &[(u8, u8)], taken: &[u8], left: (u8, u8)) -> Facts {
             (T, shift),
             ShiftFacts {
                 register_id: reg,
+                opened_at: at(-3600),
                 closed_at: None,
             },
         );

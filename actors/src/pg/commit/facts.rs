@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 const SQL_KEYS: &str = "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id";
-const SQL_SHIFTS: &str = "SELECT s.tenant_id, s.id, s.register_id, s.closed_at FROM shifts s \
+const SQL_SHIFTS: &str =
+    "SELECT s.tenant_id, s.id, s.register_id, s.closed_at, s.opened_at FROM shifts s \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
      ORDER BY s.tenant_id, s.id FOR SHARE OF s";
 const SQL_TAKEN: &str = "SELECT k.tenant_id, k.number FROM receipt_keys k \
@@ -117,6 +118,7 @@ impl BatchTx {
                 (row.get(0), row.get(1)),
                 ShiftFacts {
                     register_id: row.get(2),
+                    opened_at: row.get(4),
                     closed_at: row.get(3),
                 },
             );
