@@ -16,4 +16,5 @@ mod pgbouncer;
 mod poison;
 mod sales;
 mod shift_window;
+mod stock_order;
 mod ws;

@@ -20,6 +20,11 @@ pub struct LevelUpdate {
     pub quantity: Decimal,
     /// What this commit changed it by.
     pub delta: Decimal,
+    /// The level's version after this commit (bumped by every upsert of
+    /// the row): commit order, so an older level never overwrites a newer
+    /// one when two commits' answers arrive swapped.
+    #[serde(default)]
+    pub version: i64,
 }
 
 /// One (warehouse, variant) level as the API shows it.
