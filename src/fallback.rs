@@ -2,9 +2,10 @@
 //! `Allow` header when the path is one of ours under another method, 404
 //! otherwise. The known paths come from the OpenAPI document, so a route
 //! added with its `#[utoipa::path]` is known here without another list.
-//! Requests with a method no route uses (`FOO`, `PROPFIND`) are answered
-//! here before the metrics middleware, so a client cannot mint new label
-//! values; they are counted in `jowi_http_unknown_method_requests_total`.
+//! Wrong and unknown methods (`FOO`, `PROPFIND`) are answered here before
+//! routing and before the metrics middleware, so a client cannot mint new
+//! label values; unknown ones are counted in
+//! `jowi_http_unknown_method_requests_total`.
 
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
@@ -71,21 +72,29 @@ fn segments(pattern: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-/// The methods `path` accepts, or None when no route has this path.
+/// The methods `path` accepts, or None when no route has this path. Where
+/// several patterns match (`/products/changes` and `/products/{id}`), the
+/// most literal one names the resource, as in the router.
 fn allowed(path: &str) -> Option<BTreeSet<&'static str>> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let mut methods = BTreeSet::new();
+    let mut best: Option<(usize, BTreeSet<&'static str>)> = None;
     for (pattern, m) in &table().routes {
         let same = pattern.len() == parts.len()
             && pattern
                 .iter()
                 .zip(&parts)
                 .all(|(p, s)| p.as_deref().is_none_or(|lit| lit == *s));
-        if same {
-            methods.extend(m.iter().copied());
+        if !same {
+            continue;
+        }
+        let params = pattern.iter().filter(|p| p.is_none()).count();
+        match &mut best {
+            Some((fewest, methods)) if *fewest == params => methods.extend(m.iter().copied()),
+            Some((fewest, _)) if *fewest < params => {}
+            _ => best = Some((params, m.clone())),
         }
     }
-    (!methods.is_empty()).then_some(methods)
+    best.map(|(_, methods)| methods)
 }
 
 fn answer(req: &HttpRequest) -> HttpResponse {
@@ -105,16 +114,23 @@ pub async fn not_routed(req: HttpRequest) -> HttpResponse {
     answer(&req)
 }
 
-/// Middleware (outside the metrics one): refuses unknown methods.
+/// Middleware (outside the metrics one): answers 405 for a known path
+/// under a method it does not take before routing (the router would hand
+/// `PATCH /products/changes` to `PATCH /products/{id}`), and refuses
+/// unknown methods.
 pub async fn refuse_unknown_methods(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if KNOWN_METHODS.contains(req.method()) {
+    let known = KNOWN_METHODS.contains(req.method());
+    let routable = allowed(req.path()).is_none_or(|m| m.contains(req.method().as_str()));
+    if known && routable {
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    if let Some(counter) = req.app_data::<web::Data<UnknownMethods>>() {
-        counter.0.inc();
+    if !known {
+        if let Some(counter) = req.app_data::<web::Data<UnknownMethods>>() {
+            counter.0.inc();
+        }
     }
     let response = answer(req.request());
     Ok(req.into_response(response).map_into_right_body())
@@ -150,6 +166,9 @@ mod tests {
             Some("DELETE, GET, PATCH")
         );
         assert_eq!(list("/api/v1/nothing/here"), None);
+        // The literal route names the resource, not /receipts/{id}.
+        assert_eq!(list("/api/v1/receipts/batch").as_deref(), Some("POST"));
+        assert_eq!(list("/api/v1/products/changes").as_deref(), Some("GET"));
         assert_eq!(list("/metrics").as_deref(), Some("GET"));
     }
 }
