@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod fallback;
 pub mod openapi;
+pub mod openapi_errors;
 pub mod rate_limit;
 pub mod routes;
 pub mod settings;

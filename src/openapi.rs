@@ -1,5 +1,6 @@
 //! OpenAPI 3 of every endpoint, generated from the handlers' annotations.
 
+use crate::openapi_errors::{ErrorBody, ErrorDetail, ErrorResponses};
 use crate::routes::{
     admin, categories, customers, employees, health, products, receipts, shifts, stock, stores,
     tokens,
@@ -24,7 +25,8 @@ use utoipa::{Modify, OpenApi};
         receipts::create, receipts::batch, receipts::get_one, receipts::list,
         stock::store_levels, stock::post_movement, stock::ws,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth, &ErrorResponses),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;

@@ -22,10 +22,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEmployee {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     /// owner, manager or cashier.
+    #[schema(pattern = "^(owner|manager|cashier)$")]
     pub role: String,
     pub store_id: Option<Uuid>,
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
 }
 

@@ -122,6 +122,7 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct ReceiptBatch {
     /// At most `sales.offline_batch_max` (default 500) receipts.
+    #[schema(min_items = 1, max_items = 500)]
     pub receipts: Vec<ReceiptRequest>,
 }
 
@@ -248,6 +249,7 @@ pub struct ListParams {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct LevelParams {
     pub variant_id: Option<Uuid>,
     /// 1..=10000, default 1000.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 
@@ -78,6 +79,7 @@ pub struct NewDocument {
     pub warehouse_id: Uuid,
     /// Transfers: the receiving warehouse.
     pub to_warehouse_id: Option<Uuid>,
+    #[schema(min_items = 1, max_items = 1000)]
     pub lines: Vec<DocumentLine>,
 }
 

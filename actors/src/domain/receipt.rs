@@ -66,14 +66,17 @@ pub struct ReceiptRequest {
     pub original_receipt_id: Option<Uuid>,
     /// Offline receipts: the number the register gave, `{register number}-{seq}`.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]+-[0-9]+$", max_length = 32)]
     pub number: Option<String>,
     /// Offline receipts: when the sale happened (client clock).
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub customer_id: Option<Uuid>,
+    #[schema(min_items = 1, max_items = 500)]
     pub items: Vec<ItemRequest>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub payments: Vec<PaymentRequest>,
 }
 
@@ -86,9 +89,11 @@ pub struct ItemRequest {
     pub quantity: JsonDecimal,
     /// Unit price in minor units; defaults to the catalog price.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub price: Option<i64>,
     /// Line discount in minor units.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub discount: i64,
 }
 
@@ -97,6 +102,7 @@ pub struct ItemRequest {
 pub struct PaymentRequest {
     pub method: PaymentMethod,
     /// Minor units, > 0.
+    #[schema(minimum = 1, maximum = 1000000000000000_i64)]
     pub amount: i64,
 }
 

@@ -14,11 +14,13 @@ pub const MAX_LIMIT: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<Uuid>,
     pub category_id: Option<Uuid>,
     /// Name prefix, case-insensitive.
+    #[param(max_length = 100)]
     pub q: Option<String>,
 }
 

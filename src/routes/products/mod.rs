@@ -43,9 +43,16 @@ const MAX_VARIANTS: usize = 100;
 pub struct VariantBody {
     /// Only in PATCH, to edit an existing variant.
     pub id: Option<Uuid>,
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub barcode: String,
     /// Price in minor units (integer).
+    #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub price: i64,
+    #[schema(
+        min_length = 0,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub sku: Option<String>,
 }
 
