@@ -113,6 +113,17 @@ impl From<tokio_postgres::Error> for Error {
             {
                 return Error::Unavailable(format!("database unavailable: {}", db.message()));
             }
+            // Class 22 (data exception: a value out of range, a NUL in
+            // text, a bad date) is a client's value that validation let
+            // through: a 422, never a 500. Validation should have caught it;
+            // this is the net under it.
+            if code.code().starts_with("22") {
+                tracing::warn!(sqlstate = code.code(), error = %db.message(), "the database refused a value validation let through");
+                return Error::invalid(
+                    "request",
+                    format!("a value is out of range: {}", db.message()),
+                );
+            }
         }
         Error::Internal(anyhow::Error::new(err))
     }

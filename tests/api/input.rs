@@ -171,3 +171,30 @@ async fn receipts_out_of_database_range_are_refused_at_the_edge() {
     assert_invalid(&reply, "number", "number");
     assert_eq!(app.count("receipt_keys").await, 0);
 }
+
+/// The net under validation: a value the database refuses as a data
+/// exception (SQLSTATE class 22; here raised by a trigger added for the
+/// test, standing in for any range validation missed) is a 422, not a 500.
+#[actix_web::test]
+async fn database_data_exceptions_are_422_not_500() {
+    let app = spawn_app().await;
+    let t = app.create_tenant("t").await;
+    app.db()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.name = 'boom' THEN RAISE EXCEPTION 'out of range' USING ERRCODE = '22003'; END IF; \
+               RETURN NEW; END $$; \
+             CREATE TRIGGER boom BEFORE INSERT ON categories FOR EACH ROW EXECUTE FUNCTION boom();",
+        )
+        .await
+        .unwrap();
+    let r = app
+        .post("/api/v1/categories", &t.token, json!({"name": "boom"}))
+        .await;
+    assert_invalid(&r, "request", "data exception");
+    let r = app
+        .post("/api/v1/categories", &t.token, json!({"name": "fine"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+}
