@@ -7,7 +7,9 @@ use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use jowi_actors::domain::commit::Posted;
-use jowi_actors::domain::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
+use jowi_actors::domain::receipt::{
+    ReceiptKind, ReceiptRequest, StoredReceipt, MAX_ITEMS, MAX_PAYMENTS,
+};
 use jowi_actors::domain::{check_text, check_timestamp, Money, MAX_AMOUNT};
 use jowi_actors::pg::org;
 use jowi_actors::pg::receipts::{self, ReceiptFilter, ReceiptSummary};
@@ -69,15 +71,47 @@ async fn post_receipt(
 }
 
 /// What the catalog-free part of validation refuses before the receipt
-/// reaches its store actor: anything PostgreSQL would reject in the batch
-/// (a date outside its range, text it cannot store) and absurd tenders.
-/// Per-line amounts and quantities are bounded by `prepare`.
+/// reaches its store actor: the receipt's shape as the OpenAPI schema
+/// states it (counts, number form, amount ranges), anything PostgreSQL
+/// would reject in the batch (a date outside its range, text it cannot
+/// store) and absurd tenders. Catalog rules are `prepare`'s.
 fn check_limits(receipt: &ReceiptRequest) -> Result<(), Error> {
+    if receipt.items.is_empty() || receipt.items.len() > MAX_ITEMS {
+        return Err(Error::invalid(
+            "items",
+            format!("a receipt has 1 to {MAX_ITEMS} items"),
+        ));
+    }
+    if receipt.payments.len() > MAX_PAYMENTS {
+        return Err(Error::invalid(
+            "payments",
+            format!("at most {MAX_PAYMENTS} payments"),
+        ));
+    }
+    for (i, item) in receipt.items.iter().enumerate() {
+        if let Some(price) = item.price {
+            Money::parse_non_negative(&format!("items[{i}].price"), price)?;
+        }
+        Money::parse_non_negative(&format!("items[{i}].discount"), item.discount)?;
+    }
     if let Some(at) = receipt.occurred_at {
         check_timestamp("occurred_at", at)?;
     }
     if let Some(number) = receipt.number.as_deref() {
         check_text("number", number)?;
+        let well_formed = number.len() <= 32
+            && number.split_once('-').is_some_and(|(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().all(|c| c.is_ascii_digit())
+                    && b.bytes().all(|c| c.is_ascii_digit())
+            });
+        if !well_formed {
+            return Err(Error::invalid(
+                "number",
+                "must be \"{register number}-{sequence}\"",
+            ));
+        }
     }
     // Each payment is bounded by Money; their sum is what the drawer takes
     // in (cash tendered), so it gets the same bound.
@@ -102,7 +136,7 @@ fn check_limits(receipt: &ReceiptRequest) -> Result<(), Error> {
 #[utoipa::path(post, path = "/api/v1/receipts", tag = "sales", request_body = ReceiptRequest,
     responses((status = 201, body = StoredReceipt), (status = 200, body = StoredReceipt, description = "replay"),
               (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale"),
-              (status = 422), (status = 503, description = "not stored; retry with the same id")))]
+              (status = 422), (status = 503, description = "outcome unknown; retry with the same id")))]
 #[post("/receipts")]
 pub async fn create(
     auth: Auth,
@@ -161,7 +195,7 @@ pub struct BatchReply {
 /// receipt does not reject the others. Sales go first, then returns (a
 /// return may name a sale of the same upload).
 #[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptBatch,
-    responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts")))]
+    responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts, or one breaks the receipt schema (field receipts[i]....)")))]
 #[post("/receipts/batch")]
 pub async fn batch(
     auth: Auth,
@@ -173,6 +207,16 @@ pub async fn batch(
     let max = state.settings.sales.offline_batch_max;
     if receipts.is_empty() || receipts.len() > max {
         return Err(Error::invalid("receipts", format!("send 1 to {max} receipts")).into());
+    }
+    // A receipt that breaks the schema is the uploader's bug, not a sale
+    // to reject alone: the upload is refused, naming it.
+    for (i, r) in receipts.iter().enumerate() {
+        check_limits(r).map_err(|e| match e {
+            Error::Invalid { field, message } => {
+                Error::invalid(format!("receipts[{i}].{field}"), message)
+            }
+            other => other,
+        })?;
     }
     let ids: Vec<Uuid> = receipts.iter().map(|r| r.id).collect();
     let mut results: Vec<Option<BatchItem>> = (0..receipts.len()).map(|_| None).collect();

@@ -198,3 +198,23 @@ async fn database_data_exceptions_are_422_not_500() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
 }
+
+/// An offline upload with a receipt that breaks the receipt schema (here:
+/// no items) is refused whole, naming the receipt; nothing is stored.
+#[actix_web::test]
+async fn offline_upload_with_a_malformed_receipt_is_refused() {
+    let app = spawn_app().await;
+    let s = shop(&app, 1).await;
+    let good = s.sale(&[(0, "1")]);
+    let mut empty = s.sale(&[(0, "1")]);
+    empty["items"] = json!([]);
+    let r = app
+        .post(
+            "/api/v1/receipts/batch",
+            &s.register_token,
+            json!({"receipts": [good, empty]}),
+        )
+        .await;
+    assert_invalid(&r, "receipts[1].items", "batch");
+    assert_eq!(app.count("receipt_keys").await, 0);
+}
