@@ -66,7 +66,7 @@ pub async fn store_levels(
 pub struct DocumentLine {
     pub variant_id: Uuid,
     /// > 0; for an inventory count, the counted quantity (>= 0).
-    #[schema(value_type = String)]
+    #[schema(schema_with = jowi_actors::domain::decimal_input_schema)]
     pub quantity: JsonDecimal,
 }
 

@@ -14,7 +14,7 @@ mod text;
 mod time;
 
 pub use money::{Money, MAX_AMOUNT};
-pub use quantity::{JsonDecimal, Quantity};
+pub use quantity::{decimal_input_schema, JsonDecimal, Quantity};
 pub use text::check_text;
 pub use time::check_timestamp;
 

@@ -85,7 +85,7 @@ pub struct ReceiptRequest {
 pub struct ItemRequest {
     pub variant_id: Uuid,
     /// Number or decimal string, at most 3 decimals (weighed goods).
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::domain::decimal_input_schema)]
     pub quantity: JsonDecimal,
     /// Unit price in minor units; defaults to the catalog price.
     #[serde(default)]
