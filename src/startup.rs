@@ -12,6 +12,7 @@ use anyhow::Context;
 use jowi_actors::auth::Authenticator;
 use jowi_actors::bus::{redis_bus::RedisBus, Bus, BusEvent, InProcessBus};
 use jowi_actors::directory::{Directory, SalesWiring};
+use jowi_actors::maintenance::partitions::{self, PartitionMetrics, PartitionSettings};
 use jowi_actors::metrics::Metrics;
 use jowi_actors::pg::{self, Db, PoolSettings};
 use jowi_actors::store::messages::ApplyLevels;
@@ -39,6 +40,16 @@ pub fn pool_settings(settings: &Settings) -> PoolSettings {
     }
 }
 
+pub fn partition_settings(settings: &Settings) -> PartitionSettings {
+    let m = &settings.maintenance;
+    PartitionSettings {
+        interval: Duration::from_millis(m.partition_interval_ms),
+        months_ahead: m.partition_months_ahead.min(120) as i32,
+        retention_months: m.partition_retention_months.min(1200) as i32,
+        lock_timeout_ms: m.partition_lock_timeout_ms,
+    }
+}
+
 impl Application {
     /// Migrates, builds the shared state and binds the listener. Must run
     /// inside an actix System (actors live on their own arbiter).
@@ -50,6 +61,7 @@ impl Application {
         }
         let registry = prometheus::Registry::new();
         let metrics = Metrics::register(&registry)?;
+        let partition_metrics = PartitionMetrics::register(&registry)?;
         let pool = pg::connect(&pool_settings(&settings))?;
         let db = Db::new(pool, settings.database.statement_cache);
         let bus: Arc<dyn Bus> = if settings.redis.url.is_empty() {
@@ -99,6 +111,11 @@ impl Application {
             metrics,
         });
         spawn_background(&state, &settings);
+        partitions::spawn(
+            state.db.clone(),
+            partition_settings(&settings),
+            partition_metrics,
+        );
 
         let prometheus = PrometheusMetricsBuilder::new("jowi")
             .registry(registry)

@@ -8,6 +8,7 @@ mod bus;
 mod catalog;
 mod health;
 mod org;
+mod partitions;
 mod pgbouncer;
 mod sales;
 mod ws;

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod org;
+pub mod partitions;
 pub mod sales;
 pub mod shifts;
 pub mod stock;
