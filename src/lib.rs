@@ -9,6 +9,7 @@ pub mod error;
 pub mod openapi;
 pub mod routes;
 pub mod settings;
+pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

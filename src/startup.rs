@@ -28,6 +28,7 @@ pub struct Application {
     server: Server,
     port: u16,
     pub state: web::Data<AppState>,
+    writer: Writer,
 }
 
 pub fn pool_settings(settings: &Settings) -> PoolSettings {
@@ -75,7 +76,7 @@ impl Application {
         };
         let auth = Arc::new(Authenticator::new(db.clone()));
         let arbiter = actix::Arbiter::new();
-        let writer = Writer::start(
+        let writer: Writer = Writer::start(
             db.clone(),
             WriterSettings {
                 batch_max: settings.sales.batch_max_receipts,
@@ -93,7 +94,7 @@ impl Application {
             arbiter.handle(),
             Duration::from_secs(settings.catalog.tenant_idle_evict_s),
             SalesWiring {
-                writer,
+                writer: writer.clone(),
                 store_settings: Arc::new(StoreSettings {
                     max_clock_skew_s: settings.sales.max_clock_skew_s,
                     ws_queue_events: settings.sales.ws_queue_events,
@@ -109,6 +110,7 @@ impl Application {
             auth,
             bus,
             metrics,
+            shutdown: Default::default(),
         });
         spawn_background(&state, &settings);
         partitions::spawn(
@@ -130,6 +132,7 @@ impl Application {
             server,
             port,
             state,
+            writer,
         })
     }
 
@@ -139,6 +142,12 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGTERM/SIGINT, then shuts down gracefully (see
+    /// `crate::shutdown`) within `server.shutdown_timeout_s`.
+    pub async fn run_until_signalled(self) -> anyhow::Result<()> {
+        crate::shutdown::run(self.server, &self.state, &self.writer).await
     }
 }
 
@@ -168,6 +177,8 @@ fn build_server(
             }))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_s)
+    // Signals are handled in `crate::shutdown` (WebSockets, the writer).
+    .disable_signals()
     .backlog(4096)
     .max_connection_rate(1024);
     if settings.server.workers > 0 {
@@ -289,6 +300,5 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     telemetry::init();
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "jowi serving");
-    app.run_until_stopped().await?;
-    Ok(())
+    app.run_until_signalled().await
 }

@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::pg::sales::{commit_batch, LevelUpdate, Outcome};
 use crate::pg::Db;
 use crate::store::receipt::PreparedReceipt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -41,27 +42,42 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    /// Receipts submitted and not yet answered (queued or committing).
+    pending: Arc<AtomicUsize>,
 }
 
 impl Writer {
     /// Starts the collector on the current runtime.
     pub fn start(db: Db, settings: WriterSettings, metrics: Metrics) -> Self {
         let (tx, rx) = mpsc::channel(settings.queue);
-        tokio::spawn(collect(db, settings, metrics, rx));
-        Writer { tx }
+        let pending = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(collect(db, settings, metrics, rx, Arc::clone(&pending)));
+        Writer { tx, pending }
+    }
+
+    /// Resolves once every submitted receipt has been answered (graceful
+    /// shutdown waits for this; the caller bounds the wait).
+    pub async fn drained(&self) {
+        while self.pending.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Queues a receipt; the receiver resolves after its batch commits.
     /// Fails at once with `Unavailable` when the queue is full (shed load).
     pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Written>>> {
         let (reply, rx) = oneshot::channel();
+        // Counted before sending so `drained` never misses a queued job.
+        self.pending.fetch_add(1, Ordering::SeqCst);
         self.tx
             .try_send(Job { receipt, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
                     Error::Unavailable("the receipt writer is busy; retry".into())
                 }
                 mpsc::error::TrySendError::Closed(_) => {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
                     Error::Unavailable("the receipt writer stopped".into())
                 }
             })?;
@@ -69,7 +85,13 @@ impl Writer {
     }
 }
 
-async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mpsc::Receiver<Job>) {
+async fn collect(
+    db: Db,
+    settings: WriterSettings,
+    metrics: Metrics,
+    mut rx: mpsc::Receiver<Job>,
+    pending: Arc<AtomicUsize>,
+) {
     let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     while let Some(first) = rx.recv().await {
         let mut jobs = Vec::with_capacity(settings.batch_max);
@@ -94,8 +116,11 @@ async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mps
         };
         let db = db.clone();
         let metrics = metrics.clone();
+        let pending = Arc::clone(&pending);
         tokio::spawn(async move {
+            let n = jobs.len();
             flush(&db, &metrics, jobs).await;
+            pending.fetch_sub(n, Ordering::SeqCst);
             drop(permit);
         });
     }
