@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod openapi;
+pub mod ops_metrics;
 pub mod routes;
 pub mod settings;
 pub mod shutdown;

@@ -37,6 +37,7 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     pub statement_cache: bool,
     pub migrate_on_start: bool,
+    pub slow_statement_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

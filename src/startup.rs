@@ -14,6 +14,7 @@ use jowi_actors::bus::{redis_bus::RedisBus, Bus, BusEvent, InProcessBus};
 use jowi_actors::directory::{Directory, SalesWiring};
 use jowi_actors::maintenance::partitions::{self, PartitionMetrics, PartitionSettings};
 use jowi_actors::metrics::Metrics;
+use jowi_actors::pg::timing::StatementTimer;
 use jowi_actors::pg::{self, Db, PoolSettings};
 use jowi_actors::store::messages::ApplyLevels;
 use jowi_actors::store::StoreSettings;
@@ -63,8 +64,14 @@ impl Application {
         let registry = prometheus::Registry::new();
         let metrics = Metrics::register(&registry)?;
         let partition_metrics = PartitionMetrics::register(&registry)?;
+        crate::ops_metrics::ProcessCollector::register(&registry)?;
+        let in_flight = crate::ops_metrics::in_flight_gauge(&registry)?;
         let pool = pg::connect(&pool_settings(&settings))?;
-        let db = Db::new(pool, settings.database.statement_cache);
+        let db =
+            Db::new(pool, settings.database.statement_cache).with_timer(StatementTimer::register(
+                &registry,
+                Duration::from_millis(settings.database.slow_statement_ms),
+            )?);
         let bus: Arc<dyn Bus> = if settings.redis.url.is_empty() {
             Arc::new(InProcessBus::default())
         } else {
@@ -127,7 +134,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
-        let server = build_server(listener, state.clone(), prometheus, &settings)?;
+        let server = build_server(listener, state.clone(), prometheus, in_flight, &settings)?;
         Ok(Self {
             server,
             port,
@@ -155,12 +162,14 @@ fn build_server(
     listener: TcpListener,
     state: web::Data<AppState>,
     prometheus: PrometheusMetrics,
+    in_flight: prometheus::IntGauge,
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let max_body = settings.server.max_body_bytes;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(crate::ops_metrics::InFlight(in_flight.clone()))
             .app_data(
                 web::JsonConfig::default()
                     .limit(max_body)
@@ -170,6 +179,7 @@ fn build_server(
             .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
             .wrap(prometheus.clone())
             .wrap(middleware::from_fn(telemetry::request_span))
+            .wrap(middleware::from_fn(crate::ops_metrics::track_in_flight))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
             .default_service(web::to(|| async {

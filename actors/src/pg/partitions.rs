@@ -65,6 +65,15 @@ pub async fn plan(db: &Db, months_ahead: i32, retention_months: i32) -> Result<V
 /// it may wait for a table lock (and so how long sales can queue behind
 /// it); a timeout fails the step, which the next run retries.
 pub async fn run_step(db: &Db, step: &Step, lock_timeout_ms: u64) -> Result<Done> {
+    let name = match step.action {
+        Action::Attach => "partitions.attach",
+        Action::Detach => "partitions.detach",
+    };
+    db.timed(name, "", run_step_on(db, step, lock_timeout_ms))
+        .await
+}
+
+async fn run_step_on(db: &Db, step: &Step, lock_timeout_ms: u64) -> Result<Done> {
     let mut client = db.client().await?;
     let tx = client.transaction().await?;
     let locked: bool = tx

@@ -131,7 +131,14 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
     let started = Instant::now();
-    let mut result = commit_batch(db, &receipts).await;
+    let tenants = batch_tenants(&receipts);
+    let mut result = db
+        .timed(
+            "receipts.commit_batch",
+            &tenants,
+            commit_batch(db, &receipts),
+        )
+        .await;
     // A unique violation means another instance took a number or id between
     // our checks and our insert: run the batch again, the checks now see it.
     if let Err(Error::Internal(e)) = &result {
@@ -140,7 +147,13 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
             .and_then(crate::error::sqlstate)
             .is_some_and(|s| *s == tokio_postgres::error::SqlState::UNIQUE_VIOLATION);
         if unique {
-            result = commit_batch(db, &receipts).await;
+            result = db
+                .timed(
+                    "receipts.commit_batch",
+                    &tenants,
+                    commit_batch(db, &receipts),
+                )
+                .await;
         }
     }
     metrics
@@ -171,4 +184,19 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
             }
         }
     }
+}
+
+/// The tenants of a batch, for the slow-statement log (a few, then "...").
+fn batch_tenants(receipts: &[PreparedReceipt]) -> String {
+    let mut seen: Vec<uuid::Uuid> = Vec::new();
+    for r in receipts {
+        if !seen.contains(&r.tenant_id) {
+            seen.push(r.tenant_id);
+        }
+    }
+    let mut out: Vec<String> = seen.iter().take(3).map(|t| t.to_string()).collect();
+    if seen.len() > 3 {
+        out.push("...".into());
+    }
+    out.join(",")
 }
