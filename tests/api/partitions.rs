@@ -103,7 +103,7 @@ async fn fourteen_months_of_sales_with_the_maintainer_lose_no_row() {
             let mut k = 0u32;
             while !stop.load(Ordering::SeqCst) {
                 k += 1;
-                let via = if k % 2 == 0 { &a } else { &b };
+                let via = if k.is_multiple_of(2) { &a } else { &b };
                 if let Some(id) = sell(via, &s, None).await {
                     acked.lock().unwrap().push(id);
                 }
