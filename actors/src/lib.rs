@@ -36,6 +36,7 @@ pub mod bus;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod maintenance;
 pub mod metrics;
 pub mod pg;
 pub mod store;

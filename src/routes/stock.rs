@@ -237,6 +237,7 @@ pub async fn ws(
     let (response, mut session, mut incoming) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let metrics = state.metrics.clone();
+    let shutdown = state.shutdown.clone();
     actix_rt::spawn(async move {
         // Holding the tenant's handle keeps it (and this store's actor)
         // from idle eviction while someone is watching.
@@ -292,6 +293,16 @@ pub async fn ws(
                         return;
                     }
                 },
+                () = shutdown.wait() => {
+                    let _ = session
+                        .clone()
+                        .close(Some(actix_ws::CloseReason {
+                            code: actix_ws::CloseCode::Away,
+                            description: Some(crate::shutdown::WS_CLOSE_REASON.into()),
+                        }))
+                        .await;
+                    break;
+                }
                 msg = incoming.next() => match msg {
                     Some(Ok(actix_ws::Message::Ping(p))) => ok = session.pong(&p).await.is_ok(),
                     Some(Ok(actix_ws::Message::Close(_))) | None | Some(Err(_)) => break,
