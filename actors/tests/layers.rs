@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! directory            (top: spawns actors, routes bus events to them)
-//! store  tenant  writer  auth   (actors and the write order)
+//! store  tenant  writer  auth  maintenance   (actors, the write order, upkeep)
 //! pg     bus             (queries and rows; the transport between instances)
 //! domain                 (plain types, rules as pure functions)
 //! error  metrics         (leaves)
@@ -23,6 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("pg", &["domain", "error"]),
     ("auth", &["domain", "error", "pg"]),
     ("writer", &["domain", "error", "metrics", "pg"]),
+    ("maintenance", &["domain", "error", "metrics", "pg"]),
     (
         "tenant",
         &["domain", "error", "metrics", "pg", "bus", "auth"],
