@@ -33,16 +33,16 @@ async fn post_receipt(
     receipt: ReceiptRequest,
 ) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
-    let store = state.directory.store(&tenant, receipt.store_id).await?;
+    let store = state.directory.store(tenant, receipt.store_id).await?;
     let msg = CreateReceipt {
         receipt,
         caller_register: tenant.auth.0.register_id,
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),
-        Err(_) => Err(ApiError::Busy(
+        Err(_) => Err(ApiError::Domain(Error::Busy(
             "the store is busy; retry with the same receipt id".into(),
-        )),
+        ))),
     }
 }
 

@@ -5,7 +5,7 @@
 use super::{tenant_lock_key, Db, Tx};
 use crate::domain::catalog::{Category, Product, Register, Store, Variant, VariantInput};
 use crate::domain::{CategoryId, ProductId, TenantId};
-use crate::error::{constraint, Error, Result};
+use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -190,7 +190,7 @@ fn map_variant_conflict(err: tokio_postgres::Error) -> Error {
             .and_then(|d| d.detail())
             .unwrap_or("a barcode is already used by another product")
             .to_owned();
-        return Error::conflict("duplicate_barcode", detail);
+        return Error::conflict(Code::DuplicateBarcode, detail);
     }
     err.into()
 }

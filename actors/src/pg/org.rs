@@ -3,7 +3,7 @@
 use super::{Db, Tx};
 use crate::domain::catalog::{Register, Store};
 use crate::domain::{new_id, Role, StoreId, TenantId};
-use crate::error::{constraint, Error, Result};
+use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -264,7 +264,7 @@ pub async fn insert_customer(
         .map_err(|e| match e {
             Error::Internal(ref inner) => match inner.downcast_ref::<tokio_postgres::Error>() {
                 Some(pg) if constraint(pg) == Some("customers_tenant_id_phone_key") => {
-                    Error::conflict("duplicate_phone", "a customer with this phone already exists")
+                    Error::conflict(Code::DuplicatePhone, "a customer with this phone already exists")
                 }
                 _ => e,
             },

@@ -6,7 +6,7 @@ use super::{Db, Tx};
 use crate::domain::stock::{
     DocumentKind, Level, LevelUpdate, Movement, PostedDocument, StockDocument,
 };
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -98,7 +98,7 @@ pub async fn post_document(
         let hash: Vec<u8> = row.get(0);
         if hash.as_slice() != doc.body_hash {
             return Err(Error::conflict(
-                "idempotency_conflict",
+                Code::IdempotencyConflict,
                 "this document id was already used with a different body",
             ));
         }

@@ -14,7 +14,7 @@ use crate::auth::Authenticator;
 use crate::bus::{Bus, BusEvent, Entity};
 use crate::domain::catalog::{Category, Product, Register, Store, VariantInput};
 use crate::domain::{new_id, Role, TenantId};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::pg::{self, Db, Tx};
 use actix::prelude::*;
 use catalog::Catalog;
@@ -193,7 +193,7 @@ impl TenantCore {
             if let Some(owner) = self.catalog.barcode_owner(&v.barcode) {
                 if Some(owner.product_id) != product {
                     return Err(Error::conflict(
-                        "duplicate_barcode",
+                        Code::DuplicateBarcode,
                         format!(
                             "barcode {} is already used by product {}",
                             v.barcode, owner.product_id
@@ -270,7 +270,7 @@ impl TenantCore {
         }
         if self.catalog.category_in_use(msg.id) {
             return Err(Error::conflict(
-                "category_in_use",
+                Code::CategoryInUse,
                 "the category still holds products or categories",
             ));
         }

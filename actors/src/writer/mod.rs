@@ -66,7 +66,7 @@ impl Writer {
             .try_send(Job { receipt, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
-                    Error::Unavailable("the receipt writer is busy; retry".into())
+                    Error::Busy("the receipt writer is busy; retry with the same id".into())
                 }
                 mpsc::error::TrySendError::Closed(_) => {
                     Error::Unavailable("the receipt writer stopped".into())
