@@ -81,7 +81,7 @@ impl Writer {
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     self.pending.fetch_sub(1, Ordering::SeqCst);
-                    Error::Unavailable("the receipt writer is busy; retry".into())
+                    Error::Busy("the receipt writer is busy; retry with the same id".into())
                 }
                 mpsc::error::TrySendError::Closed(_) => {
                     self.pending.fetch_sub(1, Ordering::SeqCst);
