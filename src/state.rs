@@ -16,4 +16,6 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     pub metrics: Metrics,
     pub limits: Arc<crate::rate_limit::RateLimits>,
+    /// Tripped on SIGTERM: live subscriptions close with a reason.
+    pub shutdown: crate::shutdown::Shutdown,
 }

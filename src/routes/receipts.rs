@@ -1,7 +1,7 @@
 //! Receipts: post one (idempotent by client id), upload an offline backlog,
 //! read one, list a store's. Every 2xx means committed in PostgreSQL.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
@@ -33,14 +33,15 @@ const ACTOR_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends one receipt to its store's actor.
 async fn post_receipt(
     state: &AppState,
-    auth: &Auth,
+    tenant: &Tenant,
     receipt: ReceiptRequest,
 ) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
     check_limits(&receipt)?;
     // Before the store actor, whose idempotency cache would otherwise
     // answer a replay of another register's receipt.
-    if auth
+    if tenant
+        .auth
         .0
         .register_id
         .is_some_and(|own| own != receipt.register_id)
@@ -49,24 +50,23 @@ async fn post_receipt(
     }
     if let Some(customer) = receipt.customer_id {
         // Another tenant's customer is "no such customer" (never stored).
-        org::get_customer(&state.db, auth.tenant(), customer)
+        org::get_customer(&state.db, tenant.auth.tenant(), customer)
             .await
             .map_err(|e| match e {
                 Error::NotFound { .. } => Error::invalid("customer_id", "no such customer"),
                 other => other,
             })?;
     }
-    let tenant = state.directory.tenant(auth.tenant()).await?;
-    let store = state.directory.store(&tenant, receipt.store_id).await?;
+    let store = state.directory.store(tenant, receipt.store_id).await?;
     let msg = CreateReceipt {
         receipt,
-        caller_register: auth.0.register_id,
+        caller_register: tenant.auth.0.register_id,
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),
-        Err(_) => Err(ApiError::Busy(
+        Err(_) => Err(ApiError::Domain(Error::Busy(
             "the store is busy; retry with the same receipt id".into(),
-        )),
+        ))),
     }
 }
 
@@ -139,13 +139,13 @@ fn check_limits(receipt: &ReceiptRequest) -> Result<(), Error> {
               (status = 422), (status = 503, description = "outcome unknown; retry with the same id")))]
 #[post("/receipts")]
 pub async fn create(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<ReceiptRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("post receipts")?;
+    tenant.auth.require_sell("post receipts")?;
     Ok(
-        match post_receipt(&state, &auth, body.into_inner()).await? {
+        match post_receipt(&state, &tenant, body.into_inner()).await? {
             Posted::Created(r) => HttpResponse::Created().json(r),
             Posted::Replayed(r) => HttpResponse::Ok().json(r),
         },
@@ -198,11 +198,11 @@ pub struct BatchReply {
     responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts, or one breaks the receipt schema (field receipts[i]....)")))]
 #[post("/receipts/batch")]
 pub async fn batch(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<ReceiptBatch>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("post receipts")?;
+    tenant.auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;
     let max = state.settings.sales.offline_batch_max;
     if receipts.is_empty() || receipts.len() > max {
@@ -226,8 +226,8 @@ pub async fn batch(
         .partition(|(_, r)| r.kind == ReceiptKind::Sale);
     for group in [sales, returns] {
         let posted = futures_util::future::join_all(group.into_iter().map(|(i, r)| {
-            let (state, auth) = (&state, &auth);
-            async move { (i, post_receipt(state, auth, r).await) }
+            let (state, tenant) = (&state, &tenant);
+            async move { (i, post_receipt(state, tenant, r).await) }
         }))
         .await;
         for (i, outcome) in posted {
@@ -318,7 +318,7 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
 #[get("/receipts")]
 pub async fn list(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     q: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
@@ -329,7 +329,6 @@ pub async fn list(
     }
     let from = q.from.map(|t| check_timestamp("from", t)).transpose()?;
     let to = q.to.map(|t| check_timestamp("to", t)).transpose()?;
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant
         .catalog
         .store(q.store_id)
@@ -338,13 +337,13 @@ pub async fn list(
     let filter = ReceiptFilter {
         store: q.store_id,
         // A register token lists its own register's receipts only.
-        register: auth.0.register_id,
+        register: tenant.auth.0.register_id,
         from,
         to,
         after,
         limit,
     };
-    let items = receipts::list_receipts(&state.db, auth.tenant(), &filter).await?;
+    let items = receipts::list_receipts(&state.db, tenant.auth.tenant(), &filter).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items
