@@ -56,6 +56,8 @@ impl Throttled {
 struct TenantBudget {
     /// The limiter and its burst size.
     limiter: Arc<(DefaultDirectRateLimiter, u32)>,
+    /// The rate it was sized for.
+    rps: u32,
     /// Registers the budget was sized for (None: catalog not loaded yet).
     registers: Option<usize>,
     computed: Instant,
@@ -181,15 +183,16 @@ impl RateLimits {
             }
         }
         let count = registers();
+        let s = &self.settings;
+        let per_register = s
+            .tenant_per_register_rps
+            .saturating_mul(u32::try_from(count.unwrap_or(0)).unwrap_or(u32::MAX));
+        let rps = s.tenant_base_rps.saturating_add(per_register);
         let limiter = match &old {
-            // Same size: keep the limiter and what was spent of it.
-            Some(b) if b.registers == count => Arc::clone(&b.limiter),
+            // Same budget: keep the limiter and what was spent of it (a
+            // fresh one would hand out a second burst).
+            Some(b) if b.rps == rps => Arc::clone(&b.limiter),
             _ => {
-                let s = &self.settings;
-                let per_register = s
-                    .tenant_per_register_rps
-                    .saturating_mul(u32::try_from(count.unwrap_or(0)).unwrap_or(u32::MAX));
-                let rps = s.tenant_base_rps.saturating_add(per_register);
                 let burst = rps.saturating_mul(s.tenant_burst_s.max(1));
                 let (q, limit) = quota(rps, burst, s.instances);
                 Arc::new((RateLimiter::direct(q), limit))
@@ -197,6 +200,7 @@ impl RateLimits {
         };
         let budget = Arc::new(TenantBudget {
             limiter,
+            rps,
             registers: count,
             computed: Instant::now(),
         });
@@ -338,5 +342,21 @@ mod tests {
         assert!((0..100).all(|_| limits.check(&till, || None).is_ok()));
         (0..100).for_each(|_| limits.lookup_failed(till.tenant_id));
         assert!(limits.check_lookup(till.tenant_id).is_ok());
+    }
+
+    /// The tenant's catalog loading (register count unknown, then 0) must
+    /// not hand out a second burst.
+    #[test]
+    fn loading_the_tenant_does_not_refill_its_budget() {
+        let limits = RateLimits::new(settings(), &prometheus::Registry::new()).unwrap();
+        let owner = principal(Uuid::now_v7(), Role::Owner);
+        // (2 + 0) rps x 5 s = 10 of burst, whether loaded or not.
+        let before = (0..5)
+            .filter(|_| limits.check(&owner, || None).is_ok())
+            .count();
+        let after = (0..20)
+            .filter(|_| limits.check(&owner, || Some(0)).is_ok())
+            .count();
+        assert_eq!(before + after, 10);
     }
 }
