@@ -2,6 +2,7 @@
 //! is checked here once, so the actors only ever see valid values.
 
 mod money;
+pub mod money_rules;
 mod quantity;
 
 pub use money::Money;
