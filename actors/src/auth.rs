@@ -89,7 +89,7 @@ impl Authenticator {
         if self.unknown.contains_key(&hash) {
             return Err(unknown());
         }
-        let Some((token_id, role, register_id)) =
+        let Some((token_id, role, register_id, register_active)) =
             pg::org::find_token(&self.db, tenant, &hash).await?
         else {
             if self.unknown.len() >= CACHE_MAX {
@@ -98,6 +98,10 @@ impl Authenticator {
             self.unknown.insert(hash, ());
             return Err(unknown());
         };
+        if !register_active {
+            // Not cached either way: the register may be activated again.
+            return Err(Error::Unauthorized("the register is deactivated".into()));
+        }
         let principal = Principal {
             tenant_id: tenant,
             token_id,

@@ -3,6 +3,8 @@
 
 mod money;
 pub mod money_rules;
+pub mod phone;
+pub mod store_settings;
 mod quantity;
 
 pub use money::Money;

@@ -2,7 +2,9 @@
 //! Reads on the hot path never come here: they are served from actor memory.
 
 pub mod catalog;
+pub mod manage;
 pub mod org;
+pub mod retail;
 pub mod sales;
 pub mod shifts;
 pub mod stock;

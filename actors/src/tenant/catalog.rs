@@ -96,6 +96,9 @@ pub struct Register {
     pub store_id: Uuid,
     pub number: i32,
     pub name: String,
+    /// False once deactivated: its tokens stop authenticating.
+    pub active: bool,
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
@@ -106,6 +109,7 @@ pub struct Store {
     pub default_warehouse_id: Uuid,
     pub warehouse_ids: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
+    pub version: i32,
 }
 
 /// Where a barcode points.
@@ -127,6 +131,8 @@ pub struct Catalog {
     order: RwLock<BTreeSet<ProductId>>,
     /// (lower-cased name, id) for name-prefix search.
     names: RwLock<BTreeSet<(String, ProductId)>>,
+    /// Taxes, discounts, points, store prices and store settings.
+    pub retail: super::retail::RetailState,
 }
 
 /// A page of products, newest first.
@@ -328,6 +334,8 @@ impl Catalog {
 
     /// Makes this catalog equal to `fresh` (resync after lost bus events).
     pub fn replace_with(&self, fresh: &Catalog) {
+        // Missed bus events may have changed retail rules too.
+        self.retail.invalidate_all();
         let stale: Vec<ProductId> = self
             .products
             .iter()
@@ -378,6 +386,20 @@ impl Catalog {
 
     pub fn apply_register(&self, register: Register) {
         self.registers.insert(register.id, Arc::new(register));
+    }
+
+    /// Stores and registers exactly as in `fresh` (a store deactivated
+    /// elsewhere disappears).
+    pub fn replace_org(&self, fresh: &Catalog) {
+        self.stores.retain(|id, _| fresh.stores.contains_key(id));
+        for s in fresh.stores.iter() {
+            self.stores.insert(*s.key(), Arc::clone(&s));
+        }
+        self.registers
+            .retain(|id, _| fresh.registers.contains_key(id));
+        for r in fresh.registers.iter() {
+            self.registers.insert(*r.key(), Arc::clone(&r));
+        }
     }
 }
 

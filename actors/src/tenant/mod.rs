@@ -8,7 +8,9 @@
 //! next request for the tenant.
 
 pub mod catalog;
+pub mod manage;
 pub mod messages;
+pub mod retail;
 
 use crate::auth::Authenticator;
 use crate::bus::{Bus, BusEvent, Entity};
@@ -419,14 +421,10 @@ impl TenantCore {
             }
             Entity::Store | Entity::Register => {
                 // Rare: rebuild the store and register maps wholesale.
-                let fresh = pg::catalog::load(&self.db, self.tenant).await?;
-                for s in fresh.stores() {
-                    self.catalog.apply_store((*s).clone());
-                    for r in fresh.registers_of(s.id) {
-                        self.catalog.apply_register((*r).clone());
-                    }
-                }
+                self.reload_org().await?;
             }
+            Entity::StoreSettings => self.catalog.retail.invalidate_settings(id),
+            Entity::RetailRules => self.catalog.retail.invalidate_rules(),
         }
         tx.commit().await?;
         Ok(())
