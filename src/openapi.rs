@@ -1,8 +1,8 @@
 //! OpenAPI 3 of every endpoint, generated from the handlers' annotations.
 
 use crate::routes::{
-    admin, categories, customers, employees, health, products, receipts, shifts, stock, stores,
-    tokens,
+    admin, categories, customers, employees, health, manage, products, receipts, retail, shifts,
+    stock, stores, tokens,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -23,6 +23,14 @@ use utoipa::{Modify, OpenApi};
         shifts::open, shifts::get_one, shifts::close, shifts::cash, shifts::report,
         receipts::create, receipts::batch, receipts::get_one, receipts::list,
         stock::store_levels, stock::post_movement, stock::ws,
+        manage::update_store, manage::deactivate_store, manage::update_register,
+        manage::create_warehouse, manage::list_warehouses, manage::update_employee,
+        manage::update_customer, manage::search_customers, manage::list_tokens,
+        retail::get_settings, retail::patch_settings, retail::list_tax_rates,
+        retail::create_tax_rate, retail::update_tax_rate, retail::assign_tax,
+        retail::list_discounts, retail::create_discount, retail::update_discount,
+        retail::get_program, retail::put_program, retail::list_store_prices,
+        retail::set_store_price, retail::customer_points, retail::adjust_points,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -5,8 +5,10 @@ pub mod categories;
 pub mod customers;
 pub mod employees;
 pub mod health;
+pub mod manage;
 pub mod products;
 pub mod receipts;
+pub mod retail;
 pub mod shifts;
 pub mod stock;
 pub mod stores;
@@ -26,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(health::configure)
             .configure(admin::configure)
             .configure(categories::configure)
+            .configure(manage::configure)
+            .configure(retail::configure)
             .configure(stores::configure)
             .configure(employees::configure)
             .configure(customers::configure)

@@ -186,7 +186,10 @@ pub async fn get_one(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    pub store_id: Uuid,
+    /// Required unless `number` is given.
+    pub store_id: Option<Uuid>,
+    /// A receipt number (`{register}-{seq}`): answers that receipt.
+    pub number: Option<String>,
     /// Inclusive lower bound on occurred_at (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound on occurred_at (RFC 3339).
@@ -211,7 +214,8 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
-/// A store's receipts, newest first, keyset-paged over the partitions.
+/// A store's receipts, newest first, keyset-paged over the partitions; or
+/// with `number`, the one receipt of that number.
 #[utoipa::path(get, path = "/api/v1/receipts", tag = "sales", params(ListParams),
     responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
 #[get("/receipts")]
@@ -221,6 +225,17 @@ pub async fn list(
     q: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
+    if let Some(number) = q.number.as_deref() {
+        let id = jowi_actors::pg::manage::receipt_id_by_number(&state.db, auth.tenant(), number)
+            .await?;
+        let receipt = sales::load_receipt(&state.db, auth.tenant(), id)
+            .await?
+            .ok_or(Error::not_found("receipt"))?;
+        return Ok(HttpResponse::Ok().json(receipt));
+    }
+    let store_id = q
+        .store_id
+        .ok_or_else(|| Error::invalid("store_id", "required unless number is given"))?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
@@ -228,13 +243,13 @@ pub async fn list(
     let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant
         .catalog
-        .store(q.store_id)
+        .store(store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let items = sales::list_receipts(
         &state.db,
         auth.tenant(),
-        q.store_id,
+        store_id,
         q.from,
         q.to,
         after,

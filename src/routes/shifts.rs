@@ -38,6 +38,10 @@ pub struct CloseShift {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CashMovement {
+    /// Client-generated id: a retry with the same id and body is answered
+    /// 200 and counted once; the same id with another body is 409.
+    #[serde(default)]
+    pub id: Option<Uuid>,
     /// "in" or "out".
     pub kind: String,
     pub amount: i64,
@@ -135,16 +139,34 @@ pub async fn cash(
     }
     let amount = Money::parse_positive("amount", body.amount)?;
     let note = super::optional_text("note", body.note.as_deref(), 500)?;
-    let id = shifts::cash_movement(
+    let Some(client_id) = body.id else {
+        let id = shifts::cash_movement(
+            &state.db,
+            auth.tenant(),
+            *id,
+            &body.kind,
+            amount.0,
+            note.as_deref(),
+        )
+        .await?;
+        return Ok(HttpResponse::Created().json(CashMovementCreated { id }));
+    };
+    let created = jowi_actors::pg::manage::cash_movement(
         &state.db,
         auth.tenant(),
+        client_id,
         *id,
         &body.kind,
         amount.0,
         note.as_deref(),
     )
     .await?;
-    Ok(HttpResponse::Created().json(CashMovementCreated { id }))
+    let out = CashMovementCreated { id: client_id };
+    Ok(if created {
+        HttpResponse::Created().json(out)
+    } else {
+        HttpResponse::Ok().json(out)
+    })
 }
 
 /// X report (running totals) of an open shift; the Z report once closed.
