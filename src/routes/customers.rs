@@ -64,9 +64,8 @@ pub async fn by_phone(
 ) -> ApiResult<HttpResponse> {
     let cc = super::manage::calling_code(&state, &auth).await?;
     let phone = to_e164("phone", &q.phone, &cc)?;
-    Ok(HttpResponse::Ok().json(
-        manage::customer_view_by(&state.db, auth.tenant(), None, Some(&phone)).await?,
-    ))
+    Ok(HttpResponse::Ok()
+        .json(manage::customer_view_by(&state.db, auth.tenant(), None, Some(&phone)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers",
@@ -77,7 +76,6 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        manage::customer_view_by(&state.db, auth.tenant(), Some(*id), None).await?,
-    ))
+    Ok(HttpResponse::Ok()
+        .json(manage::customer_view_by(&state.db, auth.tenant(), Some(*id), None).await?))
 }

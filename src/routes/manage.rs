@@ -54,7 +54,11 @@ pub async fn update_store(
     let msg = UpdateStore {
         id: *id,
         version,
-        name: body.name.as_deref().map(|n| parse_name("name", n, 200)).transpose()?,
+        name: body
+            .name
+            .as_deref()
+            .map(|n| parse_name("name", n, 200))
+            .transpose()?,
         address: match &body.address {
             None => None,
             Some(a) => Some(optional_text("address", a.as_deref(), 500)?),
@@ -104,7 +108,11 @@ pub async fn update_register(
     let msg = UpdateRegister {
         id: *id,
         version,
-        name: body.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?,
+        name: body
+            .name
+            .as_deref()
+            .map(|n| parse_name("name", n, 100))
+            .transpose()?,
         active: body.active,
     };
     let tenant = state.directory.tenant(auth.tenant()).await?;
@@ -187,7 +195,11 @@ pub async fn update_employee(
             return Err(Error::invalid("role", "owner, manager or cashier").into());
         }
     }
-    let name = body.name.as_deref().map(|n| parse_name("name", n, 200)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| parse_name("name", n, 200))
+        .transpose()?;
     let phone = match &body.phone {
         Some(Some(p)) => Some(Some(parse_phone("phone", p)?)),
         Some(None) => Some(None),
@@ -219,7 +231,11 @@ pub struct CustomerEdit {
 /// The tenant's calling code for national phone numbers.
 pub async fn calling_code(state: &AppState, auth: &Auth) -> Result<String, ApiError> {
     let tenant = state.directory.tenant(auth.tenant()).await?;
-    let rules = tenant.catalog.retail.rules(&state.db, auth.tenant()).await?;
+    let rules = tenant
+        .catalog
+        .retail
+        .rules(&state.db, auth.tenant())
+        .await?;
     Ok(rules.calling_code.clone())
 }
 
@@ -235,7 +251,11 @@ pub async fn update_customer(
 ) -> ApiResult<HttpResponse> {
     auth.require_sell("edit customers")?;
     let version = edited_version(&req, body.version)?;
-    let name = body.name.as_deref().map(|n| parse_name("name", n, 200)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| parse_name("name", n, 200))
+        .transpose()?;
     let phone = match body.phone.as_deref() {
         Some(p) => Some(to_e164("phone", p, &calling_code(&state, &auth).await?)?),
         None => None,

@@ -226,8 +226,8 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
     if let Some(number) = q.number.as_deref() {
-        let id = jowi_actors::pg::manage::receipt_id_by_number(&state.db, auth.tenant(), number)
-            .await?;
+        let id =
+            jowi_actors::pg::manage::receipt_id_by_number(&state.db, auth.tenant(), number).await?;
         let receipt = sales::load_receipt(&state.db, auth.tenant(), id)
             .await?
             .ok_or(Error::not_found("receipt"))?;

@@ -163,7 +163,8 @@ pub async fn create_tax_rate(
     let name = parse_name("name", &body.name, 100)?;
     let bp = check_bp("rate_bp", body.rate_bp)?;
     let from = body.effective_from.unwrap_or_else(Utc::now);
-    let rate = retail::create_tax_rate(&state.db, auth.tenant(), &name, bp, body.mode, from).await?;
+    let rate =
+        retail::create_tax_rate(&state.db, auth.tenant(), &name, bp, body.mode, from).await?;
     rules_changed(&state, &auth);
     Ok(HttpResponse::Created().json(rate))
 }
@@ -195,9 +196,7 @@ pub async fn update_tax_rate(
                     "rate_bp",
                     bp.or(last.map(|l| l.rate_bp)).unwrap_or_default(),
                 )?,
-                mode: mode
-                    .or(last.map(|l| l.mode))
-                    .unwrap_or(TaxMode::Inclusive),
+                mode: mode.or(last.map(|l| l.mode)).unwrap_or(TaxMode::Inclusive),
                 from: body.effective_from.unwrap_or_else(Utc::now),
             })
         }
@@ -248,14 +247,16 @@ pub async fn assign_tax(
         ("tenant" | "category" | "product" | "variant", _) => {
             return Err(Error::invalid("target_id", "no such target (tenant takes none)").into())
         }
-        _ => {
-            return Err(
-                Error::invalid("target", "tenant, category, product or variant").into(),
-            )
-        }
+        _ => return Err(Error::invalid("target", "tenant, category, product or variant").into()),
     };
-    retail::set_tax_assignment(&state.db, auth.tenant(), &body.target, target, body.tax_rate_id)
-        .await?;
+    retail::set_tax_assignment(
+        &state.db,
+        auth.tenant(),
+        &body.target,
+        target,
+        body.tax_rate_id,
+    )
+    .await?;
     rules_changed(&state, &auth);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -295,7 +296,11 @@ fn discount_fields(b: &DiscountBody, create: bool) -> Result<DiscountFields, Err
         }
     }
     if let Some(v) = b.value {
-        let max = if b.kind.as_deref() == Some("percent") { 10_000 } else { 1_000_000_000_000_000 };
+        let max = if b.kind.as_deref() == Some("percent") {
+            10_000
+        } else {
+            1_000_000_000_000_000
+        };
         if !(0..=max).contains(&v) {
             return Err(Error::invalid("value", format!("must be 0 to {max}")));
         }
@@ -306,7 +311,11 @@ fn discount_fields(b: &DiscountBody, create: bool) -> Result<DiscountFields, Err
         }
     }
     Ok(DiscountFields {
-        name: b.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?,
+        name: b
+            .name
+            .as_deref()
+            .map(|n| parse_name("name", n, 100))
+            .transpose()?,
         kind: b.kind.clone(),
         value: b.value,
         max_percent_bp: match b.max_percent_bp {
@@ -395,7 +404,10 @@ pub async fn put_program(
     if !(0..=1_000_000).contains(&b.earn_points) {
         return Err(Error::invalid("earn_points", "must be 0 to 1000000").into());
     }
-    for (f, v) in [("earn_per_amount", b.earn_per_amount), ("point_value", b.point_value)] {
+    for (f, v) in [
+        ("earn_per_amount", b.earn_per_amount),
+        ("point_value", b.point_value),
+    ] {
         if !(1..=1_000_000_000_000).contains(&v) {
             return Err(Error::invalid(f, "must be 1 to 10^12 minor units").into());
         }
@@ -459,8 +471,15 @@ pub async fn set_store_price(
     }
     let price = jowi_actors::domain::Money::parse_non_negative("price", body.price)?;
     let from = body.effective_from.unwrap_or_else(Utc::now);
-    let p = retail::set_store_price(&state.db, auth.tenant(), *id, body.variant_id, price.0, from)
-        .await?;
+    let p = retail::set_store_price(
+        &state.db,
+        auth.tenant(),
+        *id,
+        body.variant_id,
+        price.0,
+        from,
+    )
+    .await?;
     rules_changed(&state, &auth);
     Ok(HttpResponse::Created().json(p))
 }

@@ -9,5 +9,6 @@ mod catalog;
 mod health;
 mod org;
 mod pgbouncer;
+mod retail;
 mod sales;
 mod ws;

@@ -4,8 +4,8 @@
 mod money;
 pub mod money_rules;
 pub mod phone;
-pub mod store_settings;
 mod quantity;
+pub mod store_settings;
 
 pub use money::Money;
 pub use quantity::{JsonDecimal, Quantity};

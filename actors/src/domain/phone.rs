@@ -36,7 +36,10 @@ pub fn to_e164(field: &str, raw: &str, calling_code: &str) -> Result<String> {
     } else if digits.starts_with(calling_code) && digits.len() >= calling_code.len() + 8 {
         digits
     } else {
-        format!("{calling_code}{}", digits.strip_prefix('0').unwrap_or(&digits))
+        format!(
+            "{calling_code}{}",
+            digits.strip_prefix('0').unwrap_or(&digits)
+        )
     };
     if !(8..=15).contains(&international.len()) || international.starts_with('0') {
         return Err(bad());

@@ -79,7 +79,11 @@ impl StoreSettings {
     pub fn patched(&self, patch: &serde_json::Map<String, serde_json::Value>) -> Result<Self> {
         let mut merged = match serde_json::to_value(self) {
             Ok(serde_json::Value::Object(m)) => m,
-            _ => return Err(Error::Internal(anyhow::anyhow!("settings are not an object"))),
+            _ => {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "settings are not an object"
+                )))
+            }
         };
         for (k, v) in patch {
             if !FIELDS.contains(&k.as_str()) {
@@ -147,7 +151,9 @@ mod tests {
     fn patch_overlays_validates_and_refuses_unknown_fields() {
         let s = StoreSettings::default();
         let p = s
-            .patched(&map(json!({"cash_rounding_unit": 100, "receipt_footer": "Thanks"})))
+            .patched(&map(
+                json!({"cash_rounding_unit": 100, "receipt_footer": "Thanks"}),
+            ))
             .ok();
         assert_eq!(p.as_ref().map(|p| p.cash_rounding_unit), Some(100));
         assert_eq!(p.and_then(|p| p.receipt_footer).as_deref(), Some("Thanks"));
@@ -159,6 +165,8 @@ mod tests {
             s.patched(&map(json!({"colour": "red"}))),
             Err(Error::Invalid { field, .. }) if field == "colour"
         ));
-        assert!(s.patched(&map(json!({"negative_stock": "sometimes"}))).is_err());
+        assert!(s
+            .patched(&map(json!({"negative_stock": "sometimes"})))
+            .is_err());
     }
 }

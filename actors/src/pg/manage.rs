@@ -296,9 +296,10 @@ fn customer_view(r: &tokio_postgres::Row) -> CustomerView {
 fn duplicate_phone(e: Error) -> Error {
     match e {
         Error::Internal(ref inner) => match inner.downcast_ref::<tokio_postgres::Error>() {
-            Some(pg) if constraint(pg) == Some("customers_tenant_id_phone_key") => {
-                Error::conflict("duplicate_phone", "a customer with this phone already exists")
-            }
+            Some(pg) if constraint(pg) == Some("customers_tenant_id_phone_key") => Error::conflict(
+                "duplicate_phone",
+                "a customer with this phone already exists",
+            ),
             _ => e,
         },
         other => other,
@@ -363,7 +364,9 @@ pub async fn search_customers(
     let like = |p: &str| {
         format!(
             "{}%",
-            p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+            p.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
         )
     };
     let name = name_prefix.map(|p| like(&p.to_lowercase()));
@@ -601,7 +604,19 @@ pub async fn adjust_points(
     if exists.is_none() {
         return Err(Error::not_found("customer"));
     }
-    if !post_points(&*tx, tenant, customer, "adjust", points, None, Some(reason), Some(client_id), true).await? {
+    if !post_points(
+        &*tx,
+        tenant,
+        customer,
+        "adjust",
+        points,
+        None,
+        Some(reason),
+        Some(client_id),
+        true,
+    )
+    .await?
+    {
         return Err(Error::conflict(
             "insufficient_points",
             "the adjustment would take the balance below zero",

@@ -35,11 +35,15 @@ pub async fn load_rules(db: &Db, tenant: TenantId) -> Result<RetailRules> {
         .await?
     {
         let mode: String = r.get(3);
-        rules.tax_rates.entry(r.get(0)).or_default().push(RateVersion {
-            from: r.get(1),
-            rate_bp: r.get(2),
-            mode: TaxMode::parse(&mode).unwrap_or(TaxMode::Inclusive),
-        });
+        rules
+            .tax_rates
+            .entry(r.get(0))
+            .or_default()
+            .push(RateVersion {
+                from: r.get(1),
+                rate_bp: r.get(2),
+                mode: TaxMode::parse(&mode).unwrap_or(TaxMode::Inclusive),
+            });
     }
     for r in tx
         .query(
@@ -348,7 +352,11 @@ impl DiscountDefinition {
                 DiscountSpec::Amount(self.value)
             },
             max_percent_bp: self.max_percent_bp,
-            roles: self.roles.iter().filter_map(|r| ApplierRole::parse(r)).collect(),
+            roles: self
+                .roles
+                .iter()
+                .filter_map(|r| ApplierRole::parse(r))
+                .collect(),
         }
     }
 }
@@ -397,8 +405,9 @@ pub async fn list_discounts(db: &Db, tenant: TenantId) -> Result<Vec<DiscountDef
 }
 
 pub async fn get_discount(db: &Db, tenant: TenantId, id: Uuid) -> Result<DiscountDefinition> {
-    let sql =
-        format!("SELECT {DISCOUNT_COLS} FROM discount_definitions WHERE tenant_id = $1 AND id = $2");
+    let sql = format!(
+        "SELECT {DISCOUNT_COLS} FROM discount_definitions WHERE tenant_id = $1 AND id = $2"
+    );
     db.query(&sql, &[&tenant, &id])
         .await?
         .first()
@@ -429,7 +438,16 @@ pub async fn create_discount(
     );
     db.query(
         &sql,
-        &[&tenant, &id, &f.name, &f.kind, &f.value, &f.max_percent_bp, &f.roles, &f.active],
+        &[
+            &tenant,
+            &id,
+            &f.name,
+            &f.kind,
+            &f.value,
+            &f.max_percent_bp,
+            &f.roles,
+            &f.active,
+        ],
     )
     .await?
     .first()
@@ -453,7 +471,17 @@ pub async fn update_discount(
     let rows = db
         .query(
             &sql,
-            &[&tenant, &id, &expected, &f.name, &f.kind, &f.value, &f.max_percent_bp, &f.roles, &f.active],
+            &[
+                &tenant,
+                &id,
+                &expected,
+                &f.name,
+                &f.kind,
+                &f.value,
+                &f.max_percent_bp,
+                &f.roles,
+                &f.active,
+            ],
         )
         .await?;
     if let Some(r) = rows.first() {
@@ -610,7 +638,11 @@ pub async fn set_store_price(
     })
 }
 
-pub async fn list_store_prices(db: &Db, tenant: TenantId, store: StoreId) -> Result<Vec<StorePrice>> {
+pub async fn list_store_prices(
+    db: &Db,
+    tenant: TenantId,
+    store: StoreId,
+) -> Result<Vec<StorePrice>> {
     Ok(db
         .query(
             "SELECT variant_id, price, effective_from FROM store_prices WHERE tenant_id = $1 AND store_id = $2 \

@@ -72,7 +72,11 @@ macro_rules! serialized_handler {
     };
 }
 
-serialized_handler!(UpdateStoreSettings, VersionedSettings, update_store_settings);
+serialized_handler!(
+    UpdateStoreSettings,
+    VersionedSettings,
+    update_store_settings
+);
 serialized_handler!(UpdateStore, Store, update_store);
 serialized_handler!(DeactivateStore, (), deactivate_store);
 serialized_handler!(UpdateRegister, Register, update_register);
@@ -91,9 +95,14 @@ impl TenantCore {
                 .await
                 .map_err(|_| Error::invalid("default_tax_rate_id", "no such tax rate"))?;
         }
-        let saved =
-            pg::retail::update_store_settings(&self.db, self.tenant, msg.store_id, msg.version, &next)
-                .await;
+        let saved = pg::retail::update_store_settings(
+            &self.db,
+            self.tenant,
+            msg.store_id,
+            msg.version,
+            &next,
+        )
+        .await;
         let saved = match saved {
             Err(e @ Error::VersionConflict { .. }) => {
                 // Our copy may be the stale one: read it again next time.
@@ -108,7 +117,10 @@ impl TenantCore {
     }
 
     async fn update_store(&self, msg: UpdateStore) -> Result<Store> {
-        let current = self.catalog.store(msg.id).ok_or(Error::not_found("store"))?;
+        let current = self
+            .catalog
+            .store(msg.id)
+            .ok_or(Error::not_found("store"))?;
         let mut client = self.db.client().await?;
         let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
         let version = pg::manage::update_store(

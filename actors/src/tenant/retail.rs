@@ -96,7 +96,12 @@ impl RetailRules {
     }
 
     /// The store's own price of a variant at `at`, if it has one.
-    pub fn store_price(&self, store: StoreId, variant: VariantId, at: DateTime<Utc>) -> Option<i64> {
+    pub fn store_price(
+        &self,
+        store: StoreId,
+        variant: VariantId,
+        at: DateTime<Utc>,
+    ) -> Option<i64> {
         self.store_prices
             .get(&(store, variant))?
             .iter()
