@@ -30,7 +30,7 @@ use utoipa::{Modify, OpenApi};
         retail::create_tax_rate, retail::update_tax_rate, retail::assign_tax,
         retail::list_discounts, retail::create_discount, retail::update_discount,
         retail::get_program, retail::put_program, retail::list_store_prices,
-        retail::set_store_price, retail::customer_points, retail::adjust_points,
+        retail::set_store_price, retail::get_cost_price, retail::set_cost_price, retail::customer_points, retail::adjust_points,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -37,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(put_program)
         .service(list_store_prices)
         .service(set_store_price)
+        .service(get_cost_price)
+        .service(set_cost_price)
         .service(customer_points)
         .service(adjust_points);
 }
@@ -549,4 +551,46 @@ pub async fn adjust_points(
     } else {
         HttpResponse::Ok().json(out)
     })
+}
+
+// Cost price -------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CostPrice {
+    /// Minor units; null clears.
+    pub cost_price: Option<i64>,
+}
+
+/// A variant's cost price (back office only: registers never see cost).
+#[utoipa::path(get, path = "/api/v1/variants/{id}/cost-price", tag = "retail",
+    responses((status = 200, body = CostPrice), (status = 403), (status = 404)))]
+#[get("/variants/{id}/cost-price")]
+pub async fn get_cost_price(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("read costs")?;
+    let cost_price = retail::cost_price(&state.db, auth.tenant(), *id).await?;
+    Ok(HttpResponse::Ok().json(CostPrice { cost_price }))
+}
+
+#[utoipa::path(put, path = "/api/v1/variants/{id}/cost-price", tag = "retail", request_body = CostPrice,
+    responses((status = 200, body = CostPrice), (status = 404), (status = 422)))]
+#[put("/variants/{id}/cost-price")]
+pub async fn set_cost_price(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<CostPrice>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("set costs")?;
+    let cost = body
+        .cost_price
+        .map(|c| jowi_actors::domain::Money::parse_non_negative("cost_price", c))
+        .transpose()?
+        .map(|m| m.0);
+    retail::set_cost_price(&state.db, auth.tenant(), *id, cost).await?;
+    Ok(HttpResponse::Ok().json(CostPrice { cost_price: cost }))
 }

@@ -65,6 +65,10 @@ pub struct DocumentLine {
     /// > 0; for an inventory count, the counted quantity (>= 0).
     #[schema(value_type = String)]
     pub quantity: JsonDecimal,
+    /// Receiving only: cost of one unit in minor units; moves the
+    /// warehouse's moving average cost of the variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_cost: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -125,6 +129,7 @@ pub async fn post_movement(
         return Err(Error::invalid("lines", "a document has 1 to 1000 lines").into());
     }
     let mut lines = Vec::with_capacity(body.lines.len());
+    let mut costs = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, l) in body.lines.iter().enumerate() {
         if tenant.catalog.variant(l.variant_id).is_none() {
@@ -140,6 +145,20 @@ pub async fn post_movement(
             Quantity::parse(&field, l.quantity.0, false)?.decimal()
         };
         lines.push((l.variant_id, q));
+        if let Some(c) = l.unit_cost {
+            if body.kind != DocumentKind::Receiving {
+                return Err(Error::invalid(
+                    format!("lines[{i}].unit_cost"),
+                    "only receiving carries a cost",
+                )
+                .into());
+            }
+            let c = jowi_actors::domain::Money::parse_non_negative(
+                &format!("lines[{i}].unit_cost"),
+                c,
+            )?;
+            costs.push((l.variant_id, q, c.0));
+        }
     }
     let doc = StockDocument {
         id: body.id,
@@ -147,6 +166,7 @@ pub async fn post_movement(
         warehouse_id: body.warehouse_id,
         to_warehouse_id: body.to_warehouse_id,
         lines,
+        costs,
         body_hash: stock::document_hash(&serde_json::to_vec(&body).unwrap_or_default()),
     };
     match stock::post_document(&state.db, auth.tenant(), &doc, &store_of).await? {

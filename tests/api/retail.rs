@@ -523,3 +523,57 @@ pub async fn assert_points_match_ledger(app: &TestApp) {
         .get(0);
     assert_eq!(off, 0, "a points balance differs from its ledger");
 }
+
+/// Receiving with a cost moves the warehouse's moving average cost:
+/// 10 at 100 then 10 at 200 -> 150; only receiving may carry a cost; the
+/// variant's own cost price is back-office only.
+#[actix_web::test]
+async fn receiving_moves_the_average_cost() {
+    let app = spawn_app().await;
+    let s = shop(&app, 1).await;
+    let v = &s.variants[0].0;
+    for cost in [100, 200] {
+        let r = app
+            .post("/api/v1/stock/movements", &s.owner, json!({"id": Uuid::new_v4(), "kind": "receiving",
+                "warehouse_id": s.warehouse, "lines": [{"variant_id": v, "quantity": "10", "unit_cost": cost}]}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let levels = app
+        .get(&format!("/api/v1/stores/{}/stock", s.store), &s.owner)
+        .await;
+    assert_eq!(levels.status, StatusCode::OK, "{}", levels.body);
+    let row = levels
+        .body
+        .as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .or_else(|| {
+            levels.body["items"]
+                .as_array()
+                .and_then(|a| a.first())
+                .cloned()
+        })
+        .expect("a level");
+    assert_eq!(
+        (row["quantity"].as_str(), row["avg_cost"].as_i64()),
+        (Some("20.000"), Some(150))
+    );
+    let r = app
+        .post("/api/v1/stock/movements", &s.owner, json!({"id": Uuid::new_v4(), "kind": "write_off",
+            "warehouse_id": s.warehouse, "lines": [{"variant_id": v, "quantity": "1", "unit_cost": 5}]}))
+        .await;
+    assert_eq!(r.body["error"]["field"], "lines[0].unit_cost");
+    let path = format!("/api/v1/variants/{v}/cost-price");
+    let r = app
+        .send(
+            Method::PUT,
+            &path,
+            Some(&s.owner),
+            Some(&json!({"cost_price": 120})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(app.get(&path, &s.owner).await.body["cost_price"], 120);
+    assert_eq!(app.get(&path, &s.register_token).await.code(), "forbidden");
+}

@@ -658,3 +658,71 @@ pub async fn list_store_prices(
         })
         .collect())
 }
+
+// Cost ------------------------------------------------------------------------------
+
+/// Moves the moving average cost of received variants, in the receiving
+/// document's transaction and before its quantities are added:
+/// avg' = (q x avg + q_in x cost_in) / (q + q_in), rounded half up; when the
+/// warehouse held none (q <= 0) or had no cost yet, avg' = cost_in.
+pub async fn apply_receiving_costs(
+    tx: &super::Tx<'_>,
+    tenant: TenantId,
+    warehouse: Uuid,
+    costs: &[(Uuid, rust_decimal::Decimal, i64)],
+) -> Result<()> {
+    let mut sorted = costs.to_vec();
+    sorted.sort_by_key(|c| c.0);
+    let v: Vec<Uuid> = sorted.iter().map(|c| c.0).collect();
+    let q: Vec<rust_decimal::Decimal> = sorted.iter().map(|c| c.1).collect();
+    let c: Vec<i64> = sorted.iter().map(|c| c.2).collect();
+    // Rows first (in key order, like every stock lock), then the average.
+    tx.execute(
+        "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity) \
+         SELECT $1, $2, v, 0 FROM UNNEST($3::uuid[]) AS v ORDER BY v \
+         ON CONFLICT (tenant_id, warehouse_id, variant_id) DO NOTHING",
+        &[&tenant, &warehouse, &v],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE stock_levels s SET avg_cost = CASE \
+           WHEN s.quantity <= 0 OR s.avg_cost IS NULL THEN u.c \
+           ELSE round((s.quantity * s.avg_cost + u.q * u.c) / (s.quantity + u.q))::bigint END \
+         FROM UNNEST($3::uuid[], $4::numeric[], $5::int8[]) AS u(v, q, c) \
+         WHERE s.tenant_id = $1 AND s.warehouse_id = $2 AND s.variant_id = u.v",
+        &[&tenant, &warehouse, &v, &q, &c],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A variant's own cost price (the fallback where nothing was received
+/// with a cost).
+pub async fn set_cost_price(
+    db: &Db,
+    tenant: TenantId,
+    variant: Uuid,
+    cost: Option<i64>,
+) -> Result<()> {
+    let rows = db
+        .query(
+            "UPDATE product_variants SET cost_price = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING id",
+            &[&tenant, &variant, &cost],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Err(Error::not_found("variant"));
+    }
+    Ok(())
+}
+
+pub async fn cost_price(db: &Db, tenant: TenantId, variant: Uuid) -> Result<Option<i64>> {
+    db.query(
+        "SELECT cost_price FROM product_variants WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+        &[&tenant, &variant],
+    )
+    .await?
+    .first()
+    .map(|r| r.get(0))
+    .ok_or(Error::not_found("variant"))
+}

@@ -19,7 +19,7 @@ pub async fn load_levels(
 ) -> Result<HashMap<(Uuid, Uuid), Decimal>> {
     let rows = db
         .query(
-            "SELECT warehouse_id, variant_id, quantity FROM stock_levels \
+            "SELECT warehouse_id, variant_id, quantity, avg_cost FROM stock_levels \
              WHERE tenant_id = $1 AND warehouse_id = ANY($2)",
             &[&tenant, &warehouses],
         )
@@ -38,6 +38,8 @@ pub struct LevelRow {
     pub quantity: Decimal,
     /// Sold below zero: flagged for review (sales are never blocked).
     pub negative: bool,
+    /// Moving average cost of one unit here (minor units), once received with a cost.
+    pub avg_cost: Option<i64>,
 }
 
 pub async fn levels(
@@ -49,7 +51,7 @@ pub async fn levels(
 ) -> Result<Vec<LevelRow>> {
     let rows = db
         .query(
-            "SELECT warehouse_id, variant_id, quantity FROM stock_levels \
+            "SELECT warehouse_id, variant_id, quantity, avg_cost FROM stock_levels \
              WHERE tenant_id = $1 AND warehouse_id = ANY($2) AND ($3::uuid IS NULL OR variant_id = $3) \
              ORDER BY variant_id, warehouse_id LIMIT $4",
             &[&tenant, &warehouses, &variant, &limit],
@@ -64,6 +66,7 @@ pub async fn levels(
                 variant_id: r.get(1),
                 quantity: q,
                 negative: q < Decimal::ZERO,
+                avg_cost: r.get(3),
             }
         })
         .collect())
@@ -99,6 +102,8 @@ pub struct StockDocument {
     pub to_warehouse_id: Option<Uuid>,
     /// (variant, quantity); quantity > 0 except inventory (>= 0).
     pub lines: Vec<(Uuid, Decimal)>,
+    /// Receiving: (variant, quantity, unit cost) of the lines with a cost.
+    pub costs: Vec<(Uuid, Decimal, i64)>,
     pub body_hash: [u8; 32],
 }
 
@@ -246,6 +251,9 @@ pub async fn post_document(
         }
     }
 
+    if doc.kind == DocumentKind::Receiving && !doc.costs.is_empty() {
+        super::retail::apply_receiving_costs(&tx, tenant, doc.warehouse_id, &doc.costs).await?;
+    }
     let levels = apply_deltas(db, &tx, tenant, doc.id, &deltas, store_of).await?;
     tx.commit().await?;
     let movements = deltas
