@@ -577,3 +577,56 @@ async fn receiving_moves_the_average_cost() {
     assert_eq!(app.get(&path, &s.owner).await.body["cost_price"], 120);
     assert_eq!(app.get(&path, &s.register_token).await.code(), "forbidden");
 }
+
+/// Two instances: settings changed through A are served by B (which had
+/// them cached), and a register deactivated through A is refused by B
+/// (which had its token cached).
+#[actix_web::test]
+async fn settings_and_deactivation_reach_the_other_instance() {
+    let (a, b) = crate::bus::pair(&crate::bus::redis_url()).await;
+    let s = shop(&a, 0).await;
+    let path = format!("/api/v1/stores/{}/settings", s.store);
+    assert_eq!(
+        b.get(&path, &s.register_token).await.body["cash_rounding_unit"],
+        1
+    );
+    let r = a
+        .patch(
+            &path,
+            &s.owner,
+            json!({"version": 1, "cash_rounding_unit": 50}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || async {
+            b.get(&path, &s.register_token).await.body["cash_rounding_unit"] == 50
+        })
+        .await,
+        "B kept stale settings"
+    );
+    // B's copy is current, so a PATCH through B with version 2 works.
+    let r = b
+        .patch(
+            &path,
+            &s.owner,
+            json!({"version": 2, "negative_stock": "refuse"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = a
+        .patch(
+            &format!("/api/v1/registers/{}", s.register),
+            &s.owner,
+            json!({"version": 1, "active": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || async {
+            b.get(&path, &s.register_token).await.status == StatusCode::UNAUTHORIZED
+        })
+        .await,
+        "B still accepts the deactivated register's token"
+    );
+}
