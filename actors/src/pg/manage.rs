@@ -5,9 +5,9 @@
 
 use super::org::{Customer, Employee};
 use super::{Db, Tx};
+use crate::domain::catalog::Register;
 use crate::domain::{new_id, StoreId, TenantId};
 use crate::error::{constraint, Error, Result};
-use crate::tenant::catalog::Register;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -2,10 +2,11 @@
 //! Reads on the hot path never come here: they are served from actor memory.
 
 pub mod catalog;
+pub mod commit;
 pub mod manage;
 pub mod org;
+pub mod receipts;
 pub mod retail;
-pub mod sales;
 pub mod shifts;
 pub mod stock;
 

@@ -6,11 +6,11 @@
 use super::Db;
 use crate::domain::money_rules::discount::{ApplierRole, DiscountRule, DiscountSpec};
 use crate::domain::money_rules::points::Program;
+use crate::domain::money_rules::rules::{RateVersion, RetailRules, TaxTarget};
 use crate::domain::money_rules::tax::TaxMode;
 use crate::domain::store_settings::{StoreSettings, VersionedSettings};
 use crate::domain::{new_id, StoreId, TenantId};
 use crate::error::{Error, Result};
-use crate::tenant::retail::{RateVersion, RetailRules, TaxTarget};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;

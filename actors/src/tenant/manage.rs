@@ -3,9 +3,9 @@
 //! goes to PostgreSQL first, then memory, then the bus, one at a time per
 //! tenant like every other catalog write.
 
-use super::catalog::{Register, Store};
 use super::{TenantActor, TenantCore};
 use crate::bus::{BusEvent, Entity};
+use crate::domain::catalog::{Register, Store};
 use crate::domain::store_settings::VersionedSettings;
 use crate::domain::StoreId;
 use crate::error::{Error, Result};
@@ -209,7 +209,7 @@ impl TenantCore {
     /// Stores and registers as PostgreSQL has them.
     pub(super) async fn reload_org(&self) -> Result<()> {
         let fresh = pg::catalog::load(&self.db, self.tenant).await?;
-        self.catalog.replace_org(&fresh);
+        self.catalog.replace_org(fresh.stores, fresh.registers);
         Ok(())
     }
 }

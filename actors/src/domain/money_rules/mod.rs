@@ -31,6 +31,7 @@ pub mod discount;
 pub mod points;
 pub mod receipt;
 pub mod returns;
+pub mod rules;
 pub mod tax;
 
 #[cfg(test)]
