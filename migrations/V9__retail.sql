@@ -161,5 +161,7 @@ ALTER TABLE receipt_items ADD COLUMN IF NOT EXISTS tax bigint NOT NULL DEFAULT 0
 ALTER TABLE receipt_items ADD COLUMN IF NOT EXISTS tax_rate_id uuid;
 ALTER TABLE receipt_items ADD COLUMN IF NOT EXISTS receipt_discount bigint NOT NULL DEFAULT 0;
 ALTER TABLE receipt_items ADD COLUMN IF NOT EXISTS discount_id uuid;
+-- False when the line's total has its (exclusive) tax added on top.
+ALTER TABLE receipt_items ADD COLUMN IF NOT EXISTS tax_included boolean NOT NULL DEFAULT true;
 ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_method_check;
 ALTER TABLE payments ADD CONSTRAINT payments_method_check CHECK (method IN ('cash', 'card', 'other', 'points'));

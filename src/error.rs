@@ -32,6 +32,9 @@ struct Detail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// `totals_mismatch`: the server's lines and totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -45,6 +48,7 @@ impl ApiError {
                 }
                 DomainError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
                 DomainError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
+                DomainError::TotalsMismatch { .. } => (StatusCode::CONFLICT, "totals_mismatch"),
                 DomainError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
                 DomainError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -123,11 +127,16 @@ impl ResponseError for ApiError {
             // Retryable: tell the client when.
             resp.insert_header((header::RETRY_AFTER, "1"));
         }
+        let server = match self {
+            ApiError::Domain(DomainError::TotalsMismatch { server }) => Some(&**server),
+            _ => None,
+        };
         resp.json(Body {
             error: Detail {
                 code,
                 message,
                 field,
+                server,
             },
         })
     }

@@ -19,6 +19,11 @@ pub enum Error {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
 
+    /// The register's totals differ from the server's: the server decides
+    /// money, and answers its own lines and totals (`server`).
+    #[error("the receipt's totals differ from the server's; the server's figures are attached")]
+    TotalsMismatch { server: Box<serde_json::Value> },
+
     /// Optimistic concurrency: the caller edited a stale version.
     #[error("version conflict: you sent version {expected}, the current version is {current}")]
     VersionConflict { expected: i32, current: i32 },
@@ -68,6 +73,9 @@ impl Error {
             Error::VersionConflict { expected, current } => Error::VersionConflict {
                 expected: *expected,
                 current: *current,
+            },
+            Error::TotalsMismatch { server } => Error::TotalsMismatch {
+                server: server.clone(),
             },
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),

@@ -7,6 +7,7 @@ pub mod employees;
 pub mod health;
 pub mod manage;
 pub mod products;
+pub mod receipt_money;
 pub mod receipts;
 pub mod retail;
 pub mod shifts;

@@ -35,9 +35,11 @@ async fn post_receipt(
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
     let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = state.directory.store(&tenant, receipt.store_id).await?;
+    let money = super::receipt_money::context(state, auth, &tenant, &receipt).await?;
     let msg = CreateReceipt {
         receipt,
         caller_register: auth.0.register_id,
+        money,
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),

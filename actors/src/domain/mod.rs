@@ -11,6 +11,7 @@ pub mod money_rules;
 pub mod phone;
 mod quantity;
 pub mod receipt;
+pub mod receipt_money;
 pub mod stock;
 pub mod store_settings;
 

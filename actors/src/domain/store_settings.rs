@@ -53,7 +53,7 @@ impl Default for StoreSettings {
 }
 
 /// Settings with the version a PATCH must name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, Default)]
 pub struct VersionedSettings {
     pub store_id: Uuid,
     pub version: i32,

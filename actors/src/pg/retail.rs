@@ -726,3 +726,106 @@ pub async fn cost_price(db: &Db, tenant: TenantId, variant: Uuid) -> Result<Opti
     .map(|r| r.get(0))
     .ok_or(Error::not_found("variant"))
 }
+
+// Returns: the sale as a return prices it ---------------------------------------------
+
+/// The sale `id` with its lines per variant and what its earlier returns
+/// took, or None when it is not a sale of this tenant. Read without locks:
+/// the commit re-checks the returned quantities under the sale's lock.
+pub async fn load_original_sale(
+    db: &Db,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<crate::domain::receipt_money::OriginalSale>> {
+    use crate::domain::receipt_money::{OriginalSale, SoldLine};
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let Some(head) = tx
+        .query_opt(
+            "SELECT r.customer_id, r.total, r.points_earned, r.points_redeemed, r.occurred_at, r.kind \
+             FROM receipt_keys k JOIN receipts r ON r.tenant_id = k.tenant_id AND r.id = k.id \
+               AND r.occurred_at = k.occurred_at \
+             WHERE k.tenant_id = $1 AND k.id = $2",
+            &[&tenant, &id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    if head.get::<_, &str>(5) != "sale" {
+        return Ok(None);
+    }
+    let occurred: DateTime<Utc> = head.get(4);
+    let mut sale = OriginalSale {
+        id,
+        customer_id: head.get(0),
+        total: head.get(1),
+        points_earned: head.get(2),
+        points_redeemed: head.get(3),
+        ..OriginalSale::default()
+    };
+    for r in tx
+        .query(
+            "SELECT variant_id, min(product_id::text)::uuid, sum(quantity), min(price), \
+                sum(total + discount + receipt_discount - CASE WHEN tax_included THEN 0 ELSE tax END)::int8, \
+                sum(discount)::int8, sum(receipt_discount)::int8, sum(tax)::int8, sum(total)::int8, \
+                min(tax_rate_id::text)::uuid, bool_and(tax_included) \
+             FROM receipt_items WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 \
+             GROUP BY variant_id",
+            &[&tenant, &id, &occurred],
+        )
+        .await?
+    {
+        sale.lines.insert(
+            r.get(0),
+            SoldLine {
+                product_id: r.get(1),
+                quantity: r.get(2),
+                price: r.get(3),
+                gross: r.get(4),
+                discount: r.get(5),
+                receipt_discount: r.get(6),
+                tax: r.get(7),
+                total: r.get(8),
+                tax_rate_id: r.get(9),
+                tax_included: r.get(10),
+            },
+        );
+    }
+    for r in tx
+        .query(
+            "SELECT ri.variant_id, sum(ri.quantity) FROM receipts r JOIN receipt_items ri \
+               ON ri.tenant_id = r.tenant_id AND ri.receipt_id = r.id AND ri.occurred_at = r.occurred_at \
+             WHERE r.tenant_id = $1 AND r.original_receipt_id = $2 GROUP BY ri.variant_id",
+            &[&tenant, &id],
+        )
+        .await?
+    {
+        sale.returned.insert(r.get(0), r.get(1));
+    }
+    let sums = tx
+        .query_one(
+            "SELECT COALESCE(sum(total), 0)::int8, COALESCE(-sum(points_earned), 0)::int8, \
+                COALESCE(-sum(points_redeemed), 0)::int8 \
+             FROM receipts WHERE tenant_id = $1 AND original_receipt_id = $2",
+            &[&tenant, &id],
+        )
+        .await?;
+    sale.refunded_total = sums.get(0);
+    sale.earned_reversed = sums.get(1);
+    sale.redeemed_given_back = sums.get(2);
+    tx.commit().await?;
+    Ok(Some(sale))
+}
+
+/// The customer with this E.164 phone, if any.
+pub async fn customer_by_phone(db: &Db, tenant: TenantId, phone: &str) -> Result<Option<Uuid>> {
+    Ok(db
+        .query(
+            "SELECT id FROM customers WHERE tenant_id = $1 AND phone = $2",
+            &[&tenant, &phone],
+        )
+        .await?
+        .first()
+        .map(|r| r.get(0)))
+}

@@ -87,6 +87,14 @@ impl StockBook {
         self.epoch
     }
 
+    /// The level this book holds (0 when it holds none).
+    pub fn quantity(&self, warehouse: Uuid, variant: Uuid) -> Decimal {
+        self.levels
+            .get(&(warehouse, variant))
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.len()
     }

@@ -334,6 +334,14 @@ impl PriceList for Catalog {
         let price = product.variants.iter().find(|v| v.id == variant)?.price;
         Some((pid, price))
     }
+
+    fn category_of(&self, product: ProductId) -> Option<CategoryId> {
+        self.products.get(&product)?.category_id
+    }
+
+    fn parent_of(&self, category: CategoryId) -> Option<CategoryId> {
+        self.categories.get(&category)?.parent_id
+    }
 }
 
 #[cfg(test)]

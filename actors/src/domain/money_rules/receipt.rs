@@ -30,7 +30,7 @@ pub struct PricedLine {
 }
 
 /// Tax of one rate over the receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct TaxLine {
     pub tax_rate_id: uuid::Uuid,
     pub rate_bp: i32,

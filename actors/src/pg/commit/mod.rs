@@ -26,6 +26,7 @@
 //! receipt tables and the numbering. It costs no extra round trip.
 
 mod facts;
+pub mod loyalty;
 mod numbering;
 pub mod pipeline;
 pub mod receipts;
@@ -38,6 +39,7 @@ use crate::domain::receipt::{PreparedReceipt, StoredReceipt};
 use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
+use loyalty::LoyaltyWriter;
 use numbering::{NumberWriter, Numbers};
 use pipeline::Sql;
 use receipts::{stored_number, ReceiptTables};
@@ -133,15 +135,18 @@ impl BatchTx {
         let lines = accepted.iter().map(|(r, _)| r.lines.len()).sum();
         let mut receipts = ReceiptTables::new(now, accepted.len(), lines);
         let mut stock = StockWriter::new(now, lines);
+        let mut loyalty = LoyaltyWriter::new(now);
         for (r, n) in &accepted {
             receipts.push(r, stored_number(r, n));
             stock.push(r);
+            loyalty.push(r);
         }
         stock.seal();
+        loyalty.seal();
         let numbering = NumberWriter::new(batch, decisions);
         // Pipeline order: receipt tables, derived data, then the numbering
         // (register locks last).
-        let writers: [&dyn BatchWriter; 3] = [&receipts, &stock, &numbering];
+        let writers: [&dyn BatchWriter; 4] = [&receipts, &stock, &loyalty, &numbering];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();
         let counts: Vec<usize> = per_writer.iter().map(Vec::len).collect();
         let statements: Vec<Sql<'_>> = per_writer.into_iter().flatten().collect();
