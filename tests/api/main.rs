@@ -7,6 +7,7 @@ mod auth;
 mod bus;
 mod catalog;
 mod health;
+mod money;
 mod org;
 mod pgbouncer;
 mod retail;
