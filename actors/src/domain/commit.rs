@@ -207,22 +207,10 @@ pub fn client_number(r: &PreparedReceipt) -> Option<String> {
 pub fn decide(batch: &[PreparedReceipt], facts: &Facts) -> Decisions {
     let mut verdicts = Vec::with_capacity(batch.len());
     let mut first_of_id: HashMap<(TenantId, Uuid), usize> = HashMap::new();
-    let mut taken: HashSet<(TenantId, String)> = HashSet::new();
-    // Only the sales this batch returns from, copied on first use.
-    let mut returnable: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>> = HashMap::new();
-    let mut balances: HashMap<(TenantId, Uuid), i64> = HashMap::new();
+    let mut running = Running::default();
     let mut registers: BTreeMap<(TenantId, RegisterId), (i64, i64)> = BTreeMap::new();
     for (i, r) in batch.iter().enumerate() {
-        let verdict = match check(
-            r,
-            i,
-            facts,
-            batch,
-            &first_of_id,
-            &mut taken,
-            &mut returnable,
-            &mut balances,
-        ) {
+        let verdict = match check(r, i, facts, batch, &first_of_id, &mut running) {
             Ok(()) => {
                 first_of_id.insert((r.tenant_id, r.id), i);
                 let reg = registers
@@ -257,6 +245,16 @@ pub fn decide(batch: &[PreparedReceipt], facts: &Facts) -> Decisions {
     }
 }
 
+/// What the receipts accepted so far in a batch changed.
+#[derive(Default)]
+struct Running {
+    taken: HashSet<(TenantId, String)>,
+    /// Only the sales this batch returns from, copied on first use.
+    returnable: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
+    /// Points balances, copied from the facts on first use.
+    balances: HashMap<(TenantId, Uuid), i64>,
+}
+
 /// The rules for one receipt; `Err` carries the verdict of a receipt that
 /// is not accepted. Only an accepted receipt changes the running state
 /// (taken numbers, what is left to return).
@@ -266,10 +264,13 @@ fn check(
     facts: &Facts,
     batch: &[PreparedReceipt],
     first_of_id: &HashMap<(TenantId, Uuid), usize>,
-    taken: &mut HashSet<(TenantId, String)>,
-    returnable: &mut HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
-    balances: &mut HashMap<(TenantId, Uuid), i64>,
+    running: &mut Running,
 ) -> Result<(), Verdict> {
+    let Running {
+        taken,
+        returnable,
+        balances,
+    } = running;
     let reject = |x| Err(Verdict::Reject(x));
     let key = (r.tenant_id, r.id);
     if let Some(hash) = facts.stored.get(&key) {

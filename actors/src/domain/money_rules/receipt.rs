@@ -241,6 +241,7 @@ pub fn settle(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use uuid::Uuid;

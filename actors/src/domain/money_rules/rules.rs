@@ -27,6 +27,9 @@ pub enum TaxTarget {
     Variant(Uuid),
 }
 
+/// A store's prices of one variant: (effective from, price), oldest first.
+pub type PriceHistory = Vec<(DateTime<Utc>, i64)>;
+
 #[derive(Debug, Clone, Default)]
 pub struct RetailRules {
     /// Versions sorted by `from`, oldest first.
@@ -36,7 +39,7 @@ pub struct RetailRules {
     pub discounts: HashMap<Uuid, DiscountRule>,
     pub program: Option<Program>,
     /// (store, variant) -> prices sorted by effective time.
-    pub store_prices: HashMap<(StoreId, VariantId), Vec<(DateTime<Utc>, i64)>>,
+    pub store_prices: HashMap<(StoreId, VariantId), PriceHistory>,
     /// For national phone numbers, e.g. "998".
     pub calling_code: String,
 }
