@@ -91,6 +91,10 @@ pub struct BatchError {
     pub message: String,
     /// True when the same receipt may succeed later (send it again).
     pub retryable: bool,
+    /// `totals_mismatch`: the server's lines and totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub server: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -161,6 +165,12 @@ pub async fn batch(
                             code: code.to_owned(),
                             message,
                             retryable: status.as_u16() == 503,
+                            server: match &e {
+                                ApiError::Domain(Error::TotalsMismatch { server }) => {
+                                    Some((**server).clone())
+                                }
+                                _ => None,
+                            },
                         }),
                     }
                 }

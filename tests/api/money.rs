@@ -220,6 +220,30 @@ async fn worked_example_sale_replay_and_return() {
         (rr2.body["total"].as_i64(), rr2.body["tax_total"].as_i64()),
         (Some(12_825), Some(2_748 - 1_374))
     );
+    // The Z report nets the money rules: discounts, tax, rounding, points.
+    let z = app
+        .get(
+            &format!("/api/v1/shifts/{}/report", s.shift),
+            &s.register_token,
+        )
+        .await;
+    let m = &z.body["money"];
+    assert_eq!(
+        (m["discount_total"].as_i64(), m["tax_total"].as_i64()),
+        (Some(4_850 - 2 * 2_175), Some(3_766 - 2 * 1_374)),
+        "{}",
+        z.body
+    );
+    assert_eq!(
+        (
+            m["rounding"].as_i64(),
+            m["points_earned"].as_i64(),
+            m["points_redeemed"].as_i64()
+        ),
+        (Some(-49 + 25), Some(34 - 12 - 13), Some(5))
+    );
+    assert_eq!(m["taxes"][0]["tax"], 3_766 - 2 * 1_374);
+    assert_eq!(z.body["by_method"]["points"]["sales"], 500);
     // A third is more than was sold.
     let ret3 = json!({
         "id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
@@ -481,4 +505,144 @@ async fn concurrent_redemptions_on_two_instances_never_overdraw() {
         assert_eq!(balance(&a, &s.owner, &cid).await, 0);
     }
     assert_points_match_ledger(&a).await;
+}
+
+/// A new rate applies from its effective time: an offline receipt from
+/// before the change keeps the old rate, one after it takes the new one,
+/// and the stored receipt is never rewritten. A store's own price wins
+/// over the catalog price from its time on. Offline uploads go through the
+/// batch endpoint with the same rules, and a retried batch moves nothing twice.
+#[actix_web::test]
+async fn rate_changes_store_prices_and_offline_batches() {
+    let app = spawn_app().await;
+    let s = shop(&app, 1).await;
+    let v = s.variants[0].0.clone();
+    let vat = app
+        .post(
+            "/api/v1/tax-rates",
+            &s.owner,
+            json!({"name": "VAT", "rate_bp": 1000, "mode": "exclusive",
+            "effective_from": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    let vat_id = vat.body["id"].as_str().unwrap().to_owned();
+    app.send(
+        Method::PUT,
+        "/api/v1/tax-assignments",
+        Some(&s.owner),
+        Some(&json!({"target": "variant", "target_id": v, "tax_rate_id": vat_id})),
+    )
+    .await;
+    let offline = |seq: i64, at: &str, pay: i64| {
+        json!({"id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
+            "kind": "sale", "number": format!("{}-{seq}", s.register_number), "occurred_at": at,
+            "items": [{"variant_id": v, "quantity": 1}], "payments": [{"method": "card", "amount": pay}]})
+    };
+    // 1000 + 10% on top.
+    let before = offline(1, "2024-06-01T10:00:00Z", 1_100);
+    let r = app
+        .post("/api/v1/receipts", &s.register_token, before)
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["tax_total"].as_i64(),
+            r.body["total"].as_i64()
+        ),
+        (StatusCode::CREATED, Some(100), Some(1_100)),
+        "{}",
+        r.body
+    );
+    let first = r.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/api/v1/tax-rates/{vat_id}"),
+            &s.owner,
+            json!({"version": 1, "rate_bp": 1500, "effective_from": "2025-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let after = offline(2, "2025-06-01T10:00:00Z", 1_150);
+    let r = app.post("/api/v1/receipts", &s.register_token, after).await;
+    assert_eq!(
+        (r.status, r.body["tax_total"].as_i64()),
+        (StatusCode::CREATED, Some(150)),
+        "{}",
+        r.body
+    );
+    let old = app
+        .get(&format!("/api/v1/receipts/{first}"), &s.owner)
+        .await;
+    assert_eq!(old.body["tax_total"], 100);
+    // An old-rate offline receipt uploaded now still takes the old rate.
+    let late = offline(3, "2024-07-01T10:00:00Z", 1_100);
+    assert_eq!(
+        app.post("/api/v1/receipts", &s.register_token, late)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    // The store's own price from now on.
+    let r = app
+        .post(
+            &format!("/api/v1/stores/{}/prices", s.store),
+            &s.owner,
+            json!({"variant_id": v, "price": 800}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let mut sale = s.sale(&[(0, "1")]);
+    sale["payments"] = json!([{"method": "cash", "amount": 920}]);
+    let r = app.post("/api/v1/receipts", &s.register_token, sale).await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["items"][0]["price"].as_i64(),
+            r.body["total"].as_i64()
+        ),
+        (StatusCode::CREATED, Some(800), Some(920)),
+        "{}",
+        r.body
+    );
+
+    // An offline batch: two receipts with discounts; retried whole.
+    let batch = json!({"receipts": [
+        {"id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
+         "kind": "sale", "number": format!("{}-10", s.register_number), "occurred_at": "2025-07-01T09:00:00Z",
+         "items": [{"variant_id": v, "quantity": 3, "discount_percent_bp": 1000}],
+         "discount": {"amount": 100},
+         "payments": [{"method": "cash", "amount": 3_000}]},
+        {"id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
+         "kind": "sale", "number": format!("{}-11", s.register_number), "occurred_at": "2025-07-01T09:05:00Z",
+         "items": [{"variant_id": v, "quantity": 1}], "totals": {"total": 1},
+         "payments": [{"method": "cash", "amount": 1_000}]}
+    ]});
+    let r = app
+        .post("/api/v1/receipts/batch", &s.register_token, batch.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let results = r.body["results"].as_array().unwrap();
+    // Store price 800 from now, but these happened before it: 1000 each.
+    // 3000 - 300 (10%) - 100 = 2600, + 15% = 390 -> 2990.
+    assert_eq!(results[0]["status"], "created", "{}", r.body);
+    assert_eq!(
+        (
+            results[0]["receipt"]["total"].as_i64(),
+            results[0]["receipt"]["tax_total"].as_i64()
+        ),
+        (Some(2_990), Some(390))
+    );
+    assert_eq!(results[1]["error"]["code"], "totals_mismatch", "{}", r.body);
+    assert_eq!(results[1]["error"]["server"]["total"], 1_150);
+    let again = app
+        .post("/api/v1/receipts/batch", &s.register_token, batch)
+        .await;
+    assert_eq!(
+        again.body["results"][0]["status"], "duplicate",
+        "{}",
+        again.body
+    );
+    assert_eq!(again.body["results"][0]["receipt"], results[0]["receipt"]);
+    assert_stock_matches_ledger(&app).await;
 }

@@ -396,7 +396,33 @@ pub fn prepare(
         ctx.settings.settings.cash_rounding_unit,
         program,
         is_return,
-    )?;
+    );
+    // Client totals that differ explain a payment that does not fit: the
+    // register gets the server's figures rather than a payment error.
+    if let (Some(client), Err(_)) = (&req.totals, &settled) {
+        let bare = ReceiptTotals {
+            receipt_discount: priced.receipt_discount,
+            tax_total: priced.tax_total,
+            taxes: priced.taxes.clone(),
+            payable: total,
+            ..ReceiptTotals::default()
+        };
+        let same = client.total == total
+            && client.tax_total.is_none_or(|t| t == priced.tax_total)
+            && client.discount_total.is_none_or(|d| d == discount_total);
+        if !same {
+            return Err(Error::TotalsMismatch {
+                server: Box::new(server_figures(
+                    &lines,
+                    subtotal,
+                    discount_total,
+                    total,
+                    &bare,
+                )),
+            });
+        }
+    }
+    let settled = settled?;
     let points = match req.kind {
         ReceiptKind::Sale => {
             if settled.points_redeemed > 0 && customer_id.is_none() {

@@ -155,7 +155,7 @@ pub struct ShiftReport {
     pub returns_count: i64,
     pub sales_total: i64,
     pub returns_total: i64,
-    /// Paid amounts by method ("cash", "card", "other").
+    /// Paid amounts by method ("cash", "card", "other", "points").
     pub by_method: BTreeMap<String, MethodTotals>,
     pub cash_in: i64,
     pub cash_out: i64,
@@ -164,6 +164,70 @@ pub struct ShiftReport {
     pub counted_cash: Option<i64>,
     /// counted - expected (negative: cash missing).
     pub difference: Option<i64>,
+    /// Sales minus returns: discounts given (line + receipt), tax, cash
+    /// rounding, points earned and spent (the money rules' lines).
+    pub money: ShiftMoney,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ShiftMoney {
+    pub discount_total: i64,
+    pub tax_total: i64,
+    pub rounding: i64,
+    pub points_earned: i64,
+    pub points_redeemed: i64,
+    /// Per tax rate: net amounts taxed and their tax.
+    pub taxes: Vec<ShiftTax>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShiftTax {
+    pub tax_rate_id: Uuid,
+    pub taxable: i64,
+    pub tax: i64,
+}
+
+/// The money rules' totals of a shift, sales minus returns.
+async fn shift_money(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftMoney> {
+    let mut m = ShiftMoney::default();
+    let rows = db
+        .query(
+            "SELECT COALESCE(sum(CASE WHEN kind = 'sale' THEN discount_total ELSE -discount_total END), 0)::int8, \
+                COALESCE(sum(CASE WHEN kind = 'sale' THEN tax_total ELSE -tax_total END), 0)::int8, \
+                COALESCE(sum(CASE WHEN kind = 'sale' THEN rounding ELSE -rounding END), 0)::int8, \
+                COALESCE(sum(points_earned), 0)::int8, COALESCE(sum(points_redeemed), 0)::int8 \
+             FROM receipts WHERE tenant_id = $1 AND shift_id = $2",
+            &[&tenant, &id],
+        )
+        .await?;
+    if let Some(r) = rows.first() {
+        m.discount_total = r.get(0);
+        m.tax_total = r.get(1);
+        m.rounding = r.get(2);
+        m.points_earned = r.get(3);
+        m.points_redeemed = r.get(4);
+    }
+    for r in db
+        .query(
+            "SELECT i.tax_rate_id, \
+                sum(CASE WHEN r.kind = 'sale' THEN 1 ELSE -1 END * \
+                    CASE WHEN i.tax_included THEN i.total ELSE i.total - i.tax END)::int8, \
+                sum(CASE WHEN r.kind = 'sale' THEN i.tax ELSE -i.tax END)::int8 \
+             FROM receipts r JOIN receipt_items i ON i.tenant_id = r.tenant_id AND i.receipt_id = r.id \
+               AND i.occurred_at = r.occurred_at \
+             WHERE r.tenant_id = $1 AND r.shift_id = $2 AND i.tax_rate_id IS NOT NULL \
+             GROUP BY i.tax_rate_id ORDER BY i.tax_rate_id",
+            &[&tenant, &id],
+        )
+        .await?
+    {
+        m.taxes.push(ShiftTax {
+            tax_rate_id: r.get(0),
+            taxable: r.get(1),
+            tax: r.get(2),
+        });
+    }
+    Ok(m)
 }
 
 pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
@@ -181,6 +245,7 @@ pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
         expected_cash: shift.opening_cash,
         counted_cash: shift.counted_cash,
         difference: None,
+        money: ShiftMoney::default(),
         shift,
     };
     let mut change_given = 0i64;
@@ -244,5 +309,6 @@ pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
         }
     }
     report.difference = report.counted_cash.map(|c| c - report.expected_cash);
+    report.money = shift_money(db, tenant, id).await?;
     Ok(report)
 }
