@@ -54,6 +54,8 @@ pub enum ScenarioName {
     Barcode,
     List,
     Receipt,
+    /// `receipt` with taxes, discounts, cash rounding and points.
+    ReceiptRich,
     Mix,
     Ws,
     PgInsert,
@@ -67,6 +69,7 @@ impl ScenarioName {
             ScenarioName::Barcode => "barcode",
             ScenarioName::List => "list",
             ScenarioName::Receipt => "receipt",
+            ScenarioName::ReceiptRich => "receipt-rich",
             ScenarioName::Mix => "mix",
             ScenarioName::Ws => "ws",
             ScenarioName::PgInsert => "pg-insert",

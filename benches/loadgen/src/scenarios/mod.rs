@@ -7,6 +7,7 @@ mod connections;
 mod mix;
 mod pg_insert;
 mod receipt;
+mod receipt_rich;
 mod ws;
 
 use crate::cli::{RunArgs, ScenarioName};
@@ -182,6 +183,15 @@ pub async fn run(ctx: &Ctx, name: ScenarioName) -> anyhow::Result<ScenarioResult
             let w = receipt::Receipts::new(f, &shifts);
             let mut r = http_scenario(ctx, name, Arc::new(w), "receipts/s").await;
             r.notes.push(note);
+            r
+        }
+        ScenarioName::ReceiptRich => {
+            let (shifts, note) = ctx.shifts().await;
+            let (rules, rules_note) = receipt_rich::prepare(ctx).await;
+            let w = receipt_rich::RichReceipts::new(f, &shifts, rules);
+            let mut r = http_scenario(ctx, name, Arc::new(w), "receipts/s").await;
+            r.notes.push(note);
+            r.notes.push(rules_note);
             r
         }
         ScenarioName::Mix => {
