@@ -15,4 +15,6 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub bus: Arc<dyn Bus>,
     pub metrics: Metrics,
+    /// Tripped on SIGTERM: live subscriptions close with a reason.
+    pub shutdown: crate::shutdown::Shutdown,
 }

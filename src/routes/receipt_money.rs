@@ -3,10 +3,9 @@
 //! store's settings (cached in the tenant), the customer named by phone,
 //! and for a return the sale it returns.
 
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::ApiError;
 use crate::state::AppState;
-use jowi_actors::directory::TenantHandle;
 use jowi_actors::domain::money_rules::discount::ApplierRole;
 use jowi_actors::domain::phone::to_e164;
 use jowi_actors::domain::receipt::{ReceiptKind, ReceiptRequest};
@@ -17,10 +16,10 @@ use std::sync::Arc;
 
 pub async fn context(
     state: &AppState,
-    auth: &Auth,
-    tenant: &TenantHandle,
+    tenant: &Tenant,
     receipt: &ReceiptRequest,
 ) -> Result<MoneyContext, ApiError> {
+    let auth = &tenant.auth;
     let cache = &tenant.catalog.retail;
     let rules = cache.rules(&state.db, auth.tenant()).await?;
     let settings = cache

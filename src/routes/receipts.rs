@@ -1,7 +1,7 @@
 //! Receipts: post one (idempotent by client id), upload an offline backlog,
 //! read one, list a store's. Every 2xx means committed in PostgreSQL.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
@@ -29,23 +29,22 @@ const ACTOR_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends one receipt to its store's actor.
 async fn post_receipt(
     state: &AppState,
-    auth: &Auth,
+    tenant: &Tenant,
     receipt: ReceiptRequest,
 ) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
-    let tenant = state.directory.tenant(auth.tenant()).await?;
-    let store = state.directory.store(&tenant, receipt.store_id).await?;
-    let money = super::receipt_money::context(state, auth, &tenant, &receipt).await?;
+    let store = state.directory.store(tenant, receipt.store_id).await?;
+    let money = super::receipt_money::context(state, tenant, &receipt).await?;
     let msg = CreateReceipt {
         receipt,
-        caller_register: auth.0.register_id,
+        caller_register: tenant.auth.0.register_id,
         money,
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),
-        Err(_) => Err(ApiError::Busy(
+        Err(_) => Err(ApiError::Domain(Error::Busy(
             "the store is busy; retry with the same receipt id".into(),
-        )),
+        ))),
     }
 }
 
@@ -57,13 +56,13 @@ async fn post_receipt(
               (status = 422), (status = 503, description = "not stored; retry with the same id")))]
 #[post("/receipts")]
 pub async fn create(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<ReceiptRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("post receipts")?;
+    tenant.auth.require_sell("post receipts")?;
     Ok(
-        match post_receipt(&state, &auth, body.into_inner()).await? {
+        match post_receipt(&state, &tenant, body.into_inner()).await? {
             Posted::Created(r) => HttpResponse::Created().json(r),
             Posted::Replayed(r) => HttpResponse::Ok().json(r),
         },
@@ -119,11 +118,11 @@ pub struct BatchReply {
     responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts")))]
 #[post("/receipts/batch")]
 pub async fn batch(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<ReceiptBatch>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("post receipts")?;
+    tenant.auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;
     let max = state.settings.sales.offline_batch_max;
     if receipts.is_empty() || receipts.len() > max {
@@ -137,8 +136,8 @@ pub async fn batch(
         .partition(|(_, r)| r.kind == ReceiptKind::Sale);
     for group in [sales, returns] {
         let posted = futures_util::future::join_all(group.into_iter().map(|(i, r)| {
-            let (state, auth) = (&state, &auth);
-            async move { (i, post_receipt(state, auth, r).await) }
+            let (state, tenant) = (&state, &tenant);
+            async move { (i, post_receipt(state, tenant, r).await) }
         }))
         .await;
         for (i, outcome) in posted {
@@ -233,15 +232,16 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
 #[get("/receipts")]
 pub async fn list(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     q: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
     if let Some(number) = q.number.as_deref() {
         let id =
-            jowi_actors::pg::manage::receipt_id_by_number(&state.db, auth.tenant(), number).await?;
-        let receipt = receipts::load_receipt(&state.db, auth.tenant(), id)
+            jowi_actors::pg::manage::receipt_id_by_number(&state.db, tenant.auth.tenant(), number)
+                .await?;
+        let receipt = receipts::load_receipt(&state.db, tenant.auth.tenant(), id)
             .await?
             .ok_or(Error::not_found("receipt"))?;
         return Ok(HttpResponse::Ok().json(receipt));
@@ -253,7 +253,6 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant
         .catalog
         .store(store_id)
@@ -261,7 +260,7 @@ pub async fn list(
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let items = receipts::list_receipts(
         &state.db,
-        auth.tenant(),
+        tenant.auth.tenant(),
         store_id,
         q.from,
         q.to,

@@ -13,7 +13,7 @@ use crate::domain::receipt_money::{
     ReceiptTotals, ReturnBasis,
 };
 use crate::domain::{CategoryId, JsonDecimal, Money, ProductId, Quantity, VariantId};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use chrono::{DateTime, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -697,7 +697,7 @@ fn price_return(
         }
         let sold = o.lines.get(&item.variant_id).ok_or_else(|| {
             Error::conflict(
-                "return_exceeds_sale",
+                Code::ReturnExceedsSale,
                 format!("variant {} was not sold on that receipt", item.variant_id),
             )
         })?;

@@ -12,7 +12,7 @@ use crate::domain::money_rules::returns::share;
 use crate::domain::money_rules::rules::RetailRules;
 use crate::domain::store_settings::VersionedSettings;
 use crate::domain::VariantId;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -186,7 +186,7 @@ pub fn return_share(
 ) -> Result<[i64; 5]> {
     let over = || {
         Error::conflict(
-            "return_exceeds_sale",
+            Code::ReturnExceedsSale,
             format!("{field}: more than is left to return"),
         )
     };

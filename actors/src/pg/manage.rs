@@ -7,7 +7,7 @@ use super::org::{Customer, Employee};
 use super::{Db, Tx};
 use crate::domain::catalog::Register;
 use crate::domain::{new_id, StoreId, TenantId};
-use crate::error::{constraint, Error, Result};
+use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -297,7 +297,7 @@ fn duplicate_phone(e: Error) -> Error {
     match e {
         Error::Internal(ref inner) => match inner.downcast_ref::<tokio_postgres::Error>() {
             Some(pg) if constraint(pg) == Some("customers_tenant_id_phone_key") => Error::conflict(
-                "duplicate_phone",
+                Code::DuplicatePhone,
                 "a customer with this phone already exists",
             ),
             _ => e,
@@ -486,10 +486,10 @@ pub async fn cash_movement(
     match stored.first() {
         Some(r) if r.get::<_, Option<Vec<u8>>>(0).as_deref() == Some(hash.as_slice()) => Ok(false),
         Some(_) => Err(Error::conflict(
-            "idempotency_conflict",
+            Code::IdempotencyConflict,
             "this cash movement id was already used with a different body",
         )),
-        None => Err(Error::conflict("shift_closed", "the shift is closed")),
+        None => Err(Error::conflict(Code::ShiftClosed, "the shift is closed")),
     }
 }
 
@@ -590,7 +590,7 @@ pub async fn adjust_points(
             Ok(false)
         } else {
             Err(Error::conflict(
-                "idempotency_conflict",
+                Code::IdempotencyConflict,
                 "this adjustment id was already used with a different body",
             ))
         };
@@ -618,7 +618,7 @@ pub async fn adjust_points(
     .await?
     {
         return Err(Error::conflict(
-            "insufficient_points",
+            Code::InsufficientPoints,
             "the adjustment would take the balance below zero",
         ));
     }

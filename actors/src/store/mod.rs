@@ -13,13 +13,13 @@ pub mod messages;
 pub mod stock;
 
 use crate::bus::{Bus, BusEvent};
-use crate::domain::commit::Posted;
+use crate::domain::commit::{Posted, Rejection};
 use crate::domain::receipt::{
     body_hash, prepare, PreparedReceipt, ReceiptKind, StoredReceipt, Till,
 };
 use crate::domain::stock::LevelUpdate;
 use crate::domain::store_settings::NegativeStock;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::metrics::Metrics;
 use crate::tenant::catalog::Catalog;
 use crate::writer::Writer;
@@ -173,7 +173,7 @@ impl StoreActor {
                 let have = self.book.quantity(prepared.warehouse_id, variant);
                 if have < qty {
                     return Err(Error::conflict(
-                        "insufficient_stock",
+                        Code::InsufficientStock,
                         format!("variant {variant}: selling {qty}, {have} in stock"),
                     ));
                 }
@@ -209,13 +209,13 @@ impl Handler<CreateReceipt> for StoreActor {
                 let r = if *h == hash {
                     Ok(Posted::Replayed((**receipt).clone()))
                 } else {
-                    Err(id_conflict())
+                    Err(Rejection::IdConflict.into())
                 };
                 return Box::pin(fut::ready(r));
             }
             Some(Recent::Pending { hash: h, waiters }) => {
                 if *h != hash {
-                    return Box::pin(fut::ready(Err(id_conflict())));
+                    return Box::pin(fut::ready(Err(Rejection::IdConflict.into())));
                 }
                 let (tx, rx) = oneshot::channel();
                 waiters.push(tx);
@@ -326,11 +326,4 @@ impl Handler<GetLevels> for StoreActor {
     fn handle(&mut self, msg: GetLevels, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.book.levels(msg.variant_id))
     }
-}
-
-fn id_conflict() -> Error {
-    Error::conflict(
-        "idempotency_conflict",
-        "this receipt id was already used with a different body",
-    )
 }

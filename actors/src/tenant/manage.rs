@@ -122,7 +122,7 @@ impl TenantCore {
             .store(msg.id)
             .ok_or(Error::not_found("store"))?;
         let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
+        let tx = pg::catalog::begin_write(&self.db, &mut client, self.tenant).await?;
         let version = pg::manage::update_store(
             &tx,
             self.tenant,
@@ -148,7 +148,7 @@ impl TenantCore {
 
     async fn deactivate_store(&self, msg: DeactivateStore) -> Result<()> {
         let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
+        let tx = pg::catalog::begin_write(&self.db, &mut client, self.tenant).await?;
         let hashes = pg::manage::deactivate_store(&tx, self.tenant, msg.id).await?;
         tx.commit().await?;
         self.forget_tokens(&hashes);
@@ -159,7 +159,7 @@ impl TenantCore {
 
     async fn update_register(&self, msg: UpdateRegister) -> Result<Register> {
         let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
+        let tx = pg::catalog::begin_write(&self.db, &mut client, self.tenant).await?;
         let (register, hashes) = pg::manage::update_register(
             &tx,
             self.tenant,
@@ -182,7 +182,7 @@ impl TenantCore {
             .store(msg.store_id)
             .ok_or(Error::not_found("store"))?;
         let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
+        let tx = pg::catalog::begin_write(&self.db, &mut client, self.tenant).await?;
         let w = pg::manage::insert_warehouse(&tx, self.tenant, msg.store_id, &msg.name).await?;
         tx.commit().await?;
         let mut store = (*current).clone();
