@@ -52,7 +52,7 @@ async fn post_receipt(
 /// stored with the same body, 409 when it was stored with another body.
 #[utoipa::path(post, path = "/api/v1/receipts", tag = "sales", request_body = ReceiptRequest,
     responses((status = 201, body = StoredReceipt), (status = 200, body = StoredReceipt, description = "replay"),
-              (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale"),
+              (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale, totals_mismatch (with the server's figures), insufficient_points, insufficient_stock"),
               (status = 422), (status = 503, description = "not stored; retry with the same id")))]
 #[post("/receipts")]
 pub async fn create(

@@ -630,3 +630,41 @@ async fn settings_and_deactivation_reach_the_other_instance() {
         "B still accepts the deactivated register's token"
     );
 }
+
+/// The OpenAPI document describes the retail endpoints and the receipt's
+/// new fields.
+#[actix_web::test]
+async fn openapi_describes_the_retail_fields() {
+    let app = spawn_app().await;
+    let r = app
+        .send(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.body.to_string();
+    for needle in [
+        "/api/v1/stores/{id}/settings",
+        "/api/v1/tax-rates",
+        "/api/v1/discounts",
+        "/api/v1/loyalty/program",
+        "/api/v1/customers/search",
+        "/api/v1/registers/{id}",
+        "\"customer_phone\"",
+        "\"discount_percent_bp\"",
+        "\"ClientTotals\"",
+        "\"DiscountRequest\"",
+        "\"tax_total\"",
+        "\"rounding\"",
+        "\"points_earned\"",
+        "\"unit_cost\"",
+        "\"negative_stock\"",
+    ] {
+        assert!(doc.contains(needle), "OpenAPI lacks {needle}");
+    }
+    let methods = &r.body["components"]["schemas"]["PaymentMethod"]["enum"];
+    assert!(
+        methods
+            .as_array()
+            .is_some_and(|m| m.iter().any(|x| x == "points")),
+        "{methods}"
+    );
+}
