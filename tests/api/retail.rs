@@ -668,3 +668,46 @@ async fn openapi_describes_the_retail_fields() {
         "{methods}"
     );
 }
+
+/// A store without a settings row reads the defaults at version 0 and
+/// its first PATCH (version 0) creates the row.
+#[actix_web::test]
+async fn store_without_settings_row_gets_defaults() {
+    let app = spawn_app().await;
+    let s = shop(&app, 0).await;
+    app.db()
+        .await
+        .execute("DELETE FROM store_settings", &[])
+        .await
+        .unwrap();
+    let path = format!("/api/v1/stores/{}/settings", s.store);
+    // This instance cached nothing for the store yet.
+    let r = app.get(&path, &s.owner).await;
+    assert_eq!(
+        (r.status, r.body["version"].as_i64()),
+        (StatusCode::OK, Some(0)),
+        "{}",
+        r.body
+    );
+    let r = app
+        .patch(
+            &path,
+            &s.owner,
+            json!({"version": 0, "cash_rounding_unit": 10}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["version"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{}",
+        r.body
+    );
+    let r = app
+        .patch(
+            &path,
+            &s.owner,
+            json!({"version": 0, "cash_rounding_unit": 20}),
+        )
+        .await;
+    assert_eq!(r.code(), "version_conflict");
+}

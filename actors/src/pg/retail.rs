@@ -112,11 +112,13 @@ pub async fn load_store_settings(
     tenant: TenantId,
     store: StoreId,
 ) -> Result<VersionedSettings> {
+    // A store without a settings row (made before settings existed) reads
+    // the defaults at version 0; its first PATCH creates the row.
     let rows = db
         .query(
-            "SELECT s.settings, s.version FROM store_settings s JOIN stores st \
-               ON st.tenant_id = s.tenant_id AND st.id = s.store_id AND st.deleted_at IS NULL \
-             WHERE s.tenant_id = $1 AND s.store_id = $2",
+            "SELECT COALESCE(s.settings, '{}'::jsonb), COALESCE(s.version, 0) FROM stores st \
+             LEFT JOIN store_settings s ON s.tenant_id = st.tenant_id AND s.store_id = st.id \
+             WHERE st.tenant_id = $1 AND st.id = $2 AND st.deleted_at IS NULL",
             &[&tenant, &store],
         )
         .await?;
@@ -134,13 +136,23 @@ pub async fn update_store_settings(
     settings: &StoreSettings,
 ) -> Result<VersionedSettings> {
     let json = serde_json::to_value(settings).map_err(|e| Error::Internal(e.into()))?;
-    let rows = db
-        .query(
+    let rows = if expected == 0 {
+        db.query(
+            "INSERT INTO store_settings (tenant_id, store_id, settings) \
+             SELECT st.tenant_id, st.id, $3 FROM stores st \
+             WHERE st.tenant_id = $1 AND st.id = $2 AND st.deleted_at IS NULL \
+             ON CONFLICT (tenant_id, store_id) DO NOTHING RETURNING settings, version",
+            &[&tenant, &store, &json],
+        )
+        .await?
+    } else {
+        db.query(
             "UPDATE store_settings SET settings = $4, version = version + 1, updated_at = now() \
              WHERE tenant_id = $1 AND store_id = $2 AND version = $3 RETURNING settings, version",
             &[&tenant, &store, &expected, &json],
         )
-        .await?;
+        .await?
+    };
     if let Some(r) = rows.first() {
         return Ok(settings_row(store, r));
     }
