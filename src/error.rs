@@ -19,6 +19,9 @@ pub enum ApiError {
     RouteNotFound,
     /// Load shedding: a bounded queue is full.
     Busy(String),
+    /// A cookie-authenticated write without the session's CSRF token (or
+    /// from another origin).
+    CsrfRejected,
 }
 
 #[derive(Serialize)]
@@ -48,6 +51,7 @@ impl ApiError {
                 DomainError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
                 DomainError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                DomainError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
                 DomainError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -55,6 +59,7 @@ impl ApiError {
             ApiError::VersionRequired => (StatusCode::PRECONDITION_REQUIRED, "version_required"),
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "route_not_found"),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
         }
     }
 
@@ -88,6 +93,9 @@ impl fmt::Display for ApiError {
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
             ApiError::RouteNotFound => f.write_str("no such endpoint"),
+            ApiError::CsrfRejected => f.write_str(
+                "this write needs the session's X-CSRF-Token header and must come from this site",
+            ),
         }
     }
 }
@@ -122,6 +130,9 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Retryable: tell the client when.
             resp.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let ApiError::Domain(DomainError::RateLimited { retry_after_s, .. }) = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
         }
         resp.json(Body {
             error: Detail {

@@ -62,6 +62,7 @@ impl Application {
             )?
         };
         let auth = Arc::new(Authenticator::new(db.clone()));
+        let db_for_sessions = db.clone();
         let arbiter = actix::Arbiter::new();
         let writer = Writer::start(
             db.clone(),
@@ -97,6 +98,10 @@ impl Application {
             auth,
             bus,
             metrics,
+            sessions: Arc::new(jowi_actors::sessions::Sessions::new(
+                db_for_sessions,
+                settings.backoffice.sessions(),
+            )),
         });
         spawn_background(&state, &settings);
 
@@ -146,6 +151,7 @@ fn build_server(
             .wrap(middleware::from_fn(telemetry::request_span))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
+            .configure(crate::web::configure)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::RouteNotFound)
             }))

@@ -6,6 +6,7 @@ use jowi_actors::bus::Bus;
 use jowi_actors::directory::Directory;
 use jowi_actors::metrics::Metrics;
 use jowi_actors::pg::Db;
+use jowi_actors::sessions::Sessions;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -15,4 +16,6 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub bus: Arc<dyn Bus>,
     pub metrics: Metrics,
+    /// Back-office sign-in and sessions (cookie auth).
+    pub sessions: Arc<Sessions>,
 }

@@ -33,6 +33,10 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
 
+    /// Too many attempts (failed sign-ins); retry after the given time.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_s: u64 },
+
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -72,6 +76,13 @@ impl Error {
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::RateLimited {
+                message,
+                retry_after_s,
+            } => Error::RateLimited {
+                message: message.clone(),
+                retry_after_s: *retry_after_s,
+            },
             Error::Internal(_) => {
                 Error::Unavailable("the receipt could not be stored; retry".into())
             }

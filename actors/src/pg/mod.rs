@@ -6,6 +6,9 @@ pub mod org;
 pub mod sales;
 pub mod shifts;
 pub mod stock;
+pub mod users;
+pub mod backoffice;
+pub mod import;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

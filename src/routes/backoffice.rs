@@ -1,0 +1,231 @@
+//! Reads and actions the back-office pages need beyond the register API:
+//! the dashboard, shift and token listings, receipt search, issuing a new
+//! token for an existing register, and the tenant's users.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use jowi_actors::domain::Role;
+use jowi_actors::pg::backoffice::{self, ReceiptFilter, ShiftFilter};
+use jowi_actors::Error;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(dashboard)
+        .service(list_shifts)
+        .service(list_tokens)
+        .service(search_receipts)
+        .service(register_token)
+        .service(list_users)
+        .service(create_user);
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardParams {
+    pub store_id: Option<Uuid>,
+    /// IANA time zone of "today" (default UTC).
+    pub tz: Option<String>,
+}
+
+/// The dashboard's figures. One function so the page can later read the
+/// reports API instead without changing its shape.
+pub async fn load_dashboard(
+    state: &AppState,
+    tenant: Uuid,
+    store: Option<Uuid>,
+    tz: &str,
+) -> Result<backoffice::Dashboard, Error> {
+    backoffice::dashboard(&state.db, tenant, store, tz).await
+}
+
+/// Today so far against the same span a week ago.
+#[get("/dashboard")]
+pub async fn dashboard(
+    auth: Auth,
+    state: web::Data<AppState>,
+    q: web::Query<DashboardParams>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("read the dashboard")?;
+    let tz = q.tz.as_deref().unwrap_or("UTC");
+    if tz.len() > 64 {
+        return Err(Error::invalid("tz", "at most 64 characters").into());
+    }
+    let d = load_dashboard(&state, auth.tenant(), q.store_id, tz).await?;
+    Ok(HttpResponse::Ok().json(d))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftParams {
+    pub store_id: Option<Uuid>,
+    pub register_id: Option<Uuid>,
+    /// "open" or "closed".
+    pub status: Option<String>,
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[get("/shifts")]
+pub async fn list_shifts(
+    auth: Auth,
+    state: web::Data<AppState>,
+    q: web::Query<ShiftParams>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("list shifts")?;
+    let open = match q.status.as_deref() {
+        None | Some("") => None,
+        Some("open") => Some(true),
+        Some("closed") => Some(false),
+        Some(_) => return Err(Error::invalid("status", "open or closed").into()),
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "must be 1 to 200").into());
+    }
+    let rows = backoffice::list_shifts(
+        &state.db,
+        auth.tenant(),
+        &ShiftFilter {
+            store: q.store_id,
+            register: q.register_id,
+            open,
+            limit,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// Live tokens (never their secrets).
+#[get("/tokens")]
+pub async fn list_tokens(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    auth.require_manage("list tokens")?;
+    Ok(HttpResponse::Ok().json(backoffice::list_tokens(&state.db, auth.tenant()).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptSearch {
+    pub store_id: Option<Uuid>,
+    pub register_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub number: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct FoundReceipt {
+    #[serde(flatten)]
+    receipt: jowi_actors::pg::sales::ReceiptSummary,
+    store_id: Uuid,
+}
+
+/// Receipts by store, register, time span or number, newest first.
+#[get("/search/receipts")]
+pub async fn search_receipts(
+    auth: Auth,
+    state: web::Data<AppState>,
+    q: web::Query<ReceiptSearch>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("search receipts")?;
+    let q = q.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "must be 1 to 200").into());
+    }
+    let number = crate::routes::optional_text("number", q.number.as_deref(), 40)?;
+    let rows = backoffice::search_receipts(
+        &state.db,
+        auth.tenant(),
+        &ReceiptFilter {
+            store: q.store_id,
+            register: q.register_id,
+            from: q.from,
+            to: q.to,
+            number,
+            limit,
+        },
+    )
+    .await?;
+    let items: Vec<FoundReceipt> = rows
+        .into_iter()
+        .map(|(receipt, store_id)| FoundReceipt { receipt, store_id })
+        .collect();
+    Ok(HttpResponse::Ok().json(items))
+}
+
+#[derive(Serialize)]
+struct IssuedRegisterToken {
+    id: Uuid,
+    register_id: Uuid,
+    /// Shown once.
+    token: String,
+}
+
+/// A new device token for an existing register (e.g. a replaced device);
+/// revoke the old one with DELETE /tokens/{id}.
+#[post("/registers/{id}/token")]
+pub async fn register_token(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("issue register tokens")?;
+    let tenant = state.directory.tenant(auth.tenant()).await?;
+    let register = tenant
+        .catalog
+        .register(*id)
+        .ok_or(Error::not_found("register"))?;
+    let mut client = state.db.client().await?;
+    let tx = client.transaction().await.map_err(Error::from)?;
+    let (token_id, token) = state
+        .auth
+        .issue(&tx, auth.tenant(), Role::Register, Some(register.id), Some(&register.name))
+        .await?;
+    tx.commit().await.map_err(Error::from)?;
+    Ok(HttpResponse::Created().json(IssuedRegisterToken {
+        id: token_id,
+        register_id: register.id,
+        token,
+    }))
+}
+
+#[get("/users")]
+pub async fn list_users(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    auth.require_manage("list users")?;
+    let users = jowi_actors::pg::users::list_users(&state.db, auth.tenant()).await?;
+    Ok(HttpResponse::Ok().json(users))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    /// owner or manager.
+    pub role: String,
+    pub password: String,
+}
+
+/// Add a person who signs in to the back office (owner only).
+#[post("/users")]
+pub async fn create_user(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<NewUser>,
+) -> ApiResult<HttpResponse> {
+    if auth.0.role != Role::Owner {
+        return Err(ApiError::forbidden("add users"));
+    }
+    let role = Role::parse(&body.role)?;
+    let user = state
+        .sessions
+        .create_user(auth.tenant(), &body.email, &body.name, role, &body.password)
+        .await?;
+    Ok(HttpResponse::Created().json(user))
+}

@@ -1,0 +1,2 @@
+pub mod session;
+pub fn configure(_cfg: &mut actix_web::web::ServiceConfig) {}
