@@ -124,6 +124,7 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
             b.get::<_, String>(0)
         );
     }
+    crate::web::demo_owner::ensure(&db, settings, DEMO_TENANT).await?;
     Ok(())
 }
 

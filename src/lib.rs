@@ -3,6 +3,7 @@
 //! sends messages and maps replies (and errors, in `error`) to HTTP.
 
 pub mod auth;
+pub mod catalog_import;
 pub mod cli;
 pub mod demo;
 pub mod error;

@@ -20,7 +20,106 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(search_receipts)
         .service(register_token)
         .service(list_users)
-        .service(create_user);
+        .service(create_user)
+        .service(stock_view)
+        .service(receipt_returns);
+}
+
+#[derive(Serialize)]
+struct ReturnRef {
+    id: Uuid,
+    number: String,
+}
+
+/// Returns made against a sale (for the receipt's detail).
+#[get("/receipts/{id}/returns")]
+pub async fn receipt_returns(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("read receipts")?;
+    let rows = backoffice::returns_of(&state.db, auth.tenant(), *id).await?;
+    let out: Vec<ReturnRef> = rows
+        .into_iter()
+        .map(|(id, number)| ReturnRef { id, number })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockViewParams {
+    /// Name prefix or exact barcode.
+    pub q: Option<String>,
+    /// Only levels below zero.
+    pub negative: Option<bool>,
+    /// 1..=1000, default 200.
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct NamedLevel {
+    warehouse_id: Uuid,
+    variant_id: Uuid,
+    product_id: Uuid,
+    product: String,
+    barcode: String,
+    quantity: rust_decimal::Decimal,
+    negative: bool,
+}
+
+/// A store's stock levels with product names and barcodes (from the
+/// catalog in memory), filtered and sorted by name, for the stock page.
+#[get("/stores/{id}/stock-view")]
+pub async fn stock_view(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    q: web::Query<StockViewParams>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("read stock")?;
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid("limit", "must be 1 to 1000").into());
+    }
+    let needle = crate::routes::optional_text("q", q.q.as_deref(), 100)?.map(|s| s.to_lowercase());
+    let tenant = state.directory.tenant(auth.tenant()).await?;
+    let store = tenant.catalog.store(*id).ok_or(Error::not_found("store"))?;
+    let levels = jowi_actors::pg::stock::levels(
+        &state.db,
+        auth.tenant(),
+        &store.warehouse_ids,
+        None,
+        10_000,
+    )
+    .await?;
+    let mut rows: Vec<NamedLevel> = levels
+        .into_iter()
+        .filter(|l| !q.negative.unwrap_or(false) || l.negative)
+        .filter_map(|l| {
+            let (product, variant) = tenant.catalog.variant(l.variant_id)?;
+            if let Some(n) = &needle {
+                if !(product.name.to_lowercase().starts_with(n.as_str())
+                    || variant.barcode.eq_ignore_ascii_case(n))
+                {
+                    return None;
+                }
+            }
+            Some(NamedLevel {
+                warehouse_id: l.warehouse_id,
+                variant_id: l.variant_id,
+                product_id: product.id,
+                product: product.name.clone(),
+                barcode: variant.barcode.clone(),
+                quantity: l.quantity,
+                negative: l.negative,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a.product.cmp(&b.product).then(a.barcode.cmp(&b.barcode)));
+    rows.truncate(limit);
+    Ok(HttpResponse::Ok().json(rows))
 }
 
 #[derive(Debug, Deserialize)]
