@@ -77,6 +77,9 @@ pub fn plan_batch(
             let f = &found[i];
             f.by_sku.as_ref().or(f.by_barcode.as_ref()).map(|e| e.product_id)
         });
+        // Product-level fields (name, category) come from the group's first
+        // row, so rows of one product never disagree about them.
+        let group_category = category_of(&rows[group.start]);
         let mut new_product: Option<ProductId> = None;
         let mut new_count = 0usize;
 
@@ -120,7 +123,7 @@ pub fn plan_batch(
             if let Some(sku) = row.sku.as_deref() {
                 seen_sku.insert(sku, row.line);
             }
-            let category = category_of(row);
+            let category = group_category;
             match f.by_sku.as_ref().or(f.by_barcode.as_ref()) {
                 Some(e) => {
                     let sku = row.sku.clone().or_else(|| e.sku.clone());
@@ -265,6 +268,30 @@ mod tests {
         assert_eq!(plan.new_variants[0].1, p);
         assert!(plan.new_products.is_empty());
         assert_eq!(plan.touched, vec![p]);
+    }
+
+    #[test]
+    fn a_products_category_comes_from_its_first_row() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let cats: HashMap<String, CategoryId> = [("a".to_owned(), a), ("b".to_owned(), b)].into();
+        let p = Uuid::now_v7();
+        let mut first = stored(p, "Tea", Some("T-1"), "1001", 100);
+        first.category_id = Some(a);
+        let mut second = stored(p, "Tea", Some("T-2"), "1002", 100);
+        second.category_id = Some(a);
+        let mut rows = [
+            row(2, "Tea", Some("T-1"), "1001", 100),
+            row(3, "Tea", Some("T-2"), "1002", 100),
+        ];
+        rows[0].category = Some("A".into());
+        rows[1].category = Some("B".into());
+        let found = [
+            Found { by_sku: Some(first), by_barcode: None },
+            Found { by_sku: Some(second), by_barcode: None },
+        ];
+        let plan = plan_batch(&rows, &found, &cats);
+        assert_eq!(plan.unchanged, 2);
+        assert!(plan.product_updates.is_empty());
     }
 
     #[test]

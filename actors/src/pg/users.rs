@@ -229,9 +229,9 @@ pub async fn failures(db: &Db, scope: &str, key: &str, window_s: i64) -> Result<
     let rows = db
         .query(
             "SELECT failures, \
-                    GREATEST(0, $3 - extract(epoch FROM now() - window_start))::bigint \
+                    GREATEST(0, $3::float8 - extract(epoch FROM now() - window_start)::float8)::bigint \
              FROM login_failures WHERE scope = $1 AND key = $2 \
-               AND window_start > now() - make_interval(secs => $3)",
+               AND window_start > now() - make_interval(secs => $3::float8)",
             &[&scope, &key, &(window_s as f64)],
         )
         .await?;
@@ -247,9 +247,9 @@ pub async fn record_failure(db: &Db, scope: &str, key: &str, window_s: i64) -> R
         .query(
             "INSERT INTO login_failures (scope, key, failures, window_start) VALUES ($1, $2, 1, now()) \
              ON CONFLICT (scope, key) DO UPDATE SET \
-               failures = CASE WHEN login_failures.window_start > now() - make_interval(secs => $3) \
+               failures = CASE WHEN login_failures.window_start > now() - make_interval(secs => $3::float8) \
                                THEN login_failures.failures + 1 ELSE 1 END, \
-               window_start = CASE WHEN login_failures.window_start > now() - make_interval(secs => $3) \
+               window_start = CASE WHEN login_failures.window_start > now() - make_interval(secs => $3::float8) \
                                    THEN login_failures.window_start ELSE now() END \
              RETURNING failures",
             &[&scope, &key, &(window_s as f64)],
