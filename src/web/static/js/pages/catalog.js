@@ -120,8 +120,8 @@ export async function render(page) {
           await busy(e.target, msg, async () => {
             await del('/products/' + product.id, { 'If-Match': String(product.version) });
             clear(editor);
+            await search();
             clear(out, notice('ok', `Deleted "${product.name}".`));
-            search();
           });
         }, 'danger') : null));
     form.addEventListener('submit', async (e) => {
@@ -147,9 +147,9 @@ export async function render(page) {
             ? await patch('/products/' + product.id, { ...body, version: product.version })
             : await post('/products', body);
           clear(editor);
-          clear(out, notice('ok', `Saved "${saved.name}".`));
           q.value = saved.variants[0] ? saved.variants[0].barcode : saved.name;
-          search();
+          await search();
+          clear(out, notice('ok', `Saved "${saved.name}".`));
         } catch (err) {
           if (err.code === 'version_conflict') {
             clear(msg, notice('error',

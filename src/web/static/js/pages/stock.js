@@ -72,7 +72,7 @@ export async function render(page, ctx) {
       const m = JSON.parse(ev.data);
       if (m.type === 'snapshot') resume = { epoch: m.epoch, seq: m.seq };
       else if (m.type === 'replay') { for (const c of m.changes) { apply(c); resume = { epoch: m.epoch, seq: c.seq }; } }
-      else if (m.type === 'change') { apply(m.change); if (resume) resume.seq = m.change.seq; }
+      else if (m.type === 'change') { apply(m); if (resume) resume.seq = m.seq; }
     };
     sock.onclose = () => {
       if (ws !== sock || closed) return;
