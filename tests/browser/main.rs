@@ -181,19 +181,63 @@ struct World {
 }
 
 async fn sale(app: &TestApp, token: &str, w: &World, shift: &str, register: &str, qty: &str, method: &str) {
+    sale_at(app, token, w, shift, register, qty, method, None).await;
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sale_at(
+    app: &TestApp,
+    token: &str,
+    w: &World,
+    shift: &str,
+    register: &str,
+    qty: &str,
+    method: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) {
     let q: i64 = qty.parse().unwrap();
-    let r = app
-        .post(
-            "/api/v1/receipts",
-            token,
-            json!({
-                "id": Uuid::new_v4(), "store_id": w.store, "register_id": register, "shift_id": shift,
-                "kind": "sale", "items": [{"variant_id": w.tea, "quantity": qty}],
-                "payments": [{"method": method, "amount": 1_200_000 * q}]
-            }),
-        )
-        .await;
+    let mut body = json!({
+        "id": Uuid::new_v4(), "store_id": w.store, "register_id": register, "shift_id": shift,
+        "kind": "sale", "items": [{"variant_id": w.tea, "quantity": qty}],
+        "payments": [{"method": method, "amount": 1_200_000 * q}]
+    });
+    if let Some(at) = at {
+        body["occurred_at"] = json!(at);
+    }
+    let r = app.post("/api/v1/receipts", token, body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+/// Earlier sales of today and of the same weekday last week (the chart's
+/// bars), at whole hours of the local day before now. Answers how many
+/// fell today, and the tea they sold in all.
+async fn history(app: &TestApp, w: &World) -> (usize, i64) {
+    use chrono::{Duration as D, Local, TimeZone};
+    let now = Local::now();
+    let midnight = Local
+        .from_local_datetime(&now.date_naive().and_hms_opt(0, 0, 0).unwrap())
+        .earliest()
+        .unwrap();
+    let (reg, tok) = w.register_a.clone();
+    let mut today = 0;
+    let mut sold = 0;
+    for h in (1..24).step_by(2) {
+        let t = midnight + D::hours(h) + D::minutes(7);
+        let q = ((h * 7) % 4 + 1).to_string();
+        let method = if h % 3 == 0 { "cash" } else { "card" };
+        let before = t - D::days(7);
+        if before < now - D::days(7) - D::minutes(10) {
+            sale_at(app, &tok, w, &w.shift_a, &reg, &q, method, Some(before.to_utc())).await;
+            sold += q.parse::<i64>().unwrap();
+        }
+        if t < now - D::minutes(10) {
+            let q = ((h * 5) % 3 + 1).to_string();
+            sale_at(app, &tok, w, &w.shift_a, &reg, &q, method, Some(t.to_utc())).await;
+            sold += q.parse::<i64>().unwrap();
+            today += 1;
+        }
+    }
+    (today, sold)
 }
 
 async fn world(app: &TestApp) -> World {
@@ -214,7 +258,8 @@ async fn world(app: &TestApp) -> World {
     let tea = app
         .create_product(&t.token, "Green tea 100 g", "4780000000101", 1_200_000)
         .await;
-    app.create_product(&t.token, "Bread, white", "4780000000118", 450_000)
+    let bread = app
+        .create_product(&t.token, "Bread, white", "4780000000118", 450_000)
         .await;
     let tea_variant = tea["variants"][0]["id"].as_str().unwrap().to_owned();
     let warehouse = store["default_warehouse_id"].as_str().unwrap().to_owned();
@@ -223,7 +268,7 @@ async fn world(app: &TestApp) -> World {
             "/api/v1/stock/movements",
             &t.token,
             json!({"id": Uuid::new_v4(), "kind": "receiving", "warehouse_id": warehouse,
-                   "lines": [{"variant_id": tea_variant, "quantity": "50"}]}),
+                   "lines": [{"variant_id": tea_variant, "quantity": "500"}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -260,6 +305,19 @@ async fn world(app: &TestApp) -> World {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     w.closed_shift = shift_b;
+    // Sold with no stock received: the level goes negative and is flagged.
+    let r = app
+        .post(
+            "/api/v1/receipts",
+            &tok_a,
+            json!({
+                "id": Uuid::new_v4(), "store_id": w.store, "register_id": reg_a, "shift_id": w.shift_a,
+                "kind": "sale", "items": [{"variant_id": bread["variants"][0]["id"], "quantity": "2"}],
+                "payments": [{"method": "cash", "amount": 900_000}]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     w
 }
 
@@ -293,6 +351,7 @@ fn import_file() -> PathBuf {
 async fn back_office_in_a_real_browser() {
     let app = spawn_app().await;
     let w = world(&app).await;
+    let (earlier_today, sold_before) = history(&app, &w).await;
     let driver = start_driver().await;
     let c = browser(&driver).await;
     let base = app.base.clone();
@@ -309,7 +368,8 @@ async fn back_office_in_a_real_browser() {
     fill(&c, "input[name=password]", PASSWORD).await;
     click(&c, "form.login button[type=submit]").await;
     wait_text(&c, "main h1", "Dashboard").await;
-    wait_text(&c, ".kpi-value", "72,000").await; // 6 teas sold today
+    // 3 teas and 1 bread sold just now, plus the earlier sales of today.
+    wait_text(&c, ".kpi-value", &(4 + earlier_today).to_string()).await;
     assert!(c.find(Locator::Css("svg.chart rect.bar")).await.is_ok());
     shot(&c, "dashboard", 1280).await;
 
@@ -357,10 +417,13 @@ async fn back_office_in_a_real_browser() {
     wait_text(&c, ".live.on", "live").await;
     let row = "#stock-list tr[data-key$=\"".to_owned() + &w.tea + "\"]";
     let before = wait_text(&c, &row, "Green tea").await;
-    assert!(before.contains("44"), "50 received - 6 sold: {before}");
+    let level = 500 - 6 - sold_before;
+    assert!(before.contains(&level.to_string()), "500 received - sold: {before}");
     let (reg_a, tok_a) = w.register_a.clone();
     sale(&app, &tok_a, &w, &w.shift_a, &reg_a, "4", "cash").await;
-    wait_text(&c, &format!("{row} .qty"), "40").await;
+    wait_text(&c, &format!("{row} .qty"), &(level - 4).to_string()).await;
+    let bread = wait_text(&c, "#stock-list tr.negative", "Bread").await;
+    assert!(bread.contains("-2") && bread.contains("negative"), "{bread}");
     shot(&c, "stock", 1280).await;
     let _ = w.warehouse.len();
 

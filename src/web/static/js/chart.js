@@ -20,8 +20,10 @@ function niceStep(max, ticks) {
 }
 
 /// series: [{name, cls, values: number[]}] over `labels`.
-export function barChart({ title, labels, series, format = String }) {
-  const W = 720, H = 260, L = 56, R = 8, T = 12, B = 28;
+/// `width`: the drawing's width in CSS pixels, so text keeps its size on a
+/// phone (the SVG scales to its box).
+export function barChart({ title, labels, series, format = String, width = 720 }) {
+  const W = Math.max(300, Math.min(960, width)), H = W < 500 ? 220 : 260, L = 56, R = 8, T = 12, B = 28;
   const max = Math.max(1, ...series.flatMap((x) => x.values));
   const step = niceStep(max, 4);
   const top = Math.ceil(max / step) * step;
@@ -42,7 +44,8 @@ export function barChart({ title, labels, series, format = String }) {
       r.append(s('title', {}, `${ser.name}, ${lab}: ${format(v)}`));
       svg.append(r);
     });
-    if (labels.length <= 12 || i % 2 === 0) {
+    const every = band < 14 ? 3 : band < 24 ? 2 : 1;
+    if (i % every === 0) {
       svg.append(s('text', { x: L + i * band + band / 2, y: H - 8, 'text-anchor': 'middle', class: 'tick' }, lab));
     }
   });
