@@ -20,6 +20,9 @@ missing=()
 have redis-server || missing+=(redis-server)
 [[ -x /usr/sbin/pgbouncer ]] || have pgbouncer || missing+=(pgbouncer)
 have nginx || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+# The back office's browser test (tests/browser) drives headless Chromium.
+have chromium || missing+=(chromium)
+have chromedriver || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 fi
