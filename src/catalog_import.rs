@@ -98,7 +98,10 @@ pub async fn run(settings: &Settings, file: &Path, tenant: Uuid) -> anyhow::Resu
         println!("  line {}, column {}: {}", e.line, e.column, e.reason);
     }
     if report.failed as usize > report.errors.len() {
-        println!("  ... and {} more", report.failed as usize - report.errors.len());
+        println!(
+            "  ... and {} more",
+            report.failed as usize - report.errors.len()
+        );
     }
     Ok(())
 }

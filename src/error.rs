@@ -51,7 +51,9 @@ impl ApiError {
                 DomainError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
                 DomainError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-                DomainError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+                DomainError::RateLimited { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+                }
                 DomainError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),

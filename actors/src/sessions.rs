@@ -209,7 +209,11 @@ impl Sessions {
         let email = parse_email(email).map_err(fail)?;
         let window = self.window_s();
         for (scope, key, max) in [
-            ("account", email.as_str(), self.settings.account_failures_max),
+            (
+                "account",
+                email.as_str(),
+                self.settings.account_failures_max,
+            ),
             ("address", address, self.settings.address_failures_max),
         ] {
             let (n, retry_after_s) = users::failures(&self.db, scope, key, window)
@@ -342,6 +346,7 @@ impl Sessions {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

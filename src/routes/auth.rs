@@ -122,7 +122,11 @@ pub async fn password(
 ) -> ApiResult<HttpResponse> {
     let keys = state
         .sessions
-        .change_password(&who.session.user, &body.current_password, &body.new_password)
+        .change_password(
+            &who.session.user,
+            &body.current_password,
+            &body.new_password,
+        )
         .await?;
     let max_age = state.sessions.settings().absolute.as_secs() as i64;
     Ok(HttpResponse::Ok()

@@ -284,7 +284,13 @@ pub async fn register_token(
     let tx = client.transaction().await.map_err(Error::from)?;
     let (token_id, token) = state
         .auth
-        .issue(&tx, auth.tenant(), Role::Register, Some(register.id), Some(&register.name))
+        .issue(
+            &tx,
+            auth.tenant(),
+            Role::Register,
+            Some(register.id),
+            Some(&register.name),
+        )
         .await?;
     tx.commit().await.map_err(Error::from)?;
     Ok(HttpResponse::Created().json(IssuedRegisterToken {

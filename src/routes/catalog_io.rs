@@ -113,7 +113,9 @@ pub async fn export_catalog(auth: Auth, state: web::Data<AppState>) -> ApiResult
                     Step::After(None),
                 )),
                 Step::After(after) => match import::export_chunk(&db, tenant, after).await {
-                    Ok((text, Some(next))) => Some((Ok(bytes::Bytes::from(text)), Step::After(Some(next)))),
+                    Ok((text, Some(next))) => {
+                        Some((Ok(bytes::Bytes::from(text)), Step::After(Some(next))))
+                    }
                     Ok((text, None)) => Some((Ok(bytes::Bytes::from(text)), Step::Done)),
                     Err(e) => Some((Err(e), Step::Done)),
                 },

@@ -101,9 +101,12 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| {
-                ApiError::Domain(DomainError::Internal(anyhow::anyhow!("app state missing")))
-            })?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::Domain(DomainError::Internal(anyhow::anyhow!("app state missing")))
+                })?;
             let cookie = cookie_value(&req).ok_or_else(|| {
                 ApiError::Domain(DomainError::Unauthorized("sign in first".into()))
             })?;

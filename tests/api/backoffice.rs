@@ -92,17 +92,44 @@ async fn cookie_writes_need_the_csrf_token() {
     let t = app.create_tenant("shop").await;
     add_user(&app, &t.token, "olga@shop.uz").await;
     let b = login(&app, "Olga@Shop.uz").await;
-    let me = call(&app, &b, reqwest::Method::GET, "/api/v1/auth/me", None, false).await;
+    let me = call(
+        &app,
+        &b,
+        reqwest::Method::GET,
+        "/api/v1/auth/me",
+        None,
+        false,
+    )
+    .await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["user"]["email"], "olga@shop.uz");
     let body = json!({"name": "Drinks"});
-    let r = call(&app, &b, reqwest::Method::POST, "/api/v1/categories", Some(body.clone()), false).await;
-    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "csrf_rejected"));
+    let r = call(
+        &app,
+        &b,
+        reqwest::Method::POST,
+        "/api/v1/categories",
+        Some(body.clone()),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "csrf_rejected")
+    );
     let wrong = Browser {
         cookie: b.cookie.clone(),
         csrf: "x".repeat(43),
     };
-    let r = call(&app, &wrong, reqwest::Method::POST, "/api/v1/categories", Some(body.clone()), true).await;
+    let r = call(
+        &app,
+        &wrong,
+        reqwest::Method::POST,
+        "/api/v1/categories",
+        Some(body.clone()),
+        true,
+    )
+    .await;
     assert_eq!(r.code(), "csrf_rejected");
     let cross = app
         .http
@@ -115,7 +142,15 @@ async fn cookie_writes_need_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(cross.status(), StatusCode::FORBIDDEN);
-    let r = call(&app, &b, reqwest::Method::POST, "/api/v1/categories", Some(body), true).await;
+    let r = call(
+        &app,
+        &b,
+        reqwest::Method::POST,
+        "/api/v1/categories",
+        Some(body),
+        true,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
@@ -151,21 +186,64 @@ async fn logout_and_password_change_end_sessions_server_side() {
     let t = app.create_tenant("shop").await;
     add_user(&app, &t.token, "olga@shop.uz").await;
     let a = login(&app, "olga@shop.uz").await;
-    let r = call(&app, &a, reqwest::Method::POST, "/api/v1/auth/logout", None, true).await;
+    let r = call(
+        &app,
+        &a,
+        reqwest::Method::POST,
+        "/api/v1/auth/logout",
+        None,
+        true,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = call(&app, &a, reqwest::Method::GET, "/api/v1/stores", None, false).await;
-    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let r = call(
+        &app,
+        &a,
+        reqwest::Method::GET,
+        "/api/v1/stores",
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
 
     let b = login(&app, "olga@shop.uz").await;
     let c = login(&app, "olga@shop.uz").await;
     let short = json!({"current_password": PASSWORD, "new_password": "short"});
-    let r = call(&app, &b, reqwest::Method::POST, "/api/v1/auth/password", Some(short), true).await;
+    let r = call(
+        &app,
+        &b,
+        reqwest::Method::POST,
+        "/api/v1/auth/password",
+        Some(short),
+        true,
+    )
+    .await;
     assert_eq!(r.code(), "validation_failed");
     let change = json!({"current_password": PASSWORD, "new_password": "a much longer secret"});
-    let r = call(&app, &b, reqwest::Method::POST, "/api/v1/auth/password", Some(change), true).await;
+    let r = call(
+        &app,
+        &b,
+        reqwest::Method::POST,
+        "/api/v1/auth/password",
+        Some(change),
+        true,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     for old in [&b, &c] {
-        let r = call(&app, old, reqwest::Method::GET, "/api/v1/stores", None, false).await;
+        let r = call(
+            &app,
+            old,
+            reqwest::Method::GET,
+            "/api/v1/stores",
+            None,
+            false,
+        )
+        .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
     let old_pw = login_raw(&app, "olga@shop.uz", PASSWORD).await;
@@ -179,10 +257,26 @@ async fn idle_sessions_expire() {
     let t = app.create_tenant("shop").await;
     add_user(&app, &t.token, "olga@shop.uz").await;
     let b = login(&app, "olga@shop.uz").await;
-    let r = call(&app, &b, reqwest::Method::GET, "/api/v1/stores", None, false).await;
+    let r = call(
+        &app,
+        &b,
+        reqwest::Method::GET,
+        "/api/v1/stores",
+        None,
+        false,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let r = call(&app, &b, reqwest::Method::GET, "/api/v1/stores", None, false).await;
+    let r = call(
+        &app,
+        &b,
+        reqwest::Method::GET,
+        "/api/v1/stores",
+        None,
+        false,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -193,12 +287,22 @@ async fn a_session_sees_only_its_tenant() {
     let mine = app.create_tenant("mine").await;
     let other = app.create_tenant("other").await;
     add_user(&app, &mine.token, "olga@mine.uz").await;
-    let theirs = app.create_product(&other.token, "Secret tea", "999001", 100).await;
+    let theirs = app
+        .create_product(&other.token, "Secret tea", "999001", 100)
+        .await;
     let b = login(&app, "olga@mine.uz").await;
     let path = format!("/api/v1/products/{}", theirs["id"].as_str().unwrap());
     let r = call(&app, &b, reqwest::Method::GET, &path, None, false).await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
-    let r = call(&app, &b, reqwest::Method::GET, "/api/v1/products/barcode/999001", None, false).await;
+    let r = call(
+        &app,
+        &b,
+        reqwest::Method::GET,
+        "/api/v1/products/barcode/999001",
+        None,
+        false,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -207,15 +311,32 @@ async fn a_session_sees_only_its_tenant() {
 #[actix_rt::test]
 async fn pages_carry_security_headers() {
     let app = spawn_app().await;
-    let r = app.http.get(format!("{}/catalog", app.base)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/catalog", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"));
     assert_eq!(r.headers()["x-frame-options"], "DENY");
     let html = r.text().await.unwrap();
     assert!(!html.contains("<script>"), "no inline script");
-    let src = html.split("src=\"").nth(1).unwrap().split('"').next().unwrap();
+    let src = html
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let js = app
         .http
         .get(format!("{}{src}", app.base))
@@ -224,7 +345,10 @@ async fn pages_carry_security_headers() {
         .await
         .unwrap();
     assert_eq!(js.status(), StatusCode::OK);
-    assert!(js.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(js.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
     assert_eq!(js.headers()["content-encoding"], "gzip");
 }
 
@@ -255,7 +379,12 @@ async fn catalog_import_upserts_and_reports_bad_rows() {
     let mut csv = String::from("product,category,sku,barcode,price\n");
     for i in 0..1200 {
         // Two variants per product on consecutive lines.
-        csv.push_str(&format!("Product {},Cat {},SKU-{i},BC{i:06},{}.50\n", i / 2, i % 3, 100 + i));
+        csv.push_str(&format!(
+            "Product {},Cat {},SKU-{i},BC{i:06},{}.50\n",
+            i / 2,
+            i % 3,
+            100 + i
+        ));
     }
     csv.push_str("Broken,,,BC999999,twelve\n"); // line 1202
     csv.push_str("Broken 2,,,has space,1\n"); // line 1203
@@ -268,7 +397,12 @@ async fn catalog_import_upserts_and_reports_bad_rows() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["line"].as_u64().unwrap(), e["column"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["column"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert!(errs.contains(&(1202, "price".into())), "{errs:?}");
     assert!(errs.contains(&(1203, "barcode".into())), "{errs:?}");
@@ -295,7 +429,10 @@ async fn catalog_import_upserts_and_reports_bad_rows() {
         .unwrap();
     assert_eq!(export.lines().count(), 1201);
     let back = import(&app, &b, export).await;
-    assert_eq!((back["imported"].as_u64(), back["failed"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (back["imported"].as_u64(), back["failed"].as_u64()),
+        (Some(0), Some(0))
+    );
 
     let bad_header = import_status(&app, &b, "name,barcode,price\nTea,1,1\n".into()).await;
     assert_eq!(bad_header.0, StatusCode::UNPROCESSABLE_ENTITY);

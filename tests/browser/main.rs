@@ -96,13 +96,11 @@ async fn browser(d: &Driver) -> Client {
             ]
         }),
     );
-    ClientBuilder::new(
-        hyper_util::client::legacy::connect::HttpConnector::new(),
-    )
-    .capabilities(caps)
-    .connect(&format!("http://127.0.0.1:{}", d.port))
-    .await
-    .expect("WebDriver session")
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", d.port))
+        .await
+        .expect("WebDriver session")
 }
 
 /// Waits until an element matching `css` shows `text` (or any text when
@@ -180,7 +178,15 @@ struct World {
     closed_shift: String,
 }
 
-async fn sale(app: &TestApp, token: &str, w: &World, shift: &str, register: &str, qty: &str, method: &str) {
+async fn sale(
+    app: &TestApp,
+    token: &str,
+    w: &World,
+    shift: &str,
+    register: &str,
+    qty: &str,
+    method: &str,
+) {
     sale_at(app, token, w, shift, register, qty, method, None).await;
 }
 
@@ -227,7 +233,17 @@ async fn history(app: &TestApp, w: &World) -> (usize, i64) {
         let method = if h % 3 == 0 { "cash" } else { "card" };
         let before = t - D::days(7);
         if before < now - D::days(7) - D::minutes(10) {
-            sale_at(app, &tok, w, &w.shift_a, &reg, &q, method, Some(before.to_utc())).await;
+            sale_at(
+                app,
+                &tok,
+                w,
+                &w.shift_a,
+                &reg,
+                &q,
+                method,
+                Some(before.to_utc()),
+            )
+            .await;
             sold += q.parse::<i64>().unwrap();
         }
         if t < now - D::minutes(10) {
@@ -277,7 +293,11 @@ async fn world(app: &TestApp) -> World {
         let token = token.to_owned();
         async move {
             let r = app
-                .post("/api/v1/shifts", &token, json!({"register_id": reg, "opening_cash": 100_000}))
+                .post(
+                    "/api/v1/shifts",
+                    &token,
+                    json!({"register_id": reg, "opening_cash": 100_000}),
+                )
                 .await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
             r.body["id"].as_str().unwrap().to_owned()
@@ -301,7 +321,11 @@ async fn world(app: &TestApp) -> World {
     sale(app, &tok_b, &w, &shift_b, &reg_b, "1", "cash").await;
     sale(app, &tok_b, &w, &shift_b, &reg_b, "3", "card").await;
     let r = app
-        .post(&format!("/api/v1/shifts/{shift_b}/close"), &tok_b, json!({"counted_cash": 1_300_000}))
+        .post(
+            &format!("/api/v1/shifts/{shift_b}/close"),
+            &tok_b,
+            json!({"counted_cash": 1_300_000}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     w.closed_shift = shift_b;
@@ -385,7 +409,10 @@ async fn back_office_in_a_real_browser() {
     click(&c, "form[role=search] button[type=submit]").await;
     let found = wait_text(&c, "#product-results tbody", "Black coffee 250 g").await;
     assert!(found.contains("38,500"), "{found}");
-    assert!(!found.contains("Green tea"), "a barcode search finds one product: {found}");
+    assert!(
+        !found.contains("Green tea"),
+        "a barcode search finds one product: {found}"
+    );
     shot(&c, "catalog", 1280).await;
 
     // Import 1,000 rows with 3 bad ones.
@@ -400,13 +427,19 @@ async fn back_office_in_a_real_browser() {
         .unwrap();
     click(&c, "form button[type=submit]").await;
     let summary = wait_text(&c, "#import-result .notice", "imported").await;
-    assert!(summary.contains("997 rows imported") && summary.contains("3 with errors"), "{summary}");
+    assert!(
+        summary.contains("997 rows imported") && summary.contains("3 with errors"),
+        "{summary}"
+    );
     let errors = wait_text(&c, "#import-result table.errors tbody", "").await;
     for needle in ["101", "price", "502", "barcode", "903", "product"] {
         assert!(errors.contains(needle), "{needle} in {errors}");
     }
     assert_eq!(
-        c.find_all(Locator::Css("#import-result table.errors tbody tr")).await.unwrap().len(),
+        c.find_all(Locator::Css("#import-result table.errors tbody tr"))
+            .await
+            .unwrap()
+            .len(),
         3
     );
     shot(&c, "import", 1280).await;
@@ -418,12 +451,18 @@ async fn back_office_in_a_real_browser() {
     let row = "#stock-list tr[data-key$=\"".to_owned() + &w.tea + "\"]";
     let before = wait_text(&c, &row, "Green tea").await;
     let level = 500 - 6 - sold_before;
-    assert!(before.contains(&level.to_string()), "500 received - sold: {before}");
+    assert!(
+        before.contains(&level.to_string()),
+        "500 received - sold: {before}"
+    );
     let (reg_a, tok_a) = w.register_a.clone();
     sale(&app, &tok_a, &w, &w.shift_a, &reg_a, "4", "cash").await;
     wait_text(&c, &format!("{row} .qty"), &(level - 4).to_string()).await;
     let bread = wait_text(&c, "#stock-list tr.negative", "Bread").await;
-    assert!(bread.contains("-2") && bread.contains("negative"), "{bread}");
+    assert!(
+        bread.contains("-2") && bread.contains("negative"),
+        "{bread}"
+    );
     shot(&c, "stock", 1280).await;
     let _ = w.warehouse.len();
 
@@ -442,17 +481,30 @@ async fn back_office_in_a_real_browser() {
 
     // Revoke a register's token: its next API call gets 401.
     let (_, tok_b) = w.register_b.clone();
-    assert_eq!(app.get("/api/v1/stores", &tok_b).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/stores", &tok_b).await.status,
+        StatusCode::OK
+    );
     let tokens = app.get("/api/v1/tokens", &w.owner).await;
-    let b_token = tokens.body.as_array().unwrap().iter()
+    let b_token = tokens
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
         .find(|t| t["register_id"] == json!(w.register_b.0))
-        .unwrap()["id"].as_str().unwrap().to_owned();
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     visit(&c, &base, "/stores", "Stores").await;
     click(&c, &format!("button[data-token=\"{b_token}\"]")).await;
     c.accept_alert().await.unwrap();
     wait_text(&c, "#stores-out .notice", "Token revoked").await;
     let r = app.get("/api/v1/stores", &tok_b).await;
-    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
     shot(&c, "stores", 1280).await;
 
     visit(&c, &base, "/tokens", "API tokens").await;
@@ -465,7 +517,9 @@ async fn back_office_in_a_real_browser() {
     let inner: Value = c.execute("return window.innerWidth", vec![]).await.unwrap();
     let width = inner.as_u64().unwrap() as u32;
     if width != 390 {
-        c.set_window_size(390 + (390 - width.min(390)), 1100).await.unwrap();
+        c.set_window_size(390 + (390 - width.min(390)), 1100)
+            .await
+            .unwrap();
     }
     for (path, heading, name) in [
         ("/", "Dashboard", "dashboard"),
@@ -487,10 +541,17 @@ async fn back_office_in_a_real_browser() {
     }
     // No sideways scrolling on a phone.
     let overflow: Value = c
-        .execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(overflow, json!(true), "the import page scrolls sideways at 390 px");
+    assert_eq!(
+        overflow,
+        json!(true),
+        "the import page scrolls sideways at 390 px"
+    );
 
     // Sign out: the session ends and the pages ask to sign in again.
     click(&c, "#sign-out").await;

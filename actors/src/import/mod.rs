@@ -71,7 +71,16 @@ where
         .create_reader(input);
     let mut report = ImportReport::default();
     let mut record = ByteRecord::new();
-    let result = run(db, tenant, &mut reader, &mut record, &mut report, job, &mut progress).await;
+    let result = run(
+        db,
+        tenant,
+        &mut reader,
+        &mut record,
+        &mut report,
+        job,
+        &mut progress,
+    )
+    .await;
     if let Some(id) = job {
         let status = if result.is_ok() { "done" } else { "failed" };
         pg::import::update_job(db, tenant, id, job_progress(&report, true, Some(status))).await?;
@@ -117,7 +126,10 @@ where
     F: FnMut(&ImportReport),
 {
     if !reader.read_byte_record(record).await.map_err(read_error)? {
-        return Err(Error::invalid("file", "the file is empty: a header line is required"));
+        return Err(Error::invalid(
+            "file",
+            "the file is empty: a header line is required",
+        ));
     }
     let header: Vec<&str> = record
         .iter()

@@ -75,7 +75,10 @@ pub fn plan_batch(
         // first row that matches a stored variant, else a new one.
         let anchor = group.clone().find_map(|i| {
             let f = &found[i];
-            f.by_sku.as_ref().or(f.by_barcode.as_ref()).map(|e| e.product_id)
+            f.by_sku
+                .as_ref()
+                .or(f.by_barcode.as_ref())
+                .map(|e| e.product_id)
         });
         // Product-level fields (name, category) come from the group's first
         // row, so rows of one product never disagree about them.
@@ -139,8 +142,11 @@ pub fn plan_batch(
                     }
                     if product_changes {
                         product_edit.insert(e.product_id);
-                        plan.product_updates
-                            .push((e.product_id, row.product.clone(), new_category));
+                        plan.product_updates.push((
+                            e.product_id,
+                            row.product.clone(),
+                            new_category,
+                        ));
                         touched.insert(e.product_id);
                     }
                     if variant_changes || product_changes {
@@ -184,11 +190,15 @@ pub fn plan_batch(
         }
     }
     let created: HashSet<ProductId> = plan.new_products.iter().map(|p| p.0).collect();
-    plan.touched = touched.into_iter().filter(|p| !created.contains(p)).collect();
+    plan.touched = touched
+        .into_iter()
+        .filter(|p| !created.contains(p))
+        .collect();
     plan
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use uuid::Uuid;
@@ -263,7 +273,10 @@ mod tests {
             Found::default(),
         ];
         let plan = plan_batch(&rows, &found, &HashMap::new());
-        assert_eq!(plan.variant_updates, vec![(e.id, "1009".into(), Some("T-1".into()), 150)]);
+        assert_eq!(
+            plan.variant_updates,
+            vec![(e.id, "1009".into(), Some("T-1".into()), 150)]
+        );
         // The new variant joins the stored product of its group.
         assert_eq!(plan.new_variants[0].1, p);
         assert!(plan.new_products.is_empty());
@@ -286,8 +299,14 @@ mod tests {
         rows[0].category = Some("A".into());
         rows[1].category = Some("B".into());
         let found = [
-            Found { by_sku: Some(first), by_barcode: None },
-            Found { by_sku: Some(second), by_barcode: None },
+            Found {
+                by_sku: Some(first),
+                by_barcode: None,
+            },
+            Found {
+                by_sku: Some(second),
+                by_barcode: None,
+            },
         ];
         let plan = plan_batch(&rows, &found, &cats);
         assert_eq!(plan.unchanged, 2);

@@ -64,7 +64,8 @@ impl Layout {
                 }
             }
         }
-        let need = |k: usize| idx[k].ok_or_else(|| err(COLUMNS[k], "required column is missing".into()));
+        let need =
+            |k: usize| idx[k].ok_or_else(|| err(COLUMNS[k], "required column is missing".into()));
         Ok(Layout {
             product: need(0)?,
             category: idx[1],
@@ -78,7 +79,9 @@ impl Layout {
 /// Major units with at most 2 decimals -> minor units.
 pub fn parse_price(raw: &str) -> Result<i64, String> {
     let s = raw.trim();
-    let bad = || "a price is a number like 12500 or 12500.50 (at most 2 decimals, not negative)".to_owned();
+    let bad = || {
+        "a price is a number like 12500 or 12500.50 (at most 2 decimals, not negative)".to_owned()
+    };
     let (whole, frac) = match s.split_once('.') {
         Some((w, f)) => (w, f),
         None => (s, ""),
@@ -123,16 +126,24 @@ pub fn parse_row(layout: &Layout, line: u64, fields: &[&[u8]]) -> Result<ImportR
         reason,
     };
     let get = |i: usize| fields.get(i).copied();
-    let product = text(get(layout.product)).map_err(|e| err("product", e))?.trim();
+    let product = text(get(layout.product))
+        .map_err(|e| err("product", e))?
+        .trim();
     if product.is_empty() || product.chars().count() > 300 {
-        return Err(err("product", "a product name has 1 to 300 characters".into()));
+        return Err(err(
+            "product",
+            "a product name has 1 to 300 characters".into(),
+        ));
     }
     let category = match layout.category {
         None => None,
         Some(i) => {
             let c = text(get(i)).map_err(|e| err("category", e))?.trim();
             if c.chars().count() > 200 {
-                return Err(err("category", "a category name has at most 200 characters".into()));
+                return Err(err(
+                    "category",
+                    "a category name has at most 200 characters".into(),
+                ));
             }
             (!c.is_empty()).then(|| c.to_owned())
         }
@@ -147,7 +158,9 @@ pub fn parse_row(layout: &Layout, line: u64, fields: &[&[u8]]) -> Result<ImportR
             (!s.is_empty()).then(|| s.to_owned())
         }
     };
-    let barcode_raw = text(get(layout.barcode)).map_err(|e| err("barcode", e))?.trim();
+    let barcode_raw = text(get(layout.barcode))
+        .map_err(|e| err("barcode", e))?
+        .trim();
     let barcode = parse_barcode("barcode", barcode_raw).map_err(|_| {
         err(
             "barcode",
@@ -178,6 +191,7 @@ pub fn csv_field(out: &mut String, value: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

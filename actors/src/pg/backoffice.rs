@@ -3,10 +3,10 @@
 //! Plain reads; none is on a hot path.
 
 use super::sales::ReceiptSummary;
-use crate::store::receipt::ReceiptKind;
 use super::Db;
 use crate::domain::{Role, TenantId};
 use crate::error::{Error, Result};
+use crate::store::receipt::ReceiptKind;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;

@@ -150,7 +150,11 @@ pub async fn apply_plan(db: &Db, tx: &Tx<'_>, tenant: TenantId, plan: &Plan) -> 
     if !plan.variant_updates.is_empty() {
         let ids: Vec<Uuid> = plan.variant_updates.iter().map(|v| v.0).collect();
         let barcodes: Vec<&str> = plan.variant_updates.iter().map(|v| v.1.as_str()).collect();
-        let skus: Vec<Option<&str>> = plan.variant_updates.iter().map(|v| v.2.as_deref()).collect();
+        let skus: Vec<Option<&str>> = plan
+            .variant_updates
+            .iter()
+            .map(|v| v.2.as_deref())
+            .collect();
         let prices: Vec<i64> = plan.variant_updates.iter().map(|v| v.3).collect();
         let stmt = db
             .prepare(
@@ -178,8 +182,11 @@ pub async fn apply_plan(db: &Db, tx: &Tx<'_>, tenant: TenantId, plan: &Plan) -> 
                       AS u(id, product, barcode, sku, price)",
             )
             .await?;
-        tx.execute(&stmt, &[&tenant, &ids, &products, &barcodes, &skus, &prices])
-            .await?;
+        tx.execute(
+            &stmt,
+            &[&tenant, &ids, &products, &barcodes, &skus, &prices],
+        )
+        .await?;
     }
     if !plan.touched.is_empty() {
         // The registers' change feed pages by product change_seq: a product

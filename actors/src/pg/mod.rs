@@ -1,14 +1,14 @@
 //! PostgreSQL access: the pool, migrations and the queries each owner uses.
 //! Reads on the hot path never come here: they are served from actor memory.
 
+pub mod backoffice;
 pub mod catalog;
+pub mod import;
 pub mod org;
 pub mod sales;
 pub mod shifts;
 pub mod stock;
 pub mod users;
-pub mod backoffice;
-pub mod import;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

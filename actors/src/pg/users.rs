@@ -129,7 +129,11 @@ pub async fn list_users(db: &Db, tenant: TenantId) -> Result<Vec<User>> {
     let sql = format!(
         "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND disabled_at IS NULL ORDER BY created_at"
     );
-    db.query(&sql, &[&tenant]).await?.iter().map(user_row).collect()
+    db.query(&sql, &[&tenant])
+        .await?
+        .iter()
+        .map(user_row)
+        .collect()
 }
 
 // --- sessions ---
