@@ -415,6 +415,38 @@ async fn back_office_in_a_real_browser() {
     );
     shot(&c, "catalog", 1280).await;
 
+    // A stale edit: someone else saves first; the page says so and reloads.
+    click(
+        &c,
+        "#product-results button[aria-label^=\"Edit Black coffee\"]",
+    )
+    .await;
+    wait_text(&c, "#editor h2", "Edit: Black coffee").await;
+    let hit = app
+        .get("/api/v1/products/barcode/4780000000206", &w.owner)
+        .await;
+    let id = hit.body["product"]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/api/v1/products/{id}"),
+            &w.owner,
+            json!({"version": 1, "name": "Black coffee 500 g"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    fill(&c, "#editor input[name=price]", "39000").await;
+    click(&c, "#editor button[type=submit]").await;
+    wait_text(
+        &c,
+        "#editor .notice.error",
+        "Someone else changed this product",
+    )
+    .await;
+    click(&c, "#reload-product").await;
+    wait_text(&c, "#editor h2", "Edit: Black coffee 500 g").await;
+    click(&c, "#editor button[type=submit]").await;
+    wait_text(&c, ".notice.ok", "Saved \"Black coffee 500 g\"").await;
+
     // Import 1,000 rows with 3 bad ones.
     let file = import_file();
     visit(&c, &base, "/import", "Import").await;
