@@ -19,6 +19,9 @@ pub enum ApiError {
     /// PATCH without a version.
     VersionRequired,
     RouteNotFound,
+    /// A cookie-authenticated write without the session's CSRF token (or
+    /// from another origin).
+    CsrfRejected,
 }
 
 #[derive(Serialize)]
@@ -43,6 +46,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => Code::PayloadTooLarge,
             ApiError::VersionRequired => Code::VersionRequired,
             ApiError::RouteNotFound => Code::RouteNotFound,
+            ApiError::CsrfRejected => Code::CsrfRejected,
         }
     }
 
@@ -81,6 +85,9 @@ impl fmt::Display for ApiError {
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
             ApiError::RouteNotFound => f.write_str("no such endpoint"),
+            ApiError::CsrfRejected => f.write_str(
+                "this write needs the session's X-CSRF-Token header and must come from this site",
+            ),
         }
     }
 }
@@ -115,6 +122,9 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Retryable: tell the client when.
             resp.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let ApiError::Domain(DomainError::RateLimited { retry_after_s, .. }) = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
         }
         resp.json(Body {
             error: Detail {
