@@ -27,6 +27,13 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         products: usize,
     },
+    /// Import products from a CSV file (product,category,sku,barcode,price).
+    ImportCatalog {
+        file: std::path::PathBuf,
+        /// The tenant to import into.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -48,6 +55,9 @@ pub fn main() -> ExitCode {
                 Ok(())
             }
             Command::Demo { products } => crate::demo::run(&settings, products).await,
+            Command::ImportCatalog { file, tenant } => {
+                crate::catalog_import::run(&settings, &file, tenant).await
+            }
         }
     });
     match result {

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// PATCH without a version.
     VersionRequired,
     RouteNotFound,
+    /// A cookie-authenticated write without the session's CSRF token (or
+    /// from another origin).
+    CsrfRejected,
 }
 
 #[derive(Serialize)]
@@ -46,6 +49,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => Code::PayloadTooLarge,
             ApiError::VersionRequired => Code::VersionRequired,
             ApiError::RouteNotFound => Code::RouteNotFound,
+            ApiError::CsrfRejected => Code::CsrfRejected,
         }
     }
 
@@ -84,6 +88,9 @@ impl fmt::Display for ApiError {
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
             ApiError::RouteNotFound => f.write_str("no such endpoint"),
+            ApiError::CsrfRejected => f.write_str(
+                "this write needs the session's X-CSRF-Token header and must come from this site",
+            ),
         }
     }
 }
@@ -123,6 +130,9 @@ impl ResponseError for ApiError {
             ApiError::Domain(DomainError::TotalsMismatch { server }) => Some(&**server),
             _ => None,
         };
+        if let ApiError::Domain(DomainError::RateLimited { retry_after_s, .. }) = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+        }
         resp.json(Body {
             error: Detail {
                 code,

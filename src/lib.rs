@@ -3,6 +3,7 @@
 //! sends messages and maps replies (and errors, in `error`) to HTTP.
 
 pub mod auth;
+pub mod catalog_import;
 pub mod cli;
 pub mod demo;
 pub mod error;
@@ -14,3 +15,4 @@ pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod web;

@@ -16,6 +16,33 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     pub sales: SalesSettings,
     pub maintenance: MaintenanceSettings,
+    pub backoffice: BackofficeSettings,
+}
+
+/// Sign-in and sessions of the back-office web app (see `[backoffice]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackofficeSettings {
+    pub session_idle_s: u64,
+    pub session_absolute_s: u64,
+    pub login_account_failures_max: i32,
+    pub login_address_failures_max: i32,
+    pub login_failure_window_s: u64,
+    pub min_password_chars: usize,
+}
+
+impl BackofficeSettings {
+    pub fn sessions(&self) -> jowi_actors::sessions::SessionSettings {
+        use std::time::Duration;
+        jowi_actors::sessions::SessionSettings {
+            idle: Duration::from_secs(self.session_idle_s),
+            absolute: Duration::from_secs(self.session_absolute_s),
+            account_failures_max: self.login_account_failures_max,
+            address_failures_max: self.login_address_failures_max,
+            failure_window: Duration::from_secs(self.login_failure_window_s),
+            min_password_chars: self.min_password_chars,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +185,15 @@ impl Settings {
             (
                 "catalog.evict_check_interval_ms",
                 self.catalog.evict_check_interval_ms,
+            ),
+            ("backoffice.session_idle_s", self.backoffice.session_idle_s),
+            (
+                "backoffice.session_absolute_s",
+                self.backoffice.session_absolute_s,
+            ),
+            (
+                "backoffice.min_password_chars",
+                self.backoffice.min_password_chars as u64,
             ),
         ];
         for (key, value) in positive {

@@ -80,6 +80,7 @@ impl Application {
             )?
         };
         let auth = Arc::new(Authenticator::new(db.clone()));
+        let db_for_sessions = db.clone();
         let arbiter = actix::Arbiter::new();
         let writer: Writer = Writer::start(
             db.clone(),
@@ -116,6 +117,10 @@ impl Application {
             bus,
             metrics,
             shutdown: Default::default(),
+            sessions: Arc::new(jowi_actors::sessions::Sessions::new(
+                db_for_sessions,
+                settings.backoffice.sessions(),
+            )),
         });
         spawn_background(&state, &settings);
         partitions::spawn(
@@ -180,6 +185,7 @@ fn build_server(
             .wrap(middleware::from_fn(crate::ops_metrics::track_in_flight))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
+            .configure(crate::web::configure)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::RouteNotFound)
             }))

@@ -6,6 +6,7 @@ use jowi_actors::bus::Bus;
 use jowi_actors::directory::Directory;
 use jowi_actors::metrics::Metrics;
 use jowi_actors::pg::Db;
+use jowi_actors::sessions::Sessions;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -17,4 +18,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Tripped on SIGTERM: live subscriptions close with a reason.
     pub shutdown: crate::shutdown::Shutdown,
+    /// Back-office sign-in and sessions (cookie auth).
+    pub sessions: Arc<Sessions>,
 }

@@ -149,6 +149,23 @@ impl Authenticator {
         Ok(issued)
     }
 
+    /// A new token for a register (the back office's "issue a register
+    /// token"), in its own transaction; the secret is answered once.
+    pub async fn issue_register_token(
+        &self,
+        tenant: TenantId,
+        register: Uuid,
+        name: &str,
+    ) -> Result<(Uuid, String)> {
+        let mut client = self.db.client().await?;
+        let tx = self.db.begin(&mut client).await?;
+        let issued = self
+            .issue(&tx, tenant, Role::Register, Some(register), Some(name))
+            .await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
     /// Revokes a token: stored first, then dropped from this cache and, over
     /// the bus, from every other instance's.
     pub async fn revoke(&self, tenant: TenantId, id: Uuid, bus: &dyn Bus) -> Result<()> {

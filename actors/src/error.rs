@@ -48,13 +48,17 @@ codes! {
     ReturnExceedsSale = ("return_exceeds_sale", 409, "The return takes back more than is left to return on its sale."),
     DuplicateBarcode = ("duplicate_barcode", 409, "The barcode belongs to another product."),
     DuplicatePhone = ("duplicate_phone", 409, "A customer with this phone number exists."),
+    EmailTaken = ("email_taken", 409, "A back-office user with this e-mail exists."),
+    ImportJobExists = ("import_job_exists", 409, "An import with this job id already ran; use a new id."),
     CategoryInUse = ("category_in_use", 409, "The category still holds products or categories."),
     TotalsMismatch = ("totals_mismatch", 409, "The receipt's totals differ from the server's; `server` holds the server's lines and totals."),
     InsufficientPoints = ("insufficient_points", 409, "The customer's points balance does not cover the points paid or taken."),
     InsufficientStock = ("insufficient_stock", 409, "The store refuses negative stock and an online sale would take a level below zero."),
+    CsrfRejected = ("csrf_rejected", 403, "A cookie-authenticated write without the session's CSRF token, or from another origin."),
     PayloadTooLarge = ("payload_too_large", 413, "The body is larger than `server.max_body_bytes`."),
     ValidationFailed = ("validation_failed", 422, "Well-formed but breaks a rule; `field` names the field."),
     VersionRequired = ("version_required", 428, "A PATCH must name the version it edits (body `version` or `If-Match`)."),
+    TooManyAttempts = ("too_many_attempts", 429, "Too many failed sign-ins or PIN checks: wait `Retry-After` seconds."),
     Internal = ("internal", 500, "A bug or an unexpected failure: logged, details hidden."),
     Busy = ("busy", 503, "Load shed: a bounded queue is full or the store did not answer in time. Nothing was stored; retry with the same id."),
     Unavailable = ("unavailable", 503, "A dependency is down or the write failed. Nothing was stored; retry with the same id."),
@@ -101,6 +105,10 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
 
+    /// Too many attempts (failed sign-ins); retry after the given time.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_s: u64 },
+
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -144,6 +152,13 @@ impl Error {
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
             Error::Busy(m) => Error::Busy(m.clone()),
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::RateLimited {
+                message,
+                retry_after_s,
+            } => Error::RateLimited {
+                message: message.clone(),
+                retry_after_s: *retry_after_s,
+            },
             Error::Internal(_) => {
                 Error::Unavailable("the receipt could not be stored; retry".into())
             }
@@ -162,6 +177,7 @@ impl Error {
             Error::Forbidden(_) => Code::Forbidden,
             Error::Busy(_) => Code::Busy,
             Error::Unavailable(_) => Code::Unavailable,
+            Error::RateLimited { .. } => Code::TooManyAttempts,
             Error::Internal(_) => Code::Internal,
         }
     }

@@ -1,6 +1,9 @@
 //! HTTP routes: thin handlers (auth -> parse/validate -> message -> reply).
 
 pub mod admin;
+pub mod auth;
+pub mod backoffice;
+pub mod catalog_io;
 pub mod categories;
 pub mod customers;
 pub mod employees;
@@ -36,7 +39,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(customers::configure)
             .configure(tokens::configure)
             .configure(shifts::configure)
-            .configure(stock::configure),
+            .configure(stock::configure)
+            .configure(auth::configure)
+            .configure(backoffice::configure)
+            .configure(catalog_io::configure),
     );
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod backoffice;
 mod bus;
 mod catalog;
 mod health;

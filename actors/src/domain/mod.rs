@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod commit;
+pub mod import;
 mod money;
 pub mod money_rules;
 pub mod phone;

@@ -1,10 +1,12 @@
 //! PostgreSQL access: the pool, migrations and the queries each owner uses.
 //! Reads on the hot path never come here: they are served from actor memory.
 
+pub mod backoffice;
 pub mod catalog;
 pub mod commit;
 pub mod demo;
 pub mod manage;
+pub mod import;
 pub mod org;
 pub mod partitions;
 pub mod receipts;
@@ -12,6 +14,7 @@ pub mod retail;
 pub mod shifts;
 pub mod stock;
 pub mod timing;
+pub mod users;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -308,3 +308,11 @@ pub async fn customer_by_phone(db: &Db, tenant: TenantId, phone: &str) -> Result
         .map(customer_row)
         .ok_or(Error::not_found("customer"))
 }
+
+/// Whether the tenant exists (command-line tools check before they write).
+pub async fn tenant_exists(db: &Db, tenant: TenantId) -> Result<bool> {
+    Ok(!db
+        .query("SELECT 1 FROM tenants WHERE id = $1", &[&tenant])
+        .await?
+        .is_empty())
+}
