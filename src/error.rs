@@ -19,6 +19,11 @@ pub enum ApiError {
     RouteNotFound,
     /// Load shedding: a bounded queue is full.
     Busy(String),
+    /// A query parameter is wrong: 400 naming the parameter.
+    BadParam {
+        field: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -47,6 +52,8 @@ impl ApiError {
                 DomainError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
                 DomainError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
                 DomainError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                DomainError::Denied { code, .. } => (StatusCode::FORBIDDEN, code),
+                DomainError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
                 DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
                 DomainError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
@@ -55,6 +62,7 @@ impl ApiError {
             ApiError::VersionRequired => (StatusCode::PRECONDITION_REQUIRED, "version_required"),
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "route_not_found"),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::BadParam { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
         }
     }
 
@@ -84,6 +92,7 @@ impl fmt::Display for ApiError {
             ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) | ApiError::Busy(m) => {
                 f.write_str(m)
             }
+            ApiError::BadParam { field, message } => write!(f, "{field}: {message}"),
             ApiError::VersionRequired => f.write_str(
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
@@ -116,12 +125,16 @@ impl ResponseError for ApiError {
         }
         let field = match self {
             ApiError::Domain(DomainError::Invalid { field, .. }) => Some(field.as_str()),
+            ApiError::BadParam { field, .. } => Some(*field),
             _ => None,
         };
         let mut resp = HttpResponse::build(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Retryable: tell the client when.
             resp.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let ApiError::Domain(DomainError::RateLimited { retry_after_s, .. }) = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after_s.max(&1).to_string()));
         }
         resp.json(Body {
             error: Detail {

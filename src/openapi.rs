@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
         products::create, products::get_one, products::update, products::remove,
         products::by_barcode, products::list, products::changes,
         stores::create, stores::list, stores::get_one, stores::create_register, stores::list_registers,
-        employees::create, employees::list, employees::get_one, employees::remove,
+        employees::create, employees::set_pin, employees::list, employees::get_one, employees::remove,
         customers::create, customers::by_phone, customers::get_one,
         tokens::issue, tokens::revoke,
         shifts::open, shifts::get_one, shifts::close, shifts::cash, shifts::report,

@@ -29,6 +29,14 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
 
+    /// A credential other than the token was refused (a wrong PIN).
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
+
+    /// Too many attempts; the caller may retry after `retry_after_s`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_s: i64 },
+
     /// A dependency is down or a bound is reached; the client may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -71,6 +79,17 @@ impl Error {
             },
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
+            Error::Denied { code, message } => Error::Denied {
+                code,
+                message: message.clone(),
+            },
+            Error::RateLimited {
+                message,
+                retry_after_s,
+            } => Error::RateLimited {
+                message: message.clone(),
+                retry_after_s: *retry_after_s,
+            },
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
             Error::Internal(_) => {
                 Error::Unavailable("the receipt could not be stored; retry".into())

@@ -75,7 +75,9 @@ impl BusinessClock {
     /// day). A start hour that the clock skips (spring forward) starts the
     /// day at the first instant after the gap.
     pub fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
-        let mut local = day.and_hms_opt(u32::from(self.start_hour), 0, 0).unwrap_or_default();
+        let mut local = day
+            .and_hms_opt(u32::from(self.start_hour), 0, 0)
+            .unwrap_or_default();
         for _ in 0..4 {
             match self.zone.from_local_datetime(&local) {
                 chrono::LocalResult::Single(t) => return t.with_timezone(&Utc),
@@ -103,7 +105,13 @@ mod tests {
         let c = BusinessClock::new(parse_zone("tz", "Asia/Tashkent").unwrap(), 0);
         // 20:30 UTC is 01:30 next day in Tashkent (UTC+5).
         let s = c.slot(utc("2026-03-01T20:30:00Z"));
-        assert_eq!(s, BusinessSlot { day: day("2026-03-02"), hour: 1 });
+        assert_eq!(
+            s,
+            BusinessSlot {
+                day: day("2026-03-02"),
+                hour: 1
+            }
+        );
     }
 
     #[test]
@@ -136,7 +144,13 @@ mod tests {
         let first = c.slot(utc("2026-11-01T05:30:00Z")); // 01:30 EDT
         let second = c.slot(utc("2026-11-01T06:30:00Z")); // 01:30 EST
         assert_eq!(first, second);
-        assert_eq!(first, BusinessSlot { day: day("2026-11-01"), hour: 1 });
+        assert_eq!(
+            first,
+            BusinessSlot {
+                day: day("2026-11-01"),
+                hour: 1
+            }
+        );
         let len = c.day_start(day("2026-11-02")) - c.day_start(day("2026-11-01"));
         assert_eq!(len.num_hours(), 25);
     }

@@ -3,6 +3,7 @@
 
 pub mod business_day;
 mod money;
+pub mod pin;
 mod quantity;
 
 pub use money::Money;

@@ -3,9 +3,12 @@
 
 pub mod catalog;
 pub mod org;
+pub mod pins;
 pub mod sales;
 pub mod shifts;
 pub mod stock;
+pub mod totals;
+pub mod totals_writer;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -6,8 +6,10 @@
 //! batches never deadlock on each other.
 
 use super::Db;
+use crate::domain::business_day::BusinessClock;
 use crate::domain::Quantity;
 use crate::error::{Error, Result};
+use crate::pg::totals_writer::{self, ReceiptFacts, TotalsDelta, TotalsStatements};
 use crate::store::receipt::{
     PaymentMethod, PreparedReceipt, ReceiptKind, ReceiptLine, ReceiptPayment, StoredReceipt,
 };
@@ -45,8 +47,9 @@ pub struct BatchResult {
     pub levels: Vec<LevelUpdate>,
 }
 
-/// (register, opened_at, closed_at) of a shift.
-type ShiftState = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
+/// (register, opened_at, closed_at) of a shift, and what its receipts'
+/// totals need (employee, store clock).
+type ShiftState = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, ReceiptFacts);
 
 fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
     let set: BTreeSet<(Uuid, Uuid)> = pairs.collect();
@@ -56,8 +59,12 @@ fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uu
 const SQL_KEYS: &str = "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id";
 const SQL_SHIFTS: &str =
-    "SELECT s.tenant_id, s.id, s.register_id, s.opened_at, s.closed_at FROM shifts s \
+    "SELECT s.tenant_id, s.id, s.register_id, s.opened_at, s.closed_at, s.employee_id, \
+        COALESCE(st.time_zone, tn.time_zone), COALESCE(st.business_day_start_hour, tn.business_day_start_hour) \
+     FROM shifts s \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
+     JOIN stores st ON st.tenant_id = s.tenant_id AND st.id = s.store_id \
+     JOIN tenants tn ON tn.id = s.tenant_id \
      ORDER BY s.tenant_id, s.id FOR SHARE OF s";
 const SQL_TAKEN: &str = "SELECT k.tenant_id, k.number FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::text[]) AS u(t, n) ON k.tenant_id = u.t AND k.number = u.n";
@@ -146,7 +153,15 @@ async fn commit_on(
         .map(|row| {
             (
                 (row.get(0), row.get(1)),
-                (row.get(2), row.get(3), row.get(4)),
+                (
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    ReceiptFacts {
+                        employee: row.get(5),
+                        clock: BusinessClock::from_settings(row.get(6), row.get(7)),
+                    },
+                ),
             )
         })
         .collect();
@@ -191,14 +206,14 @@ async fn commit_on(
                 )));
                 continue;
             }
-            Some((register, _, _)) if *register != r.register_id => {
+            Some((register, _, _, _)) if *register != r.register_id => {
                 outcomes[i] = Some(Outcome::Rejected(Error::invalid(
                     "shift_id",
                     "the shift belongs to another register",
                 )));
                 continue;
             }
-            Some((_, _, Some(closed))) if r.occurred_at > *closed => {
+            Some((_, _, Some(closed), _)) if r.occurred_at > *closed => {
                 outcomes[i] = Some(Outcome::Rejected(Error::conflict(
                     "shift_closed",
                     "the shift is closed; open a new one",
@@ -249,8 +264,14 @@ async fn commit_on(
     let mut per_register: BTreeMap<(Uuid, Uuid), (i64, i64)> = BTreeMap::new();
     let mut numbering = Numbering::default();
     let mut numbers: HashMap<(Uuid, Uuid), String> = HashMap::new();
+    let mut totals = TotalsDelta::default();
     for &i in &accepted {
         let r = &batch[i];
+        let facts = shifts.get(&(r.tenant_id, r.shift_id)).map(|s| s.3);
+        if let Some(facts) = facts {
+            totals.add(r, &facts);
+        }
+        cols.r_employee.push(facts.and_then(|f| f.employee));
         let reg = per_register
             .entry((r.tenant_id, r.register_id))
             .or_insert((0, 0));
@@ -282,7 +303,7 @@ async fn commit_on(
     if cols.is_empty() {
         c.batch_execute("COMMIT").await?;
     } else {
-        let (updates, numbered) = insert_and_commit(db, c, &cols, now, &numbering).await?;
+        let (updates, numbered) = insert_and_commit(db, c, &cols, now, &numbering, &totals).await?;
         levels = updates;
         for row in numbered {
             numbers.insert((row.get(0), row.get(1)), row.get(2));
@@ -392,6 +413,7 @@ async fn insert_and_commit(
     c: &ReceiptBatch,
     now: DateTime<Utc>,
     numbering: &Numbering,
+    totals: &TotalsDelta,
 ) -> Result<(Vec<LevelUpdate>, Vec<tokio_postgres::Row>)> {
     let keys = db
         .prepare_on(
@@ -404,10 +426,11 @@ async fn insert_and_commit(
         .prepare_on(
             tx,
             "INSERT INTO receipts (tenant_id, id, occurred_at, store_id, register_id, shift_id, kind, \
-                original_receipt_id, customer_id, subtotal, discount_total, total, paid, change_due, created_at) \
+                original_receipt_id, customer_id, subtotal, discount_total, total, paid, change_due, employee_id, \
+                created_at) \
              SELECT u.*, $15::timestamptz FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], \
                 $6::uuid[], $7::text[], $8::uuid[], $9::uuid[], $10::bigint[], $11::bigint[], \
-                $12::bigint[], $13::bigint[], $14::bigint[]) AS u",
+                $12::bigint[], $13::bigint[], $14::bigint[], $16::uuid[]) AS u",
         )
         .await?;
     let items = db
@@ -445,7 +468,7 @@ async fn insert_and_commit(
         &c.r_hash,
         &c.r_occurred,
     ];
-    let rp: [P; 15] = [
+    let rp: [P; 16] = [
         &c.r_tenant,
         &c.r_id,
         &c.r_occurred,
@@ -461,6 +484,7 @@ async fn insert_and_commit(
         &c.r_paid,
         &c.r_change,
         &now,
+        &c.r_employee,
     ];
     let ip: [P; 10] = [
         &c.i_tenant,
@@ -492,6 +516,8 @@ async fn insert_and_commit(
         &now,
     ];
     let levels = db.prepare_on(tx, SQL_LEVELS).await?;
+    let totals_st = TotalsStatements::prepare(db, tx).await?;
+    let totals_cols = totals.columns();
     let lock = db.prepare_on(tx, SQL_LOCK_REGISTERS).await?;
     let number = db.prepare_on(tx, SQL_NUMBER).await?;
     let (lt, lw, lv, ld) = c.level_columns();
@@ -508,13 +534,15 @@ async fn insert_and_commit(
         &n.x_register,
         &n.x_ord,
     ];
-    let (k, r, i, p, m, l, locked, numbered, committed) = futures::join!(
+    let (k, r, i, p, m, l, t, locked, numbered, committed) = futures::join!(
         tx.execute(&keys, &kp),
         tx.execute(&receipts, &rp),
         tx.execute(&items, &ip),
         tx.execute(&payments, &pp),
         tx.execute(&movements, &mp),
         tx.query(&levels, &levp),
+        // Derived data: the running totals, in this transaction.
+        totals_writer::write(tx, &totals_st, &totals_cols),
         tx.query(&lock, &lockp),
         tx.query(&number, &nump),
         // A failed statement aborts the transaction: COMMIT then rolls back.
@@ -526,6 +554,7 @@ async fn insert_and_commit(
     p?;
     m?;
     let level_rows = l?;
+    t?;
     locked?;
     let numbered = numbered?;
     committed?;

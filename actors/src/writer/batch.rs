@@ -32,6 +32,8 @@ pub struct ReceiptBatch {
     pub r_paid: Vec<i64>,
     pub r_change: Vec<i64>,
     pub r_hash: Vec<Vec<u8>>,
+    /// The shift's employee; pushed by the commit beside `push`.
+    pub r_employee: Vec<Option<Uuid>>,
     // receipt_items
     pub i_tenant: Vec<Uuid>,
     pub i_receipt: Vec<Uuid>,
