@@ -1,4 +1,4 @@
-//! Command line: `jowi serve`, `jowi migrate`, `jowi demo`.
+//! Command line: `jowi serve`, `jowi migrate`, `jowi demo`, `jowi reports rebuild`.
 
 use crate::settings::Settings;
 use clap::{Parser, Subcommand};
@@ -27,6 +27,15 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         products: usize,
     },
+    /// Sales report totals.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Recompute the running totals from receipts (idempotent).
+    Rebuild(crate::reports_cli::RebuildArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -48,6 +57,9 @@ pub fn main() -> ExitCode {
                 Ok(())
             }
             Command::Demo { products } => crate::demo::run(&settings, products).await,
+            Command::Reports(ReportsCommand::Rebuild(args)) => {
+                crate::reports_cli::run_rebuild(&settings, args).await
+            }
         }
     });
     match result {

@@ -7,6 +7,8 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod openapi;
+pub mod replica;
+pub mod reports_cli;
 pub mod routes;
 pub mod settings;
 pub mod startup;

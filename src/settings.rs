@@ -36,6 +36,10 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     pub statement_cache: bool,
     pub migrate_on_start: bool,
+    /// Hot standby for reports and receipt history; empty = none.
+    pub replica_url: String,
+    pub replica_max_lag_ms: u64,
+    pub replica_check_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +112,12 @@ impl Settings {
             .url
             .parse::<tokio_postgres_config::Config>()
             .map_err(|e| anyhow!("database.url (DATABASE_URL) is not a PostgreSQL URL: {e}"))?;
+        if !self.database.replica_url.is_empty() {
+            self.database
+                .replica_url
+                .parse::<tokio_postgres_config::Config>()
+                .map_err(|e| anyhow!("database.replica_url is not a PostgreSQL URL: {e}"))?;
+        }
         let redis = &self.redis.url;
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(anyhow!(
@@ -122,6 +132,10 @@ impl Settings {
                 self.database.connect_timeout_ms,
             ),
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            (
+                "database.replica_check_interval_ms",
+                self.database.replica_check_interval_ms,
+            ),
             (
                 "sales.batch_max_receipts",
                 self.sales.batch_max_receipts as u64,

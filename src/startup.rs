@@ -61,6 +61,7 @@ impl Application {
                 metrics.clone(),
             )?
         };
+        let reads = crate::replica::read_router(&settings, &db, &registry)?;
         let auth = Arc::new(Authenticator::new(db.clone()));
         let arbiter = actix::Arbiter::new();
         let writer = Writer::start(
@@ -97,8 +98,10 @@ impl Application {
             auth,
             bus,
             metrics,
+            reads,
         });
         spawn_background(&state, &settings);
+        crate::replica::spawn_checker(&state.reads, &settings);
 
         let prometheus = PrometheusMetricsBuilder::new("jowi")
             .registry(registry)

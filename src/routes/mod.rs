@@ -7,6 +7,7 @@ pub mod employees;
 pub mod health;
 pub mod products;
 pub mod receipts;
+pub mod reports;
 pub mod shifts;
 pub mod stock;
 pub mod stores;
@@ -31,7 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(customers::configure)
             .configure(tokens::configure)
             .configure(shifts::configure)
-            .configure(stock::configure),
+            .configure(stock::configure)
+            .configure(reports::configure),
     );
 }
 

@@ -177,9 +177,19 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let receipt = sales::load_receipt(&state.db, auth.tenant(), *id)
+    // History reads may come from the replica; a receipt it has not
+    // replayed yet (just posted) is looked up on the primary.
+    let tenant_id = auth.tenant();
+    let receipt = match state
+        .reads
+        .read(|db| sales::load_receipt(db, tenant_id, *id))
         .await?
-        .ok_or(Error::not_found("receipt"))?;
+    {
+        Some(r) => r,
+        None => sales::load_receipt(&state.db, tenant_id, *id)
+            .await?
+            .ok_or(Error::not_found("receipt"))?,
+    };
     Ok(HttpResponse::Ok().json(receipt))
 }
 
@@ -231,16 +241,10 @@ pub async fn list(
         .store(q.store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items = sales::list_receipts(
-        &state.db,
-        auth.tenant(),
-        q.store_id,
-        q.from,
-        q.to,
-        after,
-        limit,
-    )
-    .await?;
+    let items = state
+        .reads
+        .read(|db| sales::list_receipts(db, auth.tenant(), q.store_id, q.from, q.to, after, limit))
+        .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items

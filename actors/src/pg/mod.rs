@@ -4,6 +4,8 @@
 pub mod catalog;
 pub mod org;
 pub mod pins;
+pub mod replica;
+pub mod reports;
 pub mod sales;
 pub mod shifts;
 pub mod stock;

@@ -48,7 +48,9 @@ pub struct BatchResult {
 }
 
 /// (register, opened_at, closed_at) of a shift, and what its receipts'
-/// totals need (employee, store clock).
+/// totals need (employee, store clock). The store row is held FOR SHARE so
+/// a change of its business clock waits for batches that read the old one
+/// (`totals::set_store_clock`).
 type ShiftState = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, ReceiptFacts);
 
 fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
@@ -65,7 +67,7 @@ const SQL_SHIFTS: &str =
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
      JOIN stores st ON st.tenant_id = s.tenant_id AND st.id = s.store_id \
      JOIN tenants tn ON tn.id = s.tenant_id \
-     ORDER BY s.tenant_id, s.id FOR SHARE OF s";
+     ORDER BY s.tenant_id, s.id FOR SHARE OF s, st";
 const SQL_TAKEN: &str = "SELECT k.tenant_id, k.number FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::text[]) AS u(t, n) ON k.tenant_id = u.t AND k.number = u.n";
 const SQL_LOCK_REGISTERS: &str = "SELECT 1 FROM registers r \

@@ -347,3 +347,51 @@ pub const SQL_CASH_MOVEMENT_TOTALS: &str = "INSERT INTO shift_totals (tenant_id,
             CASE WHEN kind = 'out' THEN amount ELSE 0 END FROM moved \
      ON CONFLICT (tenant_id, shift_id) DO UPDATE SET cash_in = shift_totals.cash_in + EXCLUDED.cash_in, \
         cash_out = shift_totals.cash_out + EXCLUDED.cash_out";
+
+/// Sets a store's business clock (None: the tenant's default) and rebuilds
+/// the store's totals under it. The UPDATE waits for commits that read the
+/// old clock (they hold the store row FOR SHARE) and later commits read the
+/// new one, so after the rebuild every row follows the new clock.
+pub async fn set_store_clock(
+    db: &Db,
+    tenant: Uuid,
+    store: Uuid,
+    zone: Option<&str>,
+    start_hour: Option<i16>,
+) -> Result<RebuildReport> {
+    let rows = db
+        .query(
+            "UPDATE stores SET time_zone = $3, business_day_start_hour = $4 \
+             WHERE tenant_id = $1 AND id = $2 RETURNING id",
+            &[&tenant, &store, &zone, &start_hour],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Err(crate::error::Error::not_found("store"));
+    }
+    rebuild(
+        db,
+        &RebuildScope {
+            tenant: Some(tenant),
+            store: Some(store),
+            from: None,
+            to: None,
+        },
+        |_, _| {},
+    )
+    .await
+}
+
+/// A store's effective clock settings: (zone, start hour).
+pub async fn store_clock(db: &Db, tenant: Uuid, store: Uuid) -> Result<(String, i16)> {
+    db.query(
+        "SELECT COALESCE(s.time_zone, t.time_zone), \
+            COALESCE(s.business_day_start_hour, t.business_day_start_hour) \
+         FROM stores s JOIN tenants t ON t.id = s.tenant_id WHERE s.tenant_id = $1 AND s.id = $2",
+        &[&tenant, &store],
+    )
+    .await?
+    .first()
+    .map(|r| (r.get(0), r.get(1)))
+    .ok_or(crate::error::Error::not_found("store"))
+}
