@@ -23,7 +23,10 @@ pub fn read_router(
         ps.max_size = ps.max_size.clamp(1, 8);
         ps.connect_timeout = ps.connect_timeout.min(Duration::from_millis(1000));
         ps.wait_timeout = ps.wait_timeout.min(Duration::from_millis(1000));
-        Some(Db::new(pg::connect(&ps)?, settings.database.statement_cache))
+        Some(Db::new(
+            pg::connect(&ps)?,
+            settings.database.statement_cache,
+        ))
     };
     Ok(ReadRouter::new(
         primary.clone(),

@@ -100,7 +100,10 @@ fn parse(p: &SalesParams, tenant: Uuid, accept_csv: bool) -> Result<Parsed, ApiE
         return Err(bad("to", "must not be before from"));
     }
     if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
-        return Err(bad("to", format!("a report covers at most {MAX_RANGE_DAYS} days")));
+        return Err(bad(
+            "to",
+            format!("a report covers at most {MAX_RANGE_DAYS} days"),
+        ));
     }
     let store = p
         .store_id
@@ -120,7 +123,12 @@ fn parse(p: &SalesParams, tenant: Uuid, accept_csv: bool) -> Result<Parsed, ApiE
         None | Some("previous_period") => Compare::PreviousPeriod,
         Some("previous_year") => Compare::PreviousYear,
         Some("none") => Compare::None,
-        Some(_) => return Err(bad("compare", "must be previous_period, previous_year or none")),
+        Some(_) => {
+            return Err(bad(
+                "compare",
+                "must be previous_period, previous_year or none",
+            ))
+        }
     };
     let top = p
         .top
@@ -200,7 +208,10 @@ pub async fn sales(
     let q = parsed.query;
     if let Some(store) = q.store {
         let tenant = state.directory.tenant(auth.tenant()).await?;
-        tenant.catalog.store(store).ok_or(Error::not_found("store"))?;
+        tenant
+            .catalog
+            .store(store)
+            .ok_or(Error::not_found("store"))?;
     }
     let rows = state.reads.read(|db| reports::rows(db, &q)).await?;
     if parsed.csv {
@@ -224,7 +235,12 @@ pub async fn sales(
     let (mut top_products, mut top_categories) = (None, None);
     if q.top.is_some() {
         if q.group_by != GroupBy::Product {
-            top_products = Some(state.reads.read(|db| reports::ranked(db, &q, false)).await?);
+            top_products = Some(
+                state
+                    .reads
+                    .read(|db| reports::ranked(db, &q, false))
+                    .await?,
+            );
         }
         if q.group_by != GroupBy::Category {
             top_categories = Some(state.reads.read(|db| reports::ranked(db, &q, true)).await?);

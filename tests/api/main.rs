@@ -9,5 +9,7 @@ mod catalog;
 mod health;
 mod org;
 mod pgbouncer;
+mod reports;
 mod sales;
+mod totals_check;
 mod ws;

@@ -72,7 +72,12 @@ pub struct ReadRouter {
 }
 
 impl ReadRouter {
-    pub fn new(primary: Db, replica: Option<Db>, max_lag: Duration, metrics: ReplicaMetrics) -> Self {
+    pub fn new(
+        primary: Db,
+        replica: Option<Db>,
+        max_lag: Duration,
+        metrics: ReplicaMetrics,
+    ) -> Self {
         let replica = replica.map(|db| {
             Arc::new(ReplicaState {
                 db,

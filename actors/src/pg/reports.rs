@@ -140,7 +140,8 @@ fn filter(alias: &str, store: bool) -> String {
     format!("{alias}.tenant_id = $1 AND {alias}.business_day BETWEEN $2 AND $3{s}")
 }
 
-const FIGURES: &str = "COALESCE(sum(x.sales_count), 0)::int8, COALESCE(sum(x.returns_count), 0)::int8, \
+const FIGURES: &str =
+    "COALESCE(sum(x.sales_count), 0)::int8, COALESCE(sum(x.returns_count), 0)::int8, \
      COALESCE(sum(x.gross), 0)::int8, COALESCE(sum(x.discounts), 0)::int8, \
      COALESCE(sum(x.sales), 0)::int8, COALESCE(sum(x.returns), 0)::int8";
 
