@@ -10,13 +10,11 @@ use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use anyhow::Context;
 use jowi_actors::auth::Authenticator;
-use jowi_actors::bus::{redis_bus::RedisBus, Bus, BusEvent, InProcessBus};
+use jowi_actors::bus::{redis_bus::RedisBus, Bus, InProcessBus};
 use jowi_actors::directory::{Directory, SalesWiring};
 use jowi_actors::metrics::Metrics;
 use jowi_actors::pg::{self, Db, PoolSettings};
-use jowi_actors::store::messages::ApplyLevels;
 use jowi_actors::store::StoreSettings;
-use jowi_actors::tenant::messages::ReloadEntity;
 use jowi_actors::writer::{Writer, WriterSettings};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -166,7 +164,7 @@ async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
 
-/// Eviction of idle tenants, pool gauges, and the bus dispatcher.
+/// Eviction of idle tenants, pool gauges, and the bus listener.
 fn spawn_background(state: &web::Data<AppState>, settings: &Settings) {
     let st = state.clone();
     let every = Duration::from_millis(settings.catalog.evict_check_interval_ms);
@@ -190,84 +188,7 @@ fn spawn_background(state: &web::Data<AppState>, settings: &Settings) {
         }
     });
 
-    let st = state.clone();
-    actix_rt::spawn(async move {
-        let mut rx = st.bus.subscribe();
-        let me = st.bus.origin();
-        loop {
-            let env = match rx.recv().await {
-                Ok(env) => env,
-                // Fell behind: treat like a reconnect, re-check everything.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    jowi_actors::bus::Envelope {
-                        origin: uuid::Uuid::nil(),
-                        event: BusEvent::Resync,
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            };
-            if env.origin == me {
-                continue;
-            }
-            dispatch(&st, env.event).await;
-        }
-    });
-}
-
-async fn dispatch(st: &web::Data<AppState>, event: BusEvent) {
-    match event {
-        BusEvent::CatalogChanged {
-            tenant_id,
-            entity,
-            id,
-            ..
-        } => {
-            if let Some(handle) = st.directory.loaded(tenant_id) {
-                let _ = handle.actor.send(ReloadEntity { entity, id }).await;
-            }
-        }
-        BusEvent::TokenRevoked { token_hash, .. } => {
-            if let Some(hash) = jowi_actors::auth::parse_token_hash(&token_hash) {
-                st.auth.forget(&hash);
-            }
-        }
-        BusEvent::StockChanged {
-            tenant_id,
-            store_id,
-            changes,
-        } => {
-            // Another instance committed: show it to our subscribers.
-            if let Some(store) = st.directory.running_store(tenant_id, store_id) {
-                let cause = changes.first().map(|c| c.cause.clone()).unwrap_or_default();
-                let levels = changes
-                    .into_iter()
-                    .map(|c| jowi_actors::pg::sales::LevelUpdate {
-                        tenant_id,
-                        store_id,
-                        warehouse_id: c.warehouse_id,
-                        variant_id: c.variant_id,
-                        quantity: c.quantity,
-                        delta: c.delta,
-                    })
-                    .collect();
-                let _ = store
-                    .send(ApplyLevels {
-                        levels,
-                        cause,
-                        publish: false,
-                    })
-                    .await;
-            }
-        }
-        BusEvent::Resync => {
-            for handle in st.directory.loaded_tenants() {
-                let _ = handle
-                    .actor
-                    .send(jowi_actors::tenant::messages::ResyncCatalog)
-                    .await;
-            }
-        }
-    }
+    actix_rt::spawn(Arc::clone(&state.directory).follow_bus());
 }
 
 /// Used by `main`: telemetry, then build and run.

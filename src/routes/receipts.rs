@@ -6,9 +6,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use jowi_actors::pg::sales::{self, ReceiptSummary};
-use jowi_actors::store::messages::{CreateReceipt, Posted};
-use jowi_actors::store::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
+use jowi_actors::domain::commit::Posted;
+use jowi_actors::domain::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
+use jowi_actors::pg::receipts::{self, ReceiptSummary};
+use jowi_actors::store::messages::CreateReceipt;
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -182,11 +183,11 @@ pub async fn get_one(
     let tenant_id = auth.tenant();
     let receipt = match state
         .reads
-        .read(|db| sales::load_receipt(db, tenant_id, *id))
+        .read(|db| receipts::load_receipt(db, tenant_id, *id))
         .await?
     {
         Some(r) => r,
-        None => sales::load_receipt(&state.db, tenant_id, *id)
+        None => receipts::load_receipt(&state.db, tenant_id, *id)
             .await?
             .ok_or(Error::not_found("receipt"))?,
     };
@@ -243,7 +244,9 @@ pub async fn list(
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let items = state
         .reads
-        .read(|db| sales::list_receipts(db, auth.tenant(), q.store_id, q.from, q.to, after, limit))
+        .read(|db| {
+            receipts::list_receipts(db, auth.tenant(), q.store_id, q.from, q.to, after, limit)
+        })
         .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {

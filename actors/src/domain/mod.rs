@@ -1,10 +1,18 @@
-//! Value types with parsing rules. Everything that crosses the API boundary
-//! is checked here once, so the actors only ever see valid values.
+//! The bottom layer: plain types every other layer shares, and the rules
+//! that are pure functions (`receipt::prepare`, `commit::decide`). Nothing
+//! here does I/O or imports from another module of this crate except
+//! `error`. Everything that crosses the API boundary is parsed here once, so
+//! the actors only ever see valid values.
 
 pub mod business_day;
+pub mod catalog;
+pub mod commit;
 mod money;
 pub mod pin;
 mod quantity;
+pub mod receipt;
+pub mod stock;
+pub mod totals;
 
 pub use money::Money;
 pub use quantity::{JsonDecimal, Quantity};

@@ -2,15 +2,15 @@
 //! Reads on the hot path never come here: they are served from actor memory.
 
 pub mod catalog;
+pub mod commit;
 pub mod org;
 pub mod pins;
+pub mod receipts;
 pub mod replica;
 pub mod reports;
-pub mod sales;
 pub mod shifts;
 pub mod stock;
 pub mod totals;
-pub mod totals_writer;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -4,14 +4,20 @@
 //! next batch gathers while the previous one commits). Each receipt's reply
 //! is sent only after its batch's COMMIT — or its failure, in which case
 //! every receipt of that batch is told to retry and nothing was written.
+//!
+//! One batch, start to COMMIT (`commit` below): read the facts
+//! (`pg::commit`, one round trip) -> decide every receipt
+//! (`domain::commit::decide`, pure) -> write what was decided (one
+//! pipelined round trip).
 
-pub mod batch;
-
+use crate::domain::commit::{decide, Posted};
+use crate::domain::receipt::{micros, PreparedReceipt};
+use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::pg::sales::{commit_batch, LevelUpdate, Outcome};
+use crate::pg::commit::{answers, BatchTx, CommitError};
 use crate::pg::Db;
-use crate::store::receipt::PreparedReceipt;
+use chrono::Utc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -26,16 +32,17 @@ pub struct WriterSettings {
     pub queue: usize,
 }
 
-/// What a store actor hears back for one receipt.
-pub struct Written {
-    pub outcome: Outcome,
+/// What a store actor hears back for one receipt whose batch committed.
+pub struct Committed {
+    /// The receipt's own answer (a rule it broke is an `Err` here).
+    pub posted: Result<Posted>,
     /// Levels of the receipt's store that the batch changed.
     pub levels: Vec<LevelUpdate>,
 }
 
 struct Job {
     receipt: PreparedReceipt,
-    reply: oneshot::Sender<Result<Written>>,
+    reply: oneshot::Sender<Result<Committed>>,
 }
 
 #[derive(Clone)]
@@ -53,7 +60,7 @@ impl Writer {
 
     /// Queues a receipt; the receiver resolves after its batch commits.
     /// Fails at once with `Unavailable` when the queue is full (shed load).
-    pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Written>>> {
+    pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Committed>>> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .try_send(Job { receipt, reply })
@@ -106,33 +113,25 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
     let started = Instant::now();
-    let mut result = commit_batch(db, &receipts).await;
-    // A unique violation means another instance took a number or id between
-    // our checks and our insert: run the batch again, the checks now see it.
-    if let Err(Error::Internal(e)) = &result {
-        let unique = e
-            .downcast_ref::<tokio_postgres::Error>()
-            .and_then(crate::error::sqlstate)
-            .is_some_and(|s| *s == tokio_postgres::error::SqlState::UNIQUE_VIOLATION);
-        if unique {
-            result = commit_batch(db, &receipts).await;
-        }
+    let mut result = commit(db, &receipts).await;
+    // Another instance took a number or id between our read and our write:
+    // run the batch again, the read now sees it.
+    if matches!(result, Err(CommitError::Raced)) {
+        result = commit(db, &receipts).await;
     }
     metrics
         .writer_commit_seconds
         .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(batch) => {
-            for ((outcome, reply), receipt) in
-                batch.outcomes.into_iter().zip(replies).zip(&receipts)
-            {
+            for ((posted, reply), receipt) in batch.posted.into_iter().zip(replies).zip(&receipts) {
                 let levels = batch
                     .levels
                     .iter()
                     .filter(|l| l.tenant_id == receipt.tenant_id && l.store_id == receipt.store_id)
                     .cloned()
                     .collect();
-                let _ = reply.send(Ok(Written { outcome, levels }));
+                let _ = reply.send(Ok(Committed { posted, levels }));
             }
         }
         Err(e) => {
@@ -146,4 +145,35 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
             }
         }
     }
+}
+
+/// What a batch's commit answers.
+struct BatchCommitted {
+    /// One per input receipt, same order.
+    posted: Vec<Result<Posted>>,
+    /// Every stock level the batch changed.
+    levels: Vec<LevelUpdate>,
+}
+
+/// Commits one batch: read the facts, decide, write. On any failure the
+/// transaction is rolled back and nothing of the batch is stored.
+async fn commit(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchCommitted, CommitError> {
+    let tx = BatchTx::connect(db).await?;
+    let result = async {
+        let now = micros(Utc::now());
+        let facts = tx.begin_and_read(batch).await?;
+        let decisions = decide(batch, &facts);
+        let mut effects = tx.write(batch, &facts, &decisions, now).await?;
+        let replays = tx.load_replays(batch, &decisions).await?;
+        Ok(BatchCommitted {
+            posted: answers(batch, decisions, &mut effects.numbers, replays, now),
+            levels: effects.levels,
+        })
+    }
+    .await;
+    if result.is_err() {
+        // Leave the connection clean whatever state the pipeline left.
+        tx.rollback().await;
+    }
+    result
 }
