@@ -9,6 +9,7 @@ mod catalog;
 mod health;
 mod org;
 mod pgbouncer;
+mod replica;
 mod reports;
 mod sales;
 mod totals_check;
