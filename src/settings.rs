@@ -68,6 +68,7 @@ pub struct SalesSettings {
     pub max_clock_skew_s: i64,
     pub ws_replay_events: usize,
     pub ws_queue_events: usize,
+    pub running_totals: bool,
 }
 
 impl Settings {

@@ -69,6 +69,7 @@ impl Application {
                 flush_interval: Duration::from_millis(settings.sales.flush_interval_ms),
                 concurrency: settings.sales.writer_concurrency,
                 queue: settings.sales.writer_queue,
+                running_totals: settings.sales.running_totals,
             },
             metrics.clone(),
         );

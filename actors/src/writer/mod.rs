@@ -30,6 +30,9 @@ pub struct WriterSettings {
     pub concurrency: usize,
     /// Receipts waiting for a batch before submitters get "busy".
     pub queue: usize,
+    /// Write the report totals in each commit (off only to measure what
+    /// they cost; reports are then stale until `jowi reports rebuild`).
+    pub running_totals: bool,
 }
 
 /// What a store actor hears back for one receipt whose batch committed.
@@ -101,23 +104,24 @@ async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mps
         };
         let db = db.clone();
         let metrics = metrics.clone();
+        let totals = settings.running_totals;
         tokio::spawn(async move {
-            flush(&db, &metrics, jobs).await;
+            flush(&db, &metrics, jobs, totals).await;
             drop(permit);
         });
     }
 }
 
-async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
+async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>, totals: bool) {
     let (receipts, replies): (Vec<PreparedReceipt>, Vec<_>) =
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
     let started = Instant::now();
-    let mut result = commit(db, &receipts).await;
+    let mut result = commit(db, &receipts, totals).await;
     // Another instance took a number or id between our read and our write:
     // run the batch again, the read now sees it.
     if matches!(result, Err(CommitError::Raced)) {
-        result = commit(db, &receipts).await;
+        result = commit(db, &receipts, totals).await;
     }
     metrics
         .writer_commit_seconds
@@ -157,8 +161,13 @@ struct BatchCommitted {
 
 /// Commits one batch: read the facts, decide, write. On any failure the
 /// transaction is rolled back and nothing of the batch is stored.
-async fn commit(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchCommitted, CommitError> {
-    let tx = BatchTx::connect(db).await?;
+async fn commit(
+    db: &Db,
+    batch: &[PreparedReceipt],
+    totals: bool,
+) -> Result<BatchCommitted, CommitError> {
+    let mut tx = BatchTx::connect(db).await?;
+    tx.running_totals = totals;
     let result = async {
         let now = micros(Utc::now());
         let facts = tx.begin_and_read(batch).await?;

@@ -94,6 +94,8 @@ impl From<tokio_postgres::Error> for CommitError {
 pub struct BatchTx {
     client: deadpool_postgres::Object,
     statement_cache: bool,
+    /// Write the running report totals (`sales.running_totals`).
+    pub running_totals: bool,
 }
 
 impl BatchTx {
@@ -101,6 +103,7 @@ impl BatchTx {
         Ok(BatchTx {
             client: db.client().await?,
             statement_cache: db.statement_cache,
+            running_totals: true,
         })
     }
 
@@ -141,7 +144,7 @@ impl BatchTx {
             let sold_by = facts.sold_by.get(&(r.tenant_id, r.shift_id));
             receipts.push_sold_by(r, stored_number(r, n), sold_by.and_then(|c| c.employee_id));
             stock.push(r);
-            if let Some(ctx) = sold_by {
+            if let (Some(ctx), true) = (sold_by, self.running_totals) {
                 totals.push(r, ctx);
             }
         }
