@@ -180,6 +180,7 @@ pub async fn report(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    shift_for(&auth, &state, *id).await?;
-    Ok(HttpResponse::Ok().json(shifts::report(&state.db, auth.tenant(), *id).await?))
+    let report = shifts::report(&state.db, auth.tenant(), *id).await?;
+    own_register(&auth, report.shift.register_id)?;
+    Ok(HttpResponse::Ok().json(report))
 }

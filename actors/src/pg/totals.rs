@@ -319,27 +319,6 @@ pub struct ShiftTotals {
     pub cash_out: i64,
 }
 
-pub const SQL_SHIFT_TOTALS: &str =
-    "SELECT sales_count, returns_count, gross, discounts, sales, returns, \
-     change_given, cash_sales, card_sales, other_sales, cash_refunds, card_refunds, other_refunds, \
-     cash_in, cash_out FROM shift_totals WHERE tenant_id = $1 AND shift_id = $2";
-
-pub fn shift_totals_row(r: &tokio_postgres::Row) -> ShiftTotals {
-    ShiftTotals {
-        sales_count: r.get(0),
-        returns_count: r.get(1),
-        gross: r.get(2),
-        discounts: r.get(3),
-        sales: r.get(4),
-        returns: r.get(5),
-        change_given: r.get(6),
-        paid: [r.get(7), r.get(8), r.get(9)],
-        refunded: [r.get(10), r.get(11), r.get(12)],
-        cash_in: r.get(13),
-        cash_out: r.get(14),
-    }
-}
-
 /// Adds a cash movement to its shift's totals; runs in the movement's own
 /// statement (a CTE), see `shifts::cash_movement`.
 pub const SQL_CASH_MOVEMENT_TOTALS: &str = "INSERT INTO shift_totals (tenant_id, shift_id, cash_in, cash_out) \
