@@ -624,6 +624,14 @@ async fn business_week_reports_equal_receipts() {
         let d = change.date_naive();
         assert_reports_match_receipts(&app, &w, d - Duration::days(1), d + Duration::days(1)).await;
     }
+    // A year: product and category figures come from whole months there.
+    assert_reports_match_receipts(
+        &app,
+        &w,
+        today - Duration::days(364),
+        today + Duration::days(1),
+    )
+    .await;
     assert_shift_reports_match(&app, &w).await;
     assert_totals_match_rebuild(&app.db_url).await;
     // And the reports still match after the rebuild rewrote every row.

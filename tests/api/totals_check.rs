@@ -7,11 +7,12 @@ use jowi_actors::pg::{self, Db, PoolSettings};
 use std::time::Duration;
 use tokio_postgres::NoTls;
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 6] = [
     "shift_totals",
     "sales_hourly",
     "sales_daily_employee",
     "sales_daily_variant",
+    "sales_monthly_variant",
     "sales_daily_payment",
 ];
 

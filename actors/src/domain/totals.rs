@@ -5,7 +5,7 @@
 
 use super::business_day::BusinessClock;
 use super::receipt::{PaymentMethod, PreparedReceipt, ReceiptKind};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -93,6 +93,8 @@ pub type HourKey = (Uuid, Uuid, NaiveDate, i16, Uuid);
 pub type EmployeeKey = (Uuid, Uuid, NaiveDate, Uuid);
 /// (tenant, store, business day, variant)
 pub type VariantKey = (Uuid, Uuid, NaiveDate, Uuid);
+/// (tenant, store, first day of the business month, variant)
+pub type MonthVariantKey = (Uuid, Uuid, NaiveDate, Uuid);
 /// (tenant, store, business day, method, register)
 pub type PaymentKey = (Uuid, Uuid, NaiveDate, &'static str, Uuid);
 
@@ -104,6 +106,7 @@ pub struct SalesDelta {
     pub hours: BTreeMap<HourKey, Figures>,
     pub employees: BTreeMap<EmployeeKey, Figures>,
     pub variants: BTreeMap<VariantKey, VariantDelta>,
+    pub month_variants: BTreeMap<MonthVariantKey, VariantDelta>,
     pub payments: BTreeMap<PaymentKey, PaymentDelta>,
 }
 
@@ -146,17 +149,24 @@ impl SalesDelta {
             .entry((t, s, d, ctx.employee_id.unwrap_or(NO_EMPLOYEE)))
             .or_default()
             .add(r);
+        let month = d.with_day(1).unwrap_or(d);
         for l in &r.lines {
-            let v = self.variants.entry((t, s, d, l.variant_id)).or_default();
-            v.product_id = l.product_id;
-            if sale {
-                v.qty_sold += l.quantity.decimal();
-                v.gross += l.total + l.discount;
-                v.discounts += l.discount;
-                v.sales += l.total;
-            } else {
-                v.qty_returned += l.quantity.decimal();
-                v.returns += l.total;
+            for v in [
+                self.variants.entry((t, s, d, l.variant_id)).or_default(),
+                self.month_variants
+                    .entry((t, s, month, l.variant_id))
+                    .or_default(),
+            ] {
+                v.product_id = l.product_id;
+                if sale {
+                    v.qty_sold += l.quantity.decimal();
+                    v.gross += l.total + l.discount;
+                    v.discounts += l.discount;
+                    v.sales += l.total;
+                } else {
+                    v.qty_returned += l.quantity.decimal();
+                    v.returns += l.total;
+                }
             }
         }
     }
@@ -167,6 +177,7 @@ impl SalesDelta {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::domain::business_day::parse_zone;
@@ -302,6 +313,8 @@ mod tests {
             (va.gross, va.discounts, va.sales, va.returns),
             (3000, 100, 2900, 1000)
         );
+        let month: NaiveDate = "2026-03-01".parse().unwrap_or_default();
+        assert_eq!(d.month_variants[&(t, s, month, a)], va);
         let cash = d.payments[&(t, s, day, "cash", reg)];
         assert_eq!(
             (cash.paid, cash.refunded, cash.change_given),

@@ -5,7 +5,7 @@
 
 use super::Db;
 use crate::error::Result;
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -288,13 +288,21 @@ pub async fn ranked(db: &Db, q: &SalesQuery, by_category: bool) -> Result<Vec<Re
         TopBy::Quantity => "qty_sold",
     };
     let limit = q.top.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
-    // Aggregate per product first (few rows), then name and categorize.
+    // Whole months from the monthly rows, the days at either end from the
+    // daily rows; aggregated per product first (few rows), then named.
+    let (m_from, m_to) = whole_months(q.from, q.to);
+    let store_filter = if store { " AND x.store_id = $6" } else { "" };
     let per_product = format!(
         "SELECT x.product_id, sum(x.qty_sold) AS qty_sold, sum(x.qty_returned) AS qty_returned, \
             sum(x.gross)::int8 AS gross, sum(x.discounts)::int8 AS discounts, \
             sum(x.sales)::int8 AS sales, sum(x.returns)::int8 AS returns \
-         FROM sales_daily_variant x WHERE {} GROUP BY 1",
-        filter("x", store)
+         FROM (SELECT x.product_id, x.qty_sold, x.qty_returned, x.gross, x.discounts, x.sales, x.returns \
+               FROM sales_daily_variant x WHERE x.tenant_id = $1 AND x.business_day BETWEEN $2 AND $3 \
+                 AND NOT (x.business_day >= $4 AND x.business_day < $5){store_filter} \
+               UNION ALL \
+               SELECT x.product_id, x.qty_sold, x.qty_returned, x.gross, x.discounts, x.sales, x.returns \
+               FROM sales_monthly_variant x WHERE x.tenant_id = $1 AND x.month >= $4 AND x.month < $5{store_filter}) x \
+         GROUP BY 1"
     );
     let sql = if by_category {
         format!(
@@ -314,8 +322,17 @@ pub async fn ranked(db: &Db, q: &SalesQuery, by_category: bool) -> Result<Vec<Re
              ORDER BY pp.{order} DESC, 1"
         )
     };
-    Ok(run(db, &sql, q, q.from, q.to)
-        .await?
+    let rows = match q.store {
+        Some(s) => {
+            db.query(&sql, &[&q.tenant, &q.from, &q.to, &m_from, &m_to, &s])
+                .await?
+        }
+        None => {
+            db.query(&sql, &[&q.tenant, &q.from, &q.to, &m_from, &m_to])
+                .await?
+        }
+    };
+    Ok(rows
         .iter()
         .map(|r| {
             let key: Option<String> = r.get(0);
@@ -329,4 +346,56 @@ pub async fn ranked(db: &Db, q: &SalesQuery, by_category: bool) -> Result<Vec<Re
             row
         })
         .collect())
+}
+
+/// The whole calendar months inside [from, to] as [first day, first day
+/// after); an empty range (start == end) when there is none.
+pub fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = if from.day() == 1 {
+        from
+    } else {
+        from.with_day(1)
+            .and_then(|d| d.checked_add_months(Months::new(1)))
+            .unwrap_or(from)
+    };
+    let end = to.succ_opt().and_then(|d| d.with_day(1)).unwrap_or(to);
+    if first < end {
+        (first, end)
+    } else {
+        (from, from)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn whole_months_inside_a_range() {
+        assert_eq!(
+            whole_months(d("2026-01-01"), d("2026-12-31")),
+            (d("2026-01-01"), d("2027-01-01"))
+        );
+        assert_eq!(
+            whole_months(d("2026-01-15"), d("2026-04-10")),
+            (d("2026-02-01"), d("2026-04-01"))
+        );
+        assert_eq!(
+            whole_months(d("2026-01-15"), d("2026-02-27")),
+            (d("2026-01-15"), d("2026-01-15"))
+        );
+        assert_eq!(
+            whole_months(d("2026-02-01"), d("2026-02-28")),
+            (d("2026-02-01"), d("2026-03-01"))
+        );
+        assert_eq!(
+            whole_months(d("2025-11-30"), d("2026-11-29")),
+            (d("2025-12-01"), d("2026-11-01"))
+        );
+    }
 }

@@ -57,7 +57,7 @@ pub struct RebuildReport {
 }
 
 const LOCK: &str = "LOCK TABLE shift_totals, sales_hourly, sales_daily_employee, \
-     sales_daily_variant, sales_daily_payment IN EXCLUSIVE MODE";
+     sales_daily_variant, sales_monthly_variant, sales_daily_payment IN EXCLUSIVE MODE";
 
 /// UTC bounds that contain every receipt of business days [from, to] in any
 /// zone (offsets -12..+14 h) with any start hour (0..23 h).
@@ -162,14 +162,38 @@ const RECEIPT_FIGURES: &str = "count(*) FILTER (WHERE kind = 'sale'), \
      COALESCE(sum(total) FILTER (WHERE kind = 'sale'), 0), \
      COALESCE(sum(total) FILTER (WHERE kind = 'return'), 0)";
 
-fn chunk_statements() -> Vec<String> {
+/// The statements of a days chunk, in order; `true`: takes ($1 tenant, $2
+/// from, $3 to, $4 store), else reads only the chunk's temporary table.
+fn chunk_statements() -> Vec<(String, bool)> {
     let scope = "tenant_id = $1 AND business_day BETWEEN $2 AND $3 \
                  AND ($4::uuid IS NULL OR store_id = $4)";
-    vec![
+    let months = "tenant_id = $1 AND ($4::uuid IS NULL OR store_id = $4)";
+    let with_params = [
         format!("DELETE FROM sales_hourly WHERE {scope}"),
         format!("DELETE FROM sales_daily_employee WHERE {scope}"),
         format!("DELETE FROM sales_daily_variant WHERE {scope}"),
         format!("DELETE FROM sales_daily_payment WHERE {scope}"),
+    ];
+    // Months are rebuilt whole from the daily rows (a chunk may cover part
+    // of a month; the month's other days are already right).
+    let month_rows = [
+        format!(
+            "DELETE FROM sales_monthly_variant WHERE {months} \
+             AND month BETWEEN date_trunc('month', $2::date)::date AND date_trunc('month', $3::date)::date"
+        ),
+        format!(
+            "INSERT INTO sales_monthly_variant (tenant_id, store_id, month, variant_id, product_id, \
+                qty_sold, qty_returned, gross, discounts, sales, returns) \
+             SELECT tenant_id, store_id, date_trunc('month', business_day)::date, variant_id, \
+                min(product_id::text)::uuid, sum(qty_sold), sum(qty_returned), sum(gross), sum(discounts), \
+                sum(sales), sum(returns) \
+             FROM sales_daily_variant WHERE {months} \
+               AND business_day >= date_trunc('month', $2::date)::date \
+               AND business_day < (date_trunc('month', $3::date) + interval '1 month')::date \
+             GROUP BY 1, 2, 3, 4"
+        ),
+    ];
+    let from_temp = vec![
         format!(
             "INSERT INTO sales_hourly (tenant_id, store_id, business_day, hour, register_id, \
                 sales_count, returns_count, gross, discounts, sales, returns) \
@@ -210,7 +234,13 @@ fn chunk_statements() -> Vec<String> {
               FROM rebuild_receipts WHERE kind = 'sale' AND change_due <> 0) x \
          GROUP BY 1, 2, 3, 4, 5"
             .into(),
-    ]
+    ];
+    with_params
+        .into_iter()
+        .map(|s| (s, true))
+        .chain(from_temp.into_iter().map(|s| (s, false)))
+        .chain(month_rows.into_iter().map(|s| (s, true)))
+        .collect()
 }
 
 /// Shift totals of a tenant (shifts opened in the window, or all).
@@ -273,8 +303,8 @@ async fn run_chunk(
             let receipts = tx
                 .execute(SQL_CHUNK_RECEIPTS, &[tenant, from, to, &lo, &hi, &store])
                 .await?;
-            for sql in chunk_statements() {
-                if sql.starts_with("DELETE") {
+            for (sql, params) in chunk_statements() {
+                if params {
                     tx.execute(sql.as_str(), &[tenant, from, to, &store])
                         .await?;
                 } else {

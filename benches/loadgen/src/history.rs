@@ -35,7 +35,8 @@ const PARTITIONS: &str = "DO $$ DECLARE t text; m date; BEGIN \
    END LOOP; END $$";
 
 /// One closed shift per register and day of the range.
-const SHIFTS: &str = "INSERT INTO shifts (tenant_id, id, store_id, register_id, opened_at, closed_at, \
+const SHIFTS: &str =
+    "INSERT INTO shifts (tenant_id, id, store_id, register_id, opened_at, closed_at, \
      opening_cash, counted_cash) \
    SELECT r.tenant_id, gen_random_uuid(), r.store_id, r.id, d + interval '3 hours', \
      d + interval '20 hours', 0, 0 \
@@ -95,7 +96,10 @@ pub async fn run(args: &HistoryArgs) -> anyhow::Result<()> {
         })
         .collect();
     let client = db::connect(&args.database_url).await?;
-    client.batch_execute(PARTITIONS).await.context("creating partitions")?;
+    client
+        .batch_execute(PARTITIONS)
+        .await
+        .context("creating partitions")?;
     let total = (fixture.tenants.len() * weeks.len()) as u64;
     let bar = Arc::new(ProgressBar::new(total));
     bar.set_style(
@@ -122,8 +126,13 @@ pub async fn run(args: &HistoryArgs) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await?;
             let mut c = db::connect(&url).await?;
-            let (lo, hi) = (first.to_string(), (today - chrono::Duration::days(1)).to_string());
-            c.execute(SHIFTS, &[&tenant, &lo, &hi]).await.context("shifts")?;
+            let (lo, hi) = (
+                first.to_string(),
+                (today - chrono::Duration::days(1)).to_string(),
+            );
+            c.execute(SHIFTS, &[&tenant, &lo, &hi])
+                .await
+                .context("shifts")?;
             for (from, to) in weeks {
                 let (from, to) = (from.to_string(), to.to_string());
                 let tx = c.transaction().await?;

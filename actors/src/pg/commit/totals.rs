@@ -6,13 +6,13 @@
 //!
 //! Contention: shift rows belong to one register; hour and payment rows
 //! carry the register as a lane; employee rows are one cashier's; variant
-//! rows contend like stock levels. No row is shared by a whole store, let
+//! rows (daily and monthly) contend like stock levels. No row is shared by a whole store, let
 //! alone by the whole write path.
 
 use super::pipeline::{Param, Sql};
 use super::{BatchWriter, Effects};
 use crate::domain::receipt::PreparedReceipt;
-use crate::domain::totals::{Figures, SalesDelta, ShiftContext};
+use crate::domain::totals::{Figures, SalesDelta, ShiftContext, VariantDelta, VariantKey};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
@@ -62,14 +62,37 @@ const SQL_EMPLOYEES: &str = concat!(
     add_figures!()
 );
 
-const SQL_VARIANTS: &str = "INSERT INTO sales_daily_variant AS t (tenant_id, store_id, business_day, \
-        variant_id, product_id, qty_sold, qty_returned, gross, discounts, sales, returns) \
-     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::uuid[], $5::uuid[], $6::numeric[], \
-        $7::numeric[], $8::int8[], $9::int8[], $10::int8[], $11::int8[]) ORDER BY 1, 2, 3, 4 \
-     ON CONFLICT (tenant_id, store_id, business_day, variant_id) DO UPDATE SET \
-        qty_sold = t.qty_sold + EXCLUDED.qty_sold, qty_returned = t.qty_returned + EXCLUDED.qty_returned, \
-        gross = t.gross + EXCLUDED.gross, discounts = t.discounts + EXCLUDED.discounts, \
-        sales = t.sales + EXCLUDED.sales, returns = t.returns + EXCLUDED.returns";
+macro_rules! variant_rows {
+    () => {
+        " SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::uuid[], $5::uuid[], $6::numeric[], \
+            $7::numeric[], $8::int8[], $9::int8[], $10::int8[], $11::int8[]) ORDER BY 1, 2, 3, 4 "
+    };
+}
+
+macro_rules! add_variant {
+    () => {
+        " DO UPDATE SET \
+            qty_sold = t.qty_sold + EXCLUDED.qty_sold, qty_returned = t.qty_returned + EXCLUDED.qty_returned, \
+            gross = t.gross + EXCLUDED.gross, discounts = t.discounts + EXCLUDED.discounts, \
+            sales = t.sales + EXCLUDED.sales, returns = t.returns + EXCLUDED.returns"
+    };
+}
+
+const SQL_VARIANTS: &str = concat!(
+    "INSERT INTO sales_daily_variant AS t (tenant_id, store_id, business_day, variant_id, product_id, \
+        qty_sold, qty_returned, gross, discounts, sales, returns)",
+    variant_rows!(),
+    "ON CONFLICT (tenant_id, store_id, business_day, variant_id)",
+    add_variant!()
+);
+
+const SQL_MONTH_VARIANTS: &str = concat!(
+    "INSERT INTO sales_monthly_variant AS t (tenant_id, store_id, month, variant_id, product_id, \
+        qty_sold, qty_returned, gross, discounts, sales, returns)",
+    variant_rows!(),
+    "ON CONFLICT (tenant_id, store_id, month, variant_id)",
+    add_variant!()
+);
 
 const SQL_PAYMENTS: &str =
     "INSERT INTO sales_daily_payment AS t (tenant_id, store_id, business_day, \
@@ -112,6 +135,54 @@ impl FigureColumns {
     }
 }
 
+/// Per-variant rows (daily or monthly) as column arrays.
+#[derive(Debug, Default)]
+struct VariantColumns {
+    tenant: Vec<Uuid>,
+    store: Vec<Uuid>,
+    day: Vec<NaiveDate>,
+    variant: Vec<Uuid>,
+    product: Vec<Uuid>,
+    qty_sold: Vec<Decimal>,
+    qty_returned: Vec<Decimal>,
+    gross: Vec<i64>,
+    discounts: Vec<i64>,
+    sales: Vec<i64>,
+    returns: Vec<i64>,
+}
+
+impl VariantColumns {
+    fn push(&mut self, (t, s, day, variant): &VariantKey, v: &VariantDelta) {
+        self.tenant.push(*t);
+        self.store.push(*s);
+        self.day.push(*day);
+        self.variant.push(*variant);
+        self.product.push(v.product_id);
+        self.qty_sold.push(v.qty_sold);
+        self.qty_returned.push(v.qty_returned);
+        self.gross.push(v.gross);
+        self.discounts.push(v.discounts);
+        self.sales.push(v.sales);
+        self.returns.push(v.returns);
+    }
+
+    fn params(&self) -> Vec<Param<'_>> {
+        vec![
+            &self.tenant,
+            &self.store,
+            &self.day,
+            &self.variant,
+            &self.product,
+            &self.qty_sold,
+            &self.qty_returned,
+            &self.gross,
+            &self.discounts,
+            &self.sales,
+            &self.returns,
+        ]
+    }
+}
+
 /// The batch's deltas, then (after `seal`) their column arrays.
 #[derive(Debug, Default)]
 pub struct TotalsWriter {
@@ -133,17 +204,8 @@ pub struct TotalsWriter {
     e_day: Vec<NaiveDate>,
     e_employee: Vec<Uuid>,
     e_fig: FigureColumns,
-    v_tenant: Vec<Uuid>,
-    v_store: Vec<Uuid>,
-    v_day: Vec<NaiveDate>,
-    v_variant: Vec<Uuid>,
-    v_product: Vec<Uuid>,
-    v_qty_sold: Vec<Decimal>,
-    v_qty_returned: Vec<Decimal>,
-    v_gross: Vec<i64>,
-    v_discounts: Vec<i64>,
-    v_sales: Vec<i64>,
-    v_returns: Vec<i64>,
+    daily: VariantColumns,
+    monthly: VariantColumns,
     p_tenant: Vec<Uuid>,
     p_store: Vec<Uuid>,
     p_day: Vec<NaiveDate>,
@@ -188,18 +250,11 @@ impl TotalsWriter {
             self.e_employee.push(*e);
             self.e_fig.push(f);
         }
-        for ((t, s, day, variant), v) in &d.variants {
-            self.v_tenant.push(*t);
-            self.v_store.push(*s);
-            self.v_day.push(*day);
-            self.v_variant.push(*variant);
-            self.v_product.push(v.product_id);
-            self.v_qty_sold.push(v.qty_sold);
-            self.v_qty_returned.push(v.qty_returned);
-            self.v_gross.push(v.gross);
-            self.v_discounts.push(v.discounts);
-            self.v_sales.push(v.sales);
-            self.v_returns.push(v.returns);
+        for (key, v) in &d.variants {
+            self.daily.push(key, v);
+        }
+        for (key, v) in &d.month_variants {
+            self.monthly.push(key, v);
         }
         for ((t, s, day, method, reg), p) in &d.payments {
             self.p_tenant.push(*t);
@@ -235,19 +290,6 @@ impl BatchWriter for TotalsWriter {
         let mut employees: Vec<Param> =
             vec![&self.e_tenant, &self.e_store, &self.e_day, &self.e_employee];
         employees.extend(self.e_fig.params());
-        let variants: Vec<Param> = vec![
-            &self.v_tenant,
-            &self.v_store,
-            &self.v_day,
-            &self.v_variant,
-            &self.v_product,
-            &self.v_qty_sold,
-            &self.v_qty_returned,
-            &self.v_gross,
-            &self.v_discounts,
-            &self.v_sales,
-            &self.v_returns,
-        ];
         let payments: Vec<Param> = vec![
             &self.p_tenant,
             &self.p_store,
@@ -262,7 +304,8 @@ impl BatchWriter for TotalsWriter {
             Sql::new(SQL_SHIFTS, shifts),
             Sql::new(SQL_HOURS, hours),
             Sql::new(SQL_EMPLOYEES, employees),
-            Sql::new(SQL_VARIANTS, variants),
+            Sql::new(SQL_VARIANTS, self.daily.params()),
+            Sql::new(SQL_MONTH_VARIANTS, self.monthly.params()),
             Sql::new(SQL_PAYMENTS, payments),
         ]
     }
