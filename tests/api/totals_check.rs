@@ -63,4 +63,7 @@ pub async fn assert_totals_match_rebuild(db_url: &str) {
         "running totals differ from the rebuild:\n live only: {only_live:#?}\n rebuilt only: {only_rebuilt:#?}"
     );
     assert!(!live.is_empty(), "no totals at all");
+    // Idempotent: a second rebuild changes nothing.
+    run_rebuild(db_url).await;
+    assert_eq!(snapshot(db_url).await, rebuilt, "a second rebuild changed the totals");
 }
