@@ -15,6 +15,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub catalog: CatalogSettings,
     pub sales: SalesSettings,
+    pub maintenance: MaintenanceSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +41,7 @@ pub struct DatabaseSettings {
     pub replica_url: String,
     pub replica_max_lag_ms: u64,
     pub replica_check_interval_ms: u64,
+    pub slow_statement_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +71,15 @@ pub struct SalesSettings {
     pub ws_replay_events: usize,
     pub ws_queue_events: usize,
     pub running_totals: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSettings {
+    pub partition_interval_ms: u64,
+    pub partition_months_ahead: u32,
+    pub partition_retention_months: u32,
+    pub partition_lock_timeout_ms: u64,
 }
 
 impl Settings {
@@ -151,6 +162,14 @@ impl Settings {
             ),
             ("sales.ws_replay_events", self.sales.ws_replay_events as u64),
             ("sales.ws_queue_events", self.sales.ws_queue_events as u64),
+            (
+                "maintenance.partition_interval_ms",
+                self.maintenance.partition_interval_ms,
+            ),
+            (
+                "maintenance.partition_lock_timeout_ms",
+                self.maintenance.partition_lock_timeout_ms,
+            ),
             (
                 "catalog.evict_check_interval_ms",
                 self.catalog.evict_check_interval_ms,

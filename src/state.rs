@@ -18,4 +18,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Reports and receipt history: the replica when healthy, else `db`.
     pub reads: ReadRouter,
+    /// Tripped on SIGTERM: live subscriptions close with a reason.
+    pub shutdown: crate::shutdown::Shutdown,
 }

@@ -1,7 +1,64 @@
-//! Domain errors. They carry data and no HTTP types; `src/error.rs` in the
-//! binary maps each variant to a status code in one table.
+//! Domain errors and the one table of error codes. Errors carry data and
+//! no HTTP types; every error answers one `Code`, and each code has its
+//! HTTP status and meaning here (`src/error.rs` builds the response from
+//! it; the README's list is checked against it).
 
 use thiserror::Error;
+
+macro_rules! codes {
+    ($($variant:ident = ($code:literal, $status:literal, $meaning:literal),)*) => {
+        /// Every error code the API answers: `{"error": {"code", ...}}`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in table order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// The HTTP status it is answered with.
+            pub fn status(self) -> u16 {
+                match self { $(Code::$variant => $status,)* }
+            }
+
+            /// What it means for the client, in one sentence.
+            pub fn meaning(self) -> &'static str {
+                match self { $(Code::$variant => $meaning,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    BadRequest = ("bad_request", 400, "Malformed request: invalid JSON, wrong types, unknown fields, bad path or query values."),
+    Unauthorized = ("unauthorized", 401, "No bearer token, or one that is unknown or revoked."),
+    Forbidden = ("forbidden", 403, "The token's role may not do this (or the admin API is disabled)."),
+    WrongPin = ("wrong_pin", 403, "The employee's PIN is wrong; after 5 wrong PINs in a row the employee is locked out for 5 minutes."),
+    NotFound = ("not_found", 404, "No such entity in this tenant (another tenant's id answers this too)."),
+    RouteNotFound = ("route_not_found", 404, "No such endpoint."),
+    VersionConflict = ("version_conflict", 409, "The edit names a stale version: read the entity again and redo the edit."),
+    IdempotencyConflict = ("idempotency_conflict", 409, "This receipt or stock document id was already used with another body."),
+    NumberTaken = ("number_taken", 409, "The offline receipt number is already used by another receipt."),
+    ShiftClosed = ("shift_closed", 409, "The shift is closed (the receipt happened after the close, or it was closed already)."),
+    ShiftAlreadyOpen = ("shift_already_open", 409, "The register already has an open shift."),
+    PinNotSet = ("pin_not_set", 409, "The employee has no PIN yet: a manager sets one first."),
+    ReturnExceedsSale = ("return_exceeds_sale", 409, "The return takes back more than is left to return on its sale."),
+    DuplicateBarcode = ("duplicate_barcode", 409, "The barcode belongs to another product."),
+    DuplicatePhone = ("duplicate_phone", 409, "A customer with this phone number exists."),
+    CategoryInUse = ("category_in_use", 409, "The category still holds products or categories."),
+    PayloadTooLarge = ("payload_too_large", 413, "The body is larger than `server.max_body_bytes`."),
+    ValidationFailed = ("validation_failed", 422, "Well-formed but breaks a rule; `field` names the field."),
+    VersionRequired = ("version_required", 428, "A PATCH must name the version it edits (body `version` or `If-Match`)."),
+    RateLimited = ("rate_limited", 429, "Too many attempts (wrong PINs): retry after `Retry-After` seconds."),
+    Internal = ("internal", 500, "A bug or an unexpected failure: logged, details hidden."),
+    Busy = ("busy", 503, "Load shed: a bounded queue is full or the store did not answer in time. Nothing was stored; retry with the same id."),
+    Unavailable = ("unavailable", 503, "A dependency is down or the write failed. Nothing was stored; retry with the same id."),
+}
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -17,7 +74,7 @@ pub enum Error {
     /// The request collides with stored state (duplicate barcode, receipt id
     /// reused with another body, number taken, shift already open...).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: Code, message: String },
 
     /// Optimistic concurrency: the caller edited a stale version.
     #[error("version conflict: you sent version {expected}, the current version is {current}")]
@@ -31,13 +88,19 @@ pub enum Error {
 
     /// A credential other than the token was refused (a wrong PIN).
     #[error("{message}")]
-    Denied { code: &'static str, message: String },
+    Denied { code: Code, message: String },
 
     /// Too many attempts; the caller may retry after `retry_after_s`.
     #[error("{message}")]
     RateLimited { message: String, retry_after_s: i64 },
 
-    /// A dependency is down or a bound is reached; the client may retry.
+    /// Load shedding: a bounded queue is full or an actor did not answer
+    /// in time. Nothing was stored; the client may retry.
+    #[error("{0}")]
+    Busy(String),
+
+    /// A dependency is down or the write failed. Nothing was stored; the
+    /// client may retry.
     #[error("{0}")]
     Unavailable(String),
 
@@ -55,7 +118,7 @@ impl Error {
         }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: Code, message: impl Into<String>) -> Self {
         Error::Conflict {
             code,
             message: message.into(),
@@ -72,7 +135,7 @@ impl Error {
         match self {
             Error::NotFound { entity } => Error::NotFound { entity },
             Error::Invalid { field, message } => Error::invalid(field.clone(), message.clone()),
-            Error::Conflict { code, message } => Error::conflict(code, message.clone()),
+            Error::Conflict { code, message } => Error::conflict(*code, message.clone()),
             Error::VersionConflict { expected, current } => Error::VersionConflict {
                 expected: *expected,
                 current: *current,
@@ -80,7 +143,7 @@ impl Error {
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
             Error::Denied { code, message } => Error::Denied {
-                code,
+                code: *code,
                 message: message.clone(),
             },
             Error::RateLimited {
@@ -90,6 +153,7 @@ impl Error {
                 message: message.clone(),
                 retry_after_s: *retry_after_s,
             },
+            Error::Busy(m) => Error::Busy(m.clone()),
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
             Error::Internal(_) => {
                 Error::Unavailable("the receipt could not be stored; retry".into())
@@ -99,7 +163,24 @@ impl Error {
 
     /// True when the client should retry the same request later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Unavailable(_))
+        matches!(self, Error::Busy(_) | Error::Unavailable(_))
+    }
+
+    /// The code this error is answered with.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::NotFound { .. } => Code::NotFound,
+            Error::Invalid { .. } => Code::ValidationFailed,
+            Error::Conflict { code, .. } => *code,
+            Error::VersionConflict { .. } => Code::VersionConflict,
+            Error::Unauthorized(_) => Code::Unauthorized,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::Denied { code, .. } => *code,
+            Error::RateLimited { .. } => Code::RateLimited,
+            Error::Busy(_) => Code::Busy,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::Internal(_) => Code::Internal,
+        }
     }
 }
 
@@ -143,5 +224,24 @@ impl From<deadpool_postgres::PoolError> for Error {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
             other => Error::Unavailable(format!("database pool: {other}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Codes are unique strings, and every status is one a client can act on.
+    #[test]
+    fn the_code_table_is_consistent() {
+        let names: HashSet<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len(), "a code string is used twice");
+        for c in Code::ALL {
+            assert!((400..600).contains(&c.status()), "{c:?}");
+            assert!(c.meaning().ends_with('.'), "{c:?}");
+        }
+        assert!(Error::Busy("x".into()).is_retryable());
+        assert_eq!(Error::invalid("f", "m").code(), Code::ValidationFailed);
     }
 }

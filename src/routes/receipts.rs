@@ -1,7 +1,7 @@
 //! Receipts: post one (idempotent by client id), upload an offline backlog,
 //! read one, list a store's. Every 2xx means committed in PostgreSQL.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
@@ -29,21 +29,20 @@ const ACTOR_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends one receipt to its store's actor.
 async fn post_receipt(
     state: &AppState,
-    auth: &Auth,
+    tenant: &Tenant,
     receipt: ReceiptRequest,
 ) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
-    let tenant = state.directory.tenant(auth.tenant()).await?;
-    let store = state.directory.store(&tenant, receipt.store_id).await?;
+    let store = state.directory.store(tenant, receipt.store_id).await?;
     let msg = CreateReceipt {
         receipt,
-        caller_register: auth.0.register_id,
+        caller_register: tenant.auth.0.register_id,
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),
-        Err(_) => Err(ApiError::Busy(
+        Err(_) => Err(ApiError::Domain(Error::Busy(
             "the store is busy; retry with the same receipt id".into(),
-        )),
+        ))),
     }
 }
 
@@ -55,13 +54,13 @@ async fn post_receipt(
               (status = 422), (status = 503, description = "not stored; retry with the same id")))]
 #[post("/receipts")]
 pub async fn create(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<ReceiptRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("post receipts")?;
+    tenant.auth.require_sell("post receipts")?;
     Ok(
-        match post_receipt(&state, &auth, body.into_inner()).await? {
+        match post_receipt(&state, &tenant, body.into_inner()).await? {
             Posted::Created(r) => HttpResponse::Created().json(r),
             Posted::Replayed(r) => HttpResponse::Ok().json(r),
         },
@@ -113,11 +112,11 @@ pub struct BatchReply {
     responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts")))]
 #[post("/receipts/batch")]
 pub async fn batch(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<ReceiptBatch>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("post receipts")?;
+    tenant.auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;
     let max = state.settings.sales.offline_batch_max;
     if receipts.is_empty() || receipts.len() > max {
@@ -131,8 +130,8 @@ pub async fn batch(
         .partition(|(_, r)| r.kind == ReceiptKind::Sale);
     for group in [sales, returns] {
         let posted = futures_util::future::join_all(group.into_iter().map(|(i, r)| {
-            let (state, auth) = (&state, &auth);
-            async move { (i, post_receipt(state, auth, r).await) }
+            let (state, tenant) = (&state, &tenant);
+            async move { (i, post_receipt(state, tenant, r).await) }
         }))
         .await;
         for (i, outcome) in posted {
@@ -227,7 +226,7 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
 #[get("/receipts")]
 pub async fn list(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     q: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
@@ -236,17 +235,15 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant
         .catalog
         .store(q.store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let tenant_id = tenant.auth.tenant();
     let items = state
         .reads
-        .read(|db| {
-            receipts::list_receipts(db, auth.tenant(), q.store_id, q.from, q.to, after, limit)
-        })
+        .read(|db| receipts::list_receipts(db, tenant_id, q.store_id, q.from, q.to, after, limit))
         .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {

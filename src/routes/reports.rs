@@ -1,7 +1,7 @@
 //! Back-office sales reports over the running totals, as JSON or streamed
 //! CSV, and the store setting that defines business days.
 
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, http::header, put, web, HttpRequest, HttpResponse};
@@ -196,18 +196,18 @@ fn wants_csv(req: &HttpRequest) -> bool {
         (status = 403), (status = 404)))]
 #[get("/reports/sales")]
 pub async fn sales(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     req: HttpRequest,
     params: web::Query<SalesParams>,
 ) -> ApiResult<HttpResponse> {
-    if !(auth.0.role.can_manage() || auth.0.role == Role::ReadOnly) {
+    let role = tenant.auth.0.role;
+    if !(role.can_manage() || role == Role::ReadOnly) {
         return Err(ApiError::forbidden("read reports"));
     }
-    let parsed = parse(&params, auth.tenant(), wants_csv(&req))?;
+    let parsed = parse(&params, tenant.auth.tenant(), wants_csv(&req))?;
     let q = parsed.query;
     if let Some(store) = q.store {
-        let tenant = state.directory.tenant(auth.tenant()).await?;
         tenant
             .catalog
             .store(store)
@@ -361,11 +361,12 @@ pub struct BusinessDayApplied {
     responses((status = 200, body = BusinessDayApplied), (status = 404), (status = 422)))]
 #[put("/stores/{id}/business_day")]
 pub async fn set_business_day(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     body: web::Json<BusinessDay>,
 ) -> ApiResult<HttpResponse> {
+    let auth = &tenant.auth;
     auth.require_manage("change store settings")?;
     let zone = body
         .time_zone
@@ -376,7 +377,6 @@ pub async fn set_business_day(
         .start_hour
         .map(|h| parse_start_hour("start_hour", h).map(i16::from))
         .transpose()?;
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant.catalog.store(*id).ok_or(Error::not_found("store"))?;
     let rebuilt =
         totals::set_store_clock(&state.db, auth.tenant(), *id, zone.as_deref(), hour).await?;

@@ -1,6 +1,6 @@
 //! Cashier shifts: open, cash in/out, X report, close with Z report.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
@@ -76,14 +76,13 @@ async fn shift_for(auth: &Auth, state: &AppState, id: Uuid) -> ApiResult<Shift> 
         (status = 429, description = "rate_limited: too many wrong PINs")))]
 #[post("/shifts")]
 pub async fn open(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<OpenShift>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("open shifts")?;
-    own_register(&auth, body.register_id)?;
+    tenant.auth.require_sell("open shifts")?;
+    own_register(&tenant.auth, body.register_id)?;
     let opening = Money::parse_non_negative("opening_cash", body.opening_cash)?;
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let register = tenant
         .catalog
         .register(body.register_id)
@@ -91,7 +90,14 @@ pub async fn open(
     let employee = match (body.employee_id, body.pin.as_deref()) {
         (Some(employee), Some(pin)) => {
             let pin = Pin::parse("pin", pin)?;
-            pins::check_pin(&state.db, auth.tenant(), employee, register.store_id, pin).await?;
+            pins::check_pin(
+                &state.db,
+                tenant.auth.tenant(),
+                employee,
+                register.store_id,
+                pin,
+            )
+            .await?;
             Some(employee)
         }
         (Some(_), None) => {
@@ -104,7 +110,7 @@ pub async fn open(
     };
     let shift = shifts::open(
         &state.db,
-        auth.tenant(),
+        tenant.auth.tenant(),
         register.store_id,
         register.id,
         opening.0,

@@ -65,5 +65,9 @@ pub async fn assert_totals_match_rebuild(db_url: &str) {
     assert!(!live.is_empty(), "no totals at all");
     // Idempotent: a second rebuild changes nothing.
     run_rebuild(db_url).await;
-    assert_eq!(snapshot(db_url).await, rebuilt, "a second rebuild changed the totals");
+    assert_eq!(
+        snapshot(db_url).await,
+        rebuilt,
+        "a second rebuild changed the totals"
+    );
 }

@@ -4,6 +4,7 @@
 //! on top of the crate: `dispatch` routes bus events to its actors.
 
 mod dispatch;
+pub mod stock_documents;
 
 use crate::auth::Authenticator;
 use crate::bus::Bus;

@@ -3,13 +3,20 @@
 use super::{Db, Tx};
 use crate::domain::catalog::{Register, Store};
 use crate::domain::{new_id, Role, StoreId, TenantId};
-use crate::error::{constraint, Error, Result};
+use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub async fn insert_tenant(tx: &Tx<'_>, id: TenantId, name: &str) -> Result<()> {
+    let stmt = tx
+        .prepare("INSERT INTO tenants (id, name) VALUES ($1, $2)")
+        .await?;
+    tx.execute(&stmt, &[&id, &name]).await?;
+    Ok(())
+}
+
 pub async fn insert_token(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     hash: &[u8],
@@ -18,9 +25,8 @@ pub async fn insert_token(
     name: Option<&str>,
 ) -> Result<Uuid> {
     let id = new_id();
-    let stmt = db
+    let stmt = tx
         .prepare(
-            tx,
             "INSERT INTO api_tokens (tenant_id, id, token_hash, role, register_id, name) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -67,7 +73,6 @@ pub async fn revoke_token(db: &Db, tenant: TenantId, id: Uuid) -> Result<Vec<u8>
 }
 
 pub async fn insert_store(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     name: &str,
@@ -75,30 +80,21 @@ pub async fn insert_store(
 ) -> Result<Store> {
     let id = new_id();
     let warehouse = new_id();
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO stores (tenant_id, id, name, address) VALUES ($1, $2, $3, $4) RETURNING created_at",
+    let stmt = tx.prepare("INSERT INTO stores (tenant_id, id, name, address) VALUES ($1, $2, $3, $4) RETURNING created_at",
         )
         .await?;
     let created_at: DateTime<Utc> = tx
         .query_one(&stmt, &[&tenant, &id, &name, &address])
         .await?
         .get(0);
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO warehouses (tenant_id, id, store_id, name, is_default) VALUES ($1, $2, $3, $4, true)",
+    let stmt = tx.prepare("INSERT INTO warehouses (tenant_id, id, store_id, name, is_default) VALUES ($1, $2, $3, $4, true)",
         )
         .await?;
     let wname = format!("{name} — main");
     tx.execute(&stmt, &[&tenant, &warehouse, &id, &wname])
         .await?;
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO store_settings (tenant_id, store_id) VALUES ($1, $2)",
-        )
+    let stmt = tx
+        .prepare("INSERT INTO store_settings (tenant_id, store_id) VALUES ($1, $2)")
         .await?;
     tx.execute(&stmt, &[&tenant, &id]).await?;
     Ok(Store {
@@ -114,17 +110,13 @@ pub async fn insert_store(
 /// Adds a register with the tenant's next register number. Runs under the
 /// tenant's catalog lock, so numbers are handed out one at a time.
 pub async fn insert_register(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     store: StoreId,
     name: &str,
 ) -> Result<Register> {
     let id = new_id();
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO registers (tenant_id, id, store_id, number, name) \
+    let stmt = tx.prepare("INSERT INTO registers (tenant_id, id, store_id, number, name) \
              SELECT $1, $2, $3, COALESCE(MAX(number), 0) + 1, $4 FROM registers WHERE tenant_id = $1 \
              RETURNING number",
         )
@@ -272,7 +264,7 @@ pub async fn insert_customer(
         .map_err(|e| match e {
             Error::Internal(ref inner) => match inner.downcast_ref::<tokio_postgres::Error>() {
                 Some(pg) if constraint(pg) == Some("customers_tenant_id_phone_key") => {
-                    Error::conflict("duplicate_phone", "a customer with this phone already exists")
+                    Error::conflict(Code::DuplicatePhone, "a customer with this phone already exists")
                 }
                 _ => e,
             },

@@ -4,7 +4,7 @@
 
 use super::Db;
 use crate::domain::pin::{Pin, LOCKOUT_S, MAX_FAILURES};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use uuid::Uuid;
 
 pub async fn set_pin(db: &Db, tenant: Uuid, employee: Uuid, pin: Pin) -> Result<()> {
@@ -63,7 +63,7 @@ pub async fn check_pin(db: &Db, tenant: Uuid, employee: Uuid, store: Uuid, pin: 
     let Some(hash) = hash else {
         reset(db, tenant, employee).await?;
         return Err(Error::conflict(
-            "pin_not_set",
+            Code::PinNotSet,
             "the employee has no PIN yet",
         ));
     };
@@ -81,7 +81,7 @@ pub async fn check_pin(db: &Db, tenant: Uuid, employee: Uuid, store: Uuid, pin: 
         return Err(lock(db, tenant, employee).await?);
     }
     Err(Error::Denied {
-        code: "wrong_pin",
+        code: Code::WrongPin,
         message: format!(
             "wrong PIN; {} attempts left before a lockout",
             MAX_FAILURES - failures

@@ -2,7 +2,7 @@
 //! cash in/out, X report (running totals) and Z report (on close).
 
 use super::Db;
-use crate::error::{constraint, Error, Result};
+use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ pub async fn open(
         {
             let open = current_open(db, tenant, register).await?;
             Err(Error::conflict(
-                "shift_already_open",
+                Code::ShiftAlreadyOpen,
                 format!(
                     "register already has an open shift{}",
                     open.map(|s| format!(": {}", s.id)).unwrap_or_default()
@@ -117,7 +117,7 @@ pub async fn close(db: &Db, tenant: Uuid, id: Uuid, counted_cash: i64) -> Result
         None => {
             get(db, tenant, id).await?;
             Err(Error::conflict(
-                "shift_closed",
+                Code::ShiftClosed,
                 "the shift is already closed",
             ))
         }
@@ -148,7 +148,7 @@ pub async fn cash_movement(
         .await?;
     if rows.is_empty() {
         get(db, tenant, shift).await?;
-        return Err(Error::conflict("shift_closed", "the shift is closed"));
+        return Err(Error::conflict(Code::ShiftClosed, "the shift is closed"));
     }
     Ok(id)
 }

@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::pg::commit::{answers, BatchTx, CommitError};
 use crate::pg::Db;
 use chrono::Utc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -51,27 +52,42 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    /// Receipts submitted and not yet answered (queued or committing).
+    pending: Arc<AtomicUsize>,
 }
 
 impl Writer {
     /// Starts the collector on the current runtime.
     pub fn start(db: Db, settings: WriterSettings, metrics: Metrics) -> Self {
         let (tx, rx) = mpsc::channel(settings.queue);
-        tokio::spawn(collect(db, settings, metrics, rx));
-        Writer { tx }
+        let pending = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(collect(db, settings, metrics, rx, Arc::clone(&pending)));
+        Writer { tx, pending }
+    }
+
+    /// Resolves once every submitted receipt has been answered (graceful
+    /// shutdown waits for this; the caller bounds the wait).
+    pub async fn drained(&self) {
+        while self.pending.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Queues a receipt; the receiver resolves after its batch commits.
     /// Fails at once with `Unavailable` when the queue is full (shed load).
     pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Committed>>> {
         let (reply, rx) = oneshot::channel();
+        // Counted before sending so `drained` never misses a queued job.
+        self.pending.fetch_add(1, Ordering::SeqCst);
         self.tx
             .try_send(Job { receipt, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
-                    Error::Unavailable("the receipt writer is busy; retry".into())
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
+                    Error::Busy("the receipt writer is busy; retry with the same id".into())
                 }
                 mpsc::error::TrySendError::Closed(_) => {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
                     Error::Unavailable("the receipt writer stopped".into())
                 }
             })?;
@@ -79,7 +95,13 @@ impl Writer {
     }
 }
 
-async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mpsc::Receiver<Job>) {
+async fn collect(
+    db: Db,
+    settings: WriterSettings,
+    metrics: Metrics,
+    mut rx: mpsc::Receiver<Job>,
+    pending: Arc<AtomicUsize>,
+) {
     let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     while let Some(first) = rx.recv().await {
         let mut jobs = Vec::with_capacity(settings.batch_max);
@@ -104,9 +126,12 @@ async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mps
         };
         let db = db.clone();
         let metrics = metrics.clone();
+        let pending = Arc::clone(&pending);
         let totals = settings.running_totals;
         tokio::spawn(async move {
+            let n = jobs.len();
             flush(&db, &metrics, jobs, totals).await;
+            pending.fetch_sub(n, Ordering::SeqCst);
             drop(permit);
         });
     }
@@ -117,11 +142,24 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>, totals: bool) {
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
     let started = Instant::now();
-    let mut result = commit(db, &receipts, totals).await;
+    let tenants = batch_tenants(&receipts);
+    let mut result = db
+        .timed(
+            "receipts.commit_batch",
+            &tenants,
+            commit(db, &receipts, totals),
+        )
+        .await;
     // Another instance took a number or id between our read and our write:
     // run the batch again, the read now sees it.
     if matches!(result, Err(CommitError::Raced)) {
-        result = commit(db, &receipts, totals).await;
+        result = db
+            .timed(
+                "receipts.commit_batch",
+                &tenants,
+                commit(db, &receipts, totals),
+            )
+            .await;
     }
     metrics
         .writer_commit_seconds
@@ -185,4 +223,19 @@ async fn commit(
         tx.rollback().await;
     }
     result
+}
+
+/// The tenants of a batch, for the slow-statement log (a few, then "...").
+fn batch_tenants(receipts: &[PreparedReceipt]) -> String {
+    let mut seen: Vec<uuid::Uuid> = Vec::new();
+    for r in receipts {
+        if !seen.contains(&r.tenant_id) {
+            seen.push(r.tenant_id);
+        }
+    }
+    let mut out: Vec<String> = seen.iter().take(3).map(|t| t.to_string()).collect();
+    if seen.len() > 3 {
+        out.push("...".into());
+    }
+    out.join(",")
 }
