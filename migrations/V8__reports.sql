@@ -82,21 +82,23 @@ CREATE TABLE sales_hourly (
     PRIMARY KEY (tenant_id, store_id, business_day, hour, register_id)
 );
 
--- Per (store, business day, employee): receipt-level figures. Also the
--- source of day and store totals (few rows per store and day). Receipts
--- without an employee count under the nil uuid.
+-- Per (store, business day, employee, register): receipt-level figures.
+-- Also the source of day and store totals (few rows per store and day).
+-- Receipts without an employee count under the nil uuid; the register lane
+-- keeps such receipts of different registers off one row.
 CREATE TABLE sales_daily_employee (
     tenant_id      uuid NOT NULL,
     store_id       uuid NOT NULL,
     business_day   date NOT NULL,
     employee_id    uuid NOT NULL,
+    register_id    uuid NOT NULL,
     sales_count    bigint NOT NULL DEFAULT 0,
     returns_count  bigint NOT NULL DEFAULT 0,
     gross          bigint NOT NULL DEFAULT 0,
     discounts      bigint NOT NULL DEFAULT 0,
     sales          bigint NOT NULL DEFAULT 0,
     returns        bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (tenant_id, store_id, business_day, employee_id)
+    PRIMARY KEY (tenant_id, store_id, business_day, employee_id, register_id)
 );
 -- A whole tenant over a range (no store named).
 CREATE INDEX idx_sales_daily_employee_day ON sales_daily_employee (tenant_id, business_day);

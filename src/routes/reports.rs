@@ -388,3 +388,38 @@ pub async fn set_business_day(
         receipts_rebuilt: rebuilt.receipts,
     }))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        let mut out = String::new();
+        csv_field(&mut out, "Milk, 1 l");
+        out.push('|');
+        csv_field(&mut out, "=HYPERLINK(\"x\")");
+        out.push('|');
+        csv_field(&mut out, "plain");
+        assert_eq!(out, "\"Milk, 1 l\"|\"'=HYPERLINK(\"\"x\"\")\"|plain");
+    }
+
+    #[test]
+    fn comparison_periods() {
+        let (f, t) = (d("2026-03-01"), d("2026-03-31"));
+        assert_eq!(
+            comparison_range(Compare::PreviousPeriod, f, t),
+            Some((d("2026-01-29"), d("2026-02-28")))
+        );
+        assert_eq!(
+            comparison_range(Compare::PreviousYear, f, t),
+            Some((d("2025-03-01"), d("2025-03-31")))
+        );
+        assert_eq!(comparison_range(Compare::None, f, t), None);
+    }
+}

@@ -89,8 +89,8 @@ pub const NO_EMPLOYEE: Uuid = Uuid::nil();
 pub type ShiftKey = (Uuid, Uuid);
 /// (tenant, store, business day, local hour, register)
 pub type HourKey = (Uuid, Uuid, NaiveDate, i16, Uuid);
-/// (tenant, store, business day, employee)
-pub type EmployeeKey = (Uuid, Uuid, NaiveDate, Uuid);
+/// (tenant, store, business day, employee, register)
+pub type EmployeeKey = (Uuid, Uuid, NaiveDate, Uuid, Uuid);
 /// (tenant, store, business day, variant)
 pub type VariantKey = (Uuid, Uuid, NaiveDate, Uuid);
 /// (tenant, store, first day of the business month, variant)
@@ -146,7 +146,13 @@ impl SalesDelta {
             .or_default()
             .add(r);
         self.employees
-            .entry((t, s, d, ctx.employee_id.unwrap_or(NO_EMPLOYEE)))
+            .entry((
+                t,
+                s,
+                d,
+                ctx.employee_id.unwrap_or(NO_EMPLOYEE),
+                r.register_id,
+            ))
             .or_default()
             .add(r);
         let month = d.with_day(1).unwrap_or(d);

@@ -201,10 +201,10 @@ fn chunk_statements() -> Vec<(String, bool)> {
              FROM rebuild_receipts GROUP BY 1, 2, 3, 4, 5"
         ),
         format!(
-            "INSERT INTO sales_daily_employee (tenant_id, store_id, business_day, employee_id, \
+            "INSERT INTO sales_daily_employee (tenant_id, store_id, business_day, employee_id, register_id, \
                 sales_count, returns_count, gross, discounts, sales, returns) \
-             SELECT tenant_id, store_id, business_day, employee_id, {RECEIPT_FIGURES} \
-             FROM rebuild_receipts GROUP BY 1, 2, 3, 4"
+             SELECT tenant_id, store_id, business_day, employee_id, register_id, {RECEIPT_FIGURES} \
+             FROM rebuild_receipts GROUP BY 1, 2, 3, 4, 5"
         ),
         "INSERT INTO sales_daily_variant (tenant_id, store_id, business_day, variant_id, product_id, \
             qty_sold, qty_returned, gross, discounts, sales, returns) \

@@ -54,11 +54,11 @@ const SQL_HOURS: &str = concat!(
 );
 
 const SQL_EMPLOYEES: &str = concat!(
-    "INSERT INTO sales_daily_employee AS t (tenant_id, store_id, business_day, employee_id, \
+    "INSERT INTO sales_daily_employee AS t (tenant_id, store_id, business_day, employee_id, register_id, \
         sales_count, returns_count, gross, discounts, sales, returns) \
-     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::uuid[], $5::int8[], \
-        $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[]) ORDER BY 1, 2, 3, 4 \
-     ON CONFLICT (tenant_id, store_id, business_day, employee_id) DO UPDATE SET ",
+     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::uuid[], $5::uuid[], $6::int8[], \
+        $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[]) ORDER BY 1, 2, 3, 4, 5 \
+     ON CONFLICT (tenant_id, store_id, business_day, employee_id, register_id) DO UPDATE SET ",
     add_figures!()
 );
 
@@ -203,6 +203,7 @@ pub struct TotalsWriter {
     e_store: Vec<Uuid>,
     e_day: Vec<NaiveDate>,
     e_employee: Vec<Uuid>,
+    e_register: Vec<Uuid>,
     e_fig: FigureColumns,
     daily: VariantColumns,
     monthly: VariantColumns,
@@ -243,7 +244,8 @@ impl TotalsWriter {
             self.h_register.push(*reg);
             self.h_fig.push(f);
         }
-        for ((t, s, day, e), f) in &d.employees {
+        for ((t, s, day, e, reg), f) in &d.employees {
+            self.e_register.push(*reg);
             self.e_tenant.push(*t);
             self.e_store.push(*s);
             self.e_day.push(*day);
@@ -287,8 +289,13 @@ impl BatchWriter for TotalsWriter {
             &self.h_register,
         ];
         hours.extend(self.h_fig.params());
-        let mut employees: Vec<Param> =
-            vec![&self.e_tenant, &self.e_store, &self.e_day, &self.e_employee];
+        let mut employees: Vec<Param> = vec![
+            &self.e_tenant,
+            &self.e_store,
+            &self.e_day,
+            &self.e_employee,
+            &self.e_register,
+        ];
         employees.extend(self.e_fig.params());
         let payments: Vec<Param> = vec![
             &self.p_tenant,
