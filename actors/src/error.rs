@@ -161,11 +161,6 @@ impl Error {
         }
     }
 
-    /// True when the client should retry the same request later.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Busy(_) | Error::Unavailable(_))
-    }
-
     /// The code this error is answered with.
     pub fn code(&self) -> Code {
         match self {
@@ -241,7 +236,6 @@ mod tests {
             assert!((400..600).contains(&c.status()), "{c:?}");
             assert!(c.meaning().ends_with('.'), "{c:?}");
         }
-        assert!(Error::Busy("x".into()).is_retryable());
         assert_eq!(Error::invalid("f", "m").code(), Code::ValidationFailed);
     }
 }

@@ -69,7 +69,7 @@ pub async fn create(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReceiptBatch {
+pub struct ReceiptUpload {
     /// At most `sales.offline_batch_max` (default 500) receipts.
     pub receipts: Vec<ReceiptRequest>,
 }
@@ -108,13 +108,13 @@ pub struct BatchReply {
 /// Upload an offline backlog: each receipt is answered on its own; one bad
 /// receipt does not reject the others. Sales go first, then returns (a
 /// return may name a sale of the same upload).
-#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptBatch,
+#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptUpload,
     responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts")))]
 #[post("/receipts/batch")]
 pub async fn batch(
     tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<ReceiptBatch>,
+    body: web::Json<ReceiptUpload>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;

@@ -210,8 +210,10 @@ async fn commit(
         let now = micros(Utc::now());
         let facts = tx.begin_and_read(batch).await?;
         let decisions = decide(batch, &facts);
-        let mut effects = tx.write(batch, &facts, &decisions, now).await?;
+        // Inside the transaction: behind a transaction-mode PgBouncer the
+        // connection is only ours until COMMIT.
         let replays = tx.load_replays(batch, &decisions).await?;
+        let mut effects = tx.write(batch, &facts, &decisions, now).await?;
         Ok(BatchCommitted {
             posted: answers(batch, decisions, &mut effects.numbers, replays, now),
             levels: effects.levels,
