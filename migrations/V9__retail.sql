@@ -165,3 +165,10 @@ ALTER TABLE receipt_items ADD COLUMN IF NOT EXISTS discount_id uuid;
 ALTER TABLE receipt_items ADD COLUMN IF NOT EXISTS tax_included boolean NOT NULL DEFAULT true;
 ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_method_check;
 ALTER TABLE payments ADD CONSTRAINT payments_method_check CHECK (method IN ('cash', 'card', 'other', 'points'));
+
+-- Points paid (payment method `points`) in the running totals of V8.
+ALTER TABLE shift_totals ADD COLUMN points_sales bigint NOT NULL DEFAULT 0,
+                         ADD COLUMN points_refunds bigint NOT NULL DEFAULT 0;
+ALTER TABLE sales_daily_payment DROP CONSTRAINT IF EXISTS sales_daily_payment_method_check;
+ALTER TABLE sales_daily_payment ADD CONSTRAINT sales_daily_payment_method_check
+    CHECK (method IN ('cash', 'card', 'other', 'points'));

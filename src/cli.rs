@@ -1,4 +1,4 @@
-//! Command line: `jowi serve`, `jowi migrate`, `jowi demo`.
+//! Command line: `jowi serve`, `jowi migrate`, `jowi demo`, `jowi reports rebuild`.
 
 use crate::settings::Settings;
 use clap::{Parser, Subcommand};
@@ -34,6 +34,15 @@ enum Command {
         #[arg(long)]
         tenant: uuid::Uuid,
     },
+    /// Sales report totals.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Recompute the running totals from receipts (idempotent).
+    Rebuild(crate::reports_cli::RebuildArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +66,9 @@ pub fn main() -> ExitCode {
             Command::Demo { products } => crate::demo::run(&settings, products).await,
             Command::ImportCatalog { file, tenant } => {
                 crate::catalog_import::run(&settings, &file, tenant).await
+            }
+            Command::Reports(ReportsCommand::Rebuild(args)) => {
+                crate::reports_cli::run_rebuild(&settings, args).await
             }
         }
     });

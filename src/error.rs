@@ -22,6 +22,11 @@ pub enum ApiError {
     /// A cookie-authenticated write without the session's CSRF token (or
     /// from another origin).
     CsrfRejected,
+    /// A query parameter is wrong: 400 naming the parameter in `field`.
+    BadParam {
+        field: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -50,6 +55,7 @@ impl ApiError {
             ApiError::VersionRequired => Code::VersionRequired,
             ApiError::RouteNotFound => Code::RouteNotFound,
             ApiError::CsrfRejected => Code::CsrfRejected,
+            ApiError::BadParam { .. } => Code::BadRequest,
         }
     }
 
@@ -84,6 +90,7 @@ impl fmt::Display for ApiError {
         match self {
             ApiError::Domain(e) => write!(f, "{e}"),
             ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => f.write_str(m),
+            ApiError::BadParam { field, message } => write!(f, "{field}: {message}"),
             ApiError::VersionRequired => f.write_str(
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
@@ -119,6 +126,7 @@ impl ResponseError for ApiError {
         }
         let field = match self {
             ApiError::Domain(DomainError::Invalid { field, .. }) => Some(field.as_str()),
+            ApiError::BadParam { field, .. } => Some(*field),
             _ => None,
         };
         let mut resp = HttpResponse::build(status);
@@ -131,7 +139,7 @@ impl ResponseError for ApiError {
             _ => None,
         };
         if let ApiError::Domain(DomainError::RateLimited { retry_after_s, .. }) = self {
-            resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            resp.insert_header((header::RETRY_AFTER, (*retry_after_s).max(1).to_string()));
         }
         resp.json(Body {
             error: Detail {

@@ -9,6 +9,8 @@ pub mod demo;
 pub mod error;
 pub mod openapi;
 pub mod ops_metrics;
+pub mod replica;
+pub mod reports_cli;
 pub mod routes;
 pub mod settings;
 pub mod shutdown;

@@ -1,8 +1,8 @@
 //! OpenAPI 3 of every endpoint, generated from the handlers' annotations.
 
 use crate::routes::{
-    admin, categories, customers, employees, health, manage, products, receipts, retail, shifts,
-    stock, stores, tokens,
+    admin, categories, customers, employees, health, manage, products, receipts, reports, retail,
+    shifts, stock, stores, tokens,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
         products::create, products::get_one, products::update, products::remove,
         products::by_barcode, products::list, products::changes,
         stores::create, stores::list, stores::get_one, stores::create_register, stores::list_registers,
-        employees::create, employees::list, employees::get_one, employees::remove,
+        employees::create, employees::set_pin, employees::list, employees::get_one, employees::remove,
         customers::create, customers::by_phone, customers::get_one,
         tokens::issue, tokens::revoke,
         shifts::open, shifts::get_one, shifts::close, shifts::cash, shifts::report,
@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         retail::list_discounts, retail::create_discount, retail::update_discount,
         retail::get_program, retail::put_program, retail::list_store_prices,
         retail::set_store_price, retail::get_cost_price, retail::set_cost_price, retail::customer_points, retail::adjust_points,
+        reports::sales, reports::set_business_day,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

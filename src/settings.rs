@@ -64,6 +64,10 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     pub statement_cache: bool,
     pub migrate_on_start: bool,
+    /// Hot standby for reports and receipt history; empty = none.
+    pub replica_url: String,
+    pub replica_max_lag_ms: u64,
+    pub replica_check_interval_ms: u64,
     pub slow_statement_ms: u64,
 }
 
@@ -93,6 +97,7 @@ pub struct SalesSettings {
     pub max_clock_skew_s: i64,
     pub ws_replay_events: usize,
     pub ws_queue_events: usize,
+    pub running_totals: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +151,12 @@ impl Settings {
             .url
             .parse::<tokio_postgres_config::Config>()
             .map_err(|e| anyhow!("database.url (DATABASE_URL) is not a PostgreSQL URL: {e}"))?;
+        if !self.database.replica_url.is_empty() {
+            self.database
+                .replica_url
+                .parse::<tokio_postgres_config::Config>()
+                .map_err(|e| anyhow!("database.replica_url is not a PostgreSQL URL: {e}"))?;
+        }
         let redis = &self.redis.url;
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(anyhow!(
@@ -160,6 +171,10 @@ impl Settings {
                 self.database.connect_timeout_ms,
             ),
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            (
+                "database.replica_check_interval_ms",
+                self.database.replica_check_interval_ms,
+            ),
             (
                 "sales.batch_max_receipts",
                 self.sales.batch_max_receipts as u64,

@@ -79,6 +79,7 @@ impl Application {
                 metrics.clone(),
             )?
         };
+        let reads = crate::replica::read_router(&settings, &db, &registry)?;
         let auth = Arc::new(Authenticator::new(db.clone()));
         let db_for_sessions = db.clone();
         let arbiter = actix::Arbiter::new();
@@ -89,6 +90,7 @@ impl Application {
                 flush_interval: Duration::from_millis(settings.sales.flush_interval_ms),
                 concurrency: settings.sales.writer_concurrency,
                 queue: settings.sales.writer_queue,
+                running_totals: settings.sales.running_totals,
             },
             metrics.clone(),
         );
@@ -116,6 +118,7 @@ impl Application {
             auth,
             bus,
             metrics,
+            reads,
             shutdown: Default::default(),
             sessions: Arc::new(jowi_actors::sessions::Sessions::new(
                 db_for_sessions,
@@ -123,6 +126,7 @@ impl Application {
             )),
         });
         spawn_background(&state, &settings);
+        crate::replica::spawn_checker(&state.reads, &settings);
         partitions::spawn(
             state.db.clone(),
             partition_settings(&settings),

@@ -38,6 +38,7 @@ codes! {
     BadRequest = ("bad_request", 400, "Malformed request: invalid JSON, wrong types, unknown fields, bad path or query values."),
     Unauthorized = ("unauthorized", 401, "No bearer token, or one that is unknown or revoked."),
     Forbidden = ("forbidden", 403, "The token's role may not do this (or the admin API is disabled)."),
+    WrongPin = ("wrong_pin", 403, "The employee's PIN is wrong; after 5 wrong PINs in a row the employee is locked out for 5 minutes."),
     NotFound = ("not_found", 404, "No such entity in this tenant (another tenant's id answers this too)."),
     RouteNotFound = ("route_not_found", 404, "No such endpoint."),
     VersionConflict = ("version_conflict", 409, "The edit names a stale version: read the entity again and redo the edit."),
@@ -45,6 +46,7 @@ codes! {
     NumberTaken = ("number_taken", 409, "The offline receipt number is already used by another receipt."),
     ShiftClosed = ("shift_closed", 409, "The shift is closed (the receipt happened after the close, or it was closed already)."),
     ShiftAlreadyOpen = ("shift_already_open", 409, "The register already has an open shift."),
+    PinNotSet = ("pin_not_set", 409, "The employee has no PIN yet: a manager sets one first."),
     ReturnExceedsSale = ("return_exceeds_sale", 409, "The return takes back more than is left to return on its sale."),
     DuplicateBarcode = ("duplicate_barcode", 409, "The barcode belongs to another product."),
     DuplicatePhone = ("duplicate_phone", 409, "A customer with this phone number exists."),
@@ -94,6 +96,10 @@ pub enum Error {
 
     #[error("{0}")]
     Forbidden(String),
+
+    /// A credential other than the token was refused (a wrong PIN).
+    #[error("{message}")]
+    Denied { code: Code, message: String },
 
     /// Load shedding: a bounded queue is full or an actor did not answer
     /// in time. Nothing was stored; the client may retry.
@@ -150,8 +156,10 @@ impl Error {
             },
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
-            Error::Busy(m) => Error::Busy(m.clone()),
-            Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::Denied { code, message } => Error::Denied {
+                code: *code,
+                message: message.clone(),
+            },
             Error::RateLimited {
                 message,
                 retry_after_s,
@@ -159,6 +167,8 @@ impl Error {
                 message: message.clone(),
                 retry_after_s: *retry_after_s,
             },
+            Error::Busy(m) => Error::Busy(m.clone()),
+            Error::Unavailable(m) => Error::Unavailable(m.clone()),
             Error::Internal(_) => {
                 Error::Unavailable("the receipt could not be stored; retry".into())
             }
@@ -175,9 +185,10 @@ impl Error {
             Error::TotalsMismatch { .. } => Code::TotalsMismatch,
             Error::Unauthorized(_) => Code::Unauthorized,
             Error::Forbidden(_) => Code::Forbidden,
+            Error::Denied { code, .. } => *code,
+            Error::RateLimited { .. } => Code::TooManyAttempts,
             Error::Busy(_) => Code::Busy,
             Error::Unavailable(_) => Code::Unavailable,
-            Error::RateLimited { .. } => Code::TooManyAttempts,
             Error::Internal(_) => Code::Internal,
         }
     }

@@ -225,7 +225,7 @@ impl Sessions {
                         "too many failed sign-ins for this {scope}; try again in {} minutes",
                         (retry_after_s + 59) / 60
                     ),
-                    retry_after_s: retry_after_s.max(1) as u64,
+                    retry_after_s: retry_after_s.max(1).unsigned_abs(),
                 }));
             }
         }

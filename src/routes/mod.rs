@@ -13,6 +13,7 @@ pub mod products;
 pub mod receipt_money;
 pub mod receipts;
 pub mod retail;
+pub mod reports;
 pub mod shifts;
 pub mod stock;
 pub mod stores;
@@ -42,7 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(stock::configure)
             .configure(auth::configure)
             .configure(backoffice::configure)
-            .configure(catalog_io::configure),
+            .configure(catalog_io::configure)
+            .configure(reports::configure),
     );
 }
 

@@ -189,9 +189,19 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let receipt = receipts::load_receipt(&state.db, auth.tenant(), *id)
+    // History reads may come from the replica; a receipt it has not
+    // replayed yet (just posted) is looked up on the primary.
+    let tenant_id = auth.tenant();
+    let receipt = match state
+        .reads
+        .read(|db| receipts::load_receipt(db, tenant_id, *id))
         .await?
-        .ok_or(Error::not_found("receipt"))?;
+    {
+        Some(r) => r,
+        None => receipts::load_receipt(&state.db, tenant_id, *id)
+            .await?
+            .ok_or(Error::not_found("receipt"))?,
+    };
     Ok(HttpResponse::Ok().json(receipt))
 }
 
@@ -258,16 +268,11 @@ pub async fn list(
         .store(store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items = receipts::list_receipts(
-        &state.db,
-        tenant.auth.tenant(),
-        store_id,
-        q.from,
-        q.to,
-        after,
-        limit,
-    )
-    .await?;
+    let tenant_id = tenant.auth.tenant();
+    let items = state
+        .reads
+        .read(|db| receipts::list_receipts(db, tenant_id, store_id, q.from, q.to, after, limit))
+        .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items

@@ -14,5 +14,8 @@ mod org;
 mod partitions;
 mod pgbouncer;
 mod retail;
+mod replica;
+mod reports;
 mod sales;
+mod totals_check;
 mod ws;

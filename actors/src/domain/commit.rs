@@ -70,6 +70,9 @@ pub struct Facts {
     /// Points balance of every existing customer the batch moves points
     /// of, locked until COMMIT.
     pub balances: HashMap<(TenantId, Uuid), i64>,
+    /// Per shift: who sells on it and its store's business clock (for the
+    /// running totals; `decide` does not use it).
+    pub sold_by: HashMap<(TenantId, Uuid), super::totals::ShiftContext>,
 }
 
 /// How an accepted receipt is numbered.

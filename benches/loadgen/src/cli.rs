@@ -19,6 +19,27 @@ pub enum Command {
     Setup(SetupArgs),
     /// Run scenarios against a running server and write the JSON + markdown report.
     Run(Box<RunArgs>),
+    /// Write sales history for the fixture's tenants straight into PostgreSQL.
+    History(HistoryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// PostgreSQL URL of the bench database (after `setup`).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// The fixture written by `setup`.
+    #[arg(long, default_value = "benches/results/.fixture.json")]
+    pub fixture: PathBuf,
+    /// Receipts in total, spread evenly over registers and days.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub receipts: usize,
+    /// Days of history, ending yesterday.
+    #[arg(long, default_value_t = 365)]
+    pub days: i64,
+    /// Tenants written at once (one connection each).
+    #[arg(long, default_value_t = 2)]
+    pub parallel: usize,
 }
 
 #[derive(Args, Debug)]
@@ -60,6 +81,7 @@ pub enum ScenarioName {
     Ws,
     PgInsert,
     Connections,
+    Reports,
 }
 
 impl ScenarioName {
@@ -74,6 +96,7 @@ impl ScenarioName {
             ScenarioName::Ws => "ws",
             ScenarioName::PgInsert => "pg-insert",
             ScenarioName::Connections => "connections",
+            ScenarioName::Reports => "reports",
         }
     }
 }

@@ -8,8 +8,10 @@
 
 use super::pipeline::Param;
 use super::BatchTx;
+use crate::domain::business_day::BusinessClock;
 use crate::domain::commit::{client_number, Facts, ShiftFacts};
 use crate::domain::receipt::{PreparedReceipt, ReceiptKind};
+use crate::domain::totals::ShiftContext;
 use crate::error::Result;
 use rust_decimal::Decimal;
 use std::collections::{BTreeSet, HashMap};
@@ -17,9 +19,18 @@ use uuid::Uuid;
 
 const SQL_KEYS: &str = "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id";
-const SQL_SHIFTS: &str = "SELECT s.tenant_id, s.id, s.register_id, s.closed_at FROM shifts s \
+/// With each shift: its employee and its store's business clock (for the
+/// running totals). The store row is held FOR SHARE too, so a change of the
+/// store's clock waits for batches that read the old one
+/// (`pg::totals::set_store_clock`).
+const SQL_SHIFTS: &str = "SELECT s.tenant_id, s.id, s.register_id, s.closed_at, s.employee_id, \
+        COALESCE(st.time_zone, tn.time_zone), \
+        COALESCE(st.business_day_start_hour, tn.business_day_start_hour) \
+     FROM shifts s \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
-     ORDER BY s.tenant_id, s.id FOR SHARE OF s";
+     JOIN stores st ON st.tenant_id = s.tenant_id AND st.id = s.store_id \
+     JOIN tenants tn ON tn.id = s.tenant_id \
+     ORDER BY s.tenant_id, s.id FOR SHARE OF s, st";
 const SQL_TAKEN: &str = "SELECT k.tenant_id, k.number FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::text[]) AS u(t, n) ON k.tenant_id = u.t AND k.number = u.n";
 /// The sales returned from: locked, and answered only if they are sales.
@@ -150,6 +161,13 @@ impl BatchTx {
             facts.stored.insert((row.get(0), row.get(1)), row.get(2));
         }
         for row in shift_rows? {
+            facts.sold_by.insert(
+                (row.get(0), row.get(1)),
+                ShiftContext {
+                    employee_id: row.get(4),
+                    clock: BusinessClock::from_settings(row.get(5), row.get(6)),
+                },
+            );
             facts.shifts.insert(
                 (row.get(0), row.get(1)),
                 ShiftFacts {

@@ -31,10 +31,11 @@ mod numbering;
 pub mod pipeline;
 pub mod receipts;
 pub mod stock;
+pub mod totals;
 
 use super::receipts::load_receipt_on;
 use super::Db;
-use crate::domain::commit::{Decisions, Posted, Verdict};
+use crate::domain::commit::{Decisions, Facts, Posted, Verdict};
 use crate::domain::receipt::{PreparedReceipt, StoredReceipt};
 use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
@@ -45,6 +46,7 @@ use pipeline::Sql;
 use receipts::{stored_number, ReceiptTables};
 use stock::StockWriter;
 use tokio_postgres::Row;
+use totals::TotalsWriter;
 
 /// A group of tables a batch writes: column arrays and their statements.
 pub trait BatchWriter: Send + Sync {
@@ -94,6 +96,8 @@ impl From<tokio_postgres::Error> for CommitError {
 pub struct BatchTx {
     client: deadpool_postgres::Object,
     statement_cache: bool,
+    /// Write the running report totals (`sales.running_totals`).
+    pub running_totals: bool,
 }
 
 impl BatchTx {
@@ -101,6 +105,7 @@ impl BatchTx {
         Ok(BatchTx {
             client: db.client().await?,
             statement_cache: db.statement_cache,
+            running_totals: true,
         })
     }
 
@@ -123,6 +128,7 @@ impl BatchTx {
     pub async fn write(
         &self,
         batch: &[PreparedReceipt],
+        facts: &Facts,
         decisions: &Decisions,
         now: DateTime<Utc>,
     ) -> Result<Effects, CommitError> {
@@ -136,17 +142,24 @@ impl BatchTx {
         let mut receipts = ReceiptTables::new(now, accepted.len(), lines);
         let mut stock = StockWriter::new(now, lines);
         let mut loyalty = LoyaltyWriter::new(now);
+        let mut totals = TotalsWriter::default();
         for (r, n) in &accepted {
-            receipts.push(r, stored_number(r, n));
+            let sold_by = facts.sold_by.get(&(r.tenant_id, r.shift_id));
+            receipts.push_sold_by(r, stored_number(r, n), sold_by.and_then(|c| c.employee_id));
             stock.push(r);
             loyalty.push(r);
+            if let (Some(ctx), true) = (sold_by, self.running_totals) {
+                totals.push(r, ctx);
+            }
         }
         stock.seal();
         loyalty.seal();
+        totals.seal();
         let numbering = NumberWriter::new(batch, decisions);
         // Pipeline order: receipt tables, derived data, then the numbering
         // (register locks last).
-        let writers: [&dyn BatchWriter; 4] = [&receipts, &stock, &loyalty, &numbering];
+        let writers: [&dyn BatchWriter; 5] =
+            [&receipts, &stock, &loyalty, &totals, &numbering];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();
         let counts: Vec<usize> = per_writer.iter().map(Vec::len).collect();
         let statements: Vec<Sql<'_>> = per_writer.into_iter().flatten().collect();

@@ -16,11 +16,12 @@ const SQL_KEYS: &str = "INSERT INTO receipt_keys (tenant_id, id, store_id, regis
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::timestamptz[])";
 const SQL_RECEIPTS: &str = "INSERT INTO receipts (tenant_id, id, occurred_at, store_id, register_id, shift_id, kind, \
         original_receipt_id, customer_id, subtotal, discount_total, total, paid, change_due, \
-        receipt_discount, discount_id, tax_total, taxes, rounding, points_earned, points_redeemed, created_at) \
+        receipt_discount, discount_id, tax_total, taxes, rounding, points_earned, points_redeemed, employee_id, \
+        created_at) \
      SELECT u.*, $22::timestamptz FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], \
         $6::uuid[], $7::text[], $8::uuid[], $9::uuid[], $10::bigint[], $11::bigint[], \
         $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::uuid[], $17::bigint[], \
-        $18::jsonb[], $19::bigint[], $20::bigint[], $21::bigint[]) AS u";
+        $18::jsonb[], $19::bigint[], $20::bigint[], $21::bigint[], $23::uuid[]) AS u";
 const SQL_ITEMS: &str = "INSERT INTO receipt_items (tenant_id, receipt_id, line_no, occurred_at, variant_id, product_id, \
         quantity, price, discount, total, receipt_discount, tax, tax_rate_id, discount_id, tax_included) \
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::uuid[], $6::uuid[], \
@@ -57,6 +58,8 @@ pub struct ReceiptTables {
     r_earned: Vec<i64>,
     r_redeemed: Vec<i64>,
     r_hash: Vec<Vec<u8>>,
+    /// The shift's employee (who sold it).
+    r_employee: Vec<Option<Uuid>>,
     // receipt_items
     i_tenant: Vec<Uuid>,
     i_receipt: Vec<Uuid>,
@@ -118,6 +121,7 @@ impl ReceiptTables {
             r_earned: Vec::with_capacity(receipts),
             r_redeemed: Vec::with_capacity(receipts),
             r_hash: Vec::with_capacity(receipts),
+            r_employee: Vec::with_capacity(receipts),
             i_tenant: Vec::new(),
             i_receipt: Vec::new(),
             i_line: Vec::new(),
@@ -144,8 +148,14 @@ impl ReceiptTables {
         t
     }
 
-    /// Adds an accepted receipt stored under `number`.
+    /// Adds an accepted receipt stored under `number` (no employee).
     pub fn push(&mut self, r: &PreparedReceipt, number: String) {
+        self.push_sold_by(r, number, None);
+    }
+
+    /// Adds an accepted receipt stored under `number`, sold by `employee`.
+    pub fn push_sold_by(&mut self, r: &PreparedReceipt, number: String, employee: Option<Uuid>) {
+        self.r_employee.push(employee);
         self.r_tenant.push(r.tenant_id);
         self.r_id.push(r.id);
         self.r_occurred.push(r.occurred_at);
@@ -237,6 +247,7 @@ impl BatchWriter for ReceiptTables {
             &self.r_earned,
             &self.r_redeemed,
             &self.created_at,
+            &self.r_employee,
         ];
         let items: Vec<Param> = vec![
             &self.i_tenant,

@@ -8,6 +8,7 @@ mod mix;
 mod pg_insert;
 mod receipt;
 mod receipt_rich;
+mod reports;
 mod ws;
 
 use crate::cli::{RunArgs, ScenarioName};
@@ -205,6 +206,14 @@ pub async fn run(ctx: &Ctx, name: ScenarioName) -> anyhow::Result<ScenarioResult
         ScenarioName::Ws => ws::run(ctx).await?,
         ScenarioName::PgInsert => pg_insert::run(ctx).await?,
         ScenarioName::Connections => connections::run(ctx).await?,
+        ScenarioName::Reports => {
+            let (shifts, note) = ctx.shifts().await;
+            let w = reports::Reports::new(f, t, shifts);
+            let mut r = http_scenario(ctx, name, Arc::new(w), "req/s").await;
+            r.notes.push(note);
+            r.notes.push(reports::DESCRIPTION.to_owned());
+            r
+        }
     })
 }
 
