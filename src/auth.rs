@@ -1,5 +1,6 @@
-//! Bearer token -> `Auth` (the caller's principal). The tenant of every
-//! request comes from here, never from a path, body or header it picks.
+//! Bearer token (or back-office session cookie) -> `Auth` (the caller's
+//! principal). The tenant of every request comes from here, never from a
+//! path, body or header it picks.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -43,25 +44,41 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        // No Authorization header but a session cookie: a person in the
+        // back office (CSRF-checked in crate::web::session).
+        let cookie = match req.headers().contains_key(header::AUTHORIZATION) {
+            false => crate::web::session::cookie_value(req).map(|c| (c, req.clone())),
+            true => None,
+        };
         let token = bearer(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiError::Domain(DomainError::Internal(anyhow::anyhow!("app state missing")))
             })?;
-            let token = token?;
-            let principal = match state.auth.lookup_cached(&token)? {
-                Lookup::Known(p) => p,
-                Lookup::NeedsDatabase(tenant) => {
-                    // Bounded: a spray of made-up tokens must not become
-                    // a spray of database queries.
-                    state.limits.check_lookup(tenant)?;
-                    let found = state.auth.lookup_database(&token, tenant).await;
-                    if matches!(found, Err(DomainError::Unauthorized(_))) {
-                        state.limits.lookup_failed(tenant);
+            let principal = match cookie {
+                Some((cookie, req)) => {
+                    crate::web::session::authenticate(&state, &req, &cookie)
+                        .await?
+                        .principal
+                }
+                None => {
+                    let token = token?;
+                    match state.auth.lookup_cached(&token)? {
+                        Lookup::Known(p) => p,
+                        Lookup::NeedsDatabase(tenant) => {
+                            // Bounded: a spray of made-up tokens must not
+                            // become a spray of database queries.
+                            state.limits.check_lookup(tenant)?;
+                            let found = state.auth.lookup_database(&token, tenant).await;
+                            if matches!(found, Err(DomainError::Unauthorized(_))) {
+                                state.limits.lookup_failed(tenant);
+                            }
+                            found?
+                        }
                     }
-                    found?
                 }
             };
+            // A back-office session is budgeted like a token (keyed by its user).
             state.limits.check(&principal, || {
                 state.directory.loaded(principal.tenant_id).map(|t| {
                     t.catalog

@@ -23,6 +23,14 @@ pub enum ApiError {
     MethodNotAllowed(String),
     /// A rate limit ran out (429).
     RateLimited(crate::rate_limit::Throttled),
+    /// A cookie-authenticated write without the session's CSRF token (or
+    /// from another origin).
+    CsrfRejected,
+    /// A query parameter is wrong: 400 naming the parameter in `field`.
+    BadParam {
+        field: &'static str,
+        message: String,
+    },
 }
 
 impl From<crate::rate_limit::Throttled> for ApiError {
@@ -42,6 +50,9 @@ struct Detail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// `totals_mismatch`: the server's lines and totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -55,6 +66,8 @@ impl ApiError {
             ApiError::RouteNotFound => Code::RouteNotFound,
             ApiError::MethodNotAllowed(_) => Code::MethodNotAllowed,
             ApiError::RateLimited(_) => Code::RateLimited,
+            ApiError::CsrfRejected => Code::CsrfRejected,
+            ApiError::BadParam { .. } => Code::BadRequest,
         }
     }
 
@@ -89,6 +102,7 @@ impl fmt::Display for ApiError {
         match self {
             ApiError::Domain(e) => write!(f, "{e}"),
             ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => f.write_str(m),
+            ApiError::BadParam { field, message } => write!(f, "{field}: {message}"),
             ApiError::VersionRequired => f.write_str(
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
@@ -99,6 +113,9 @@ impl fmt::Display for ApiError {
                 "the {} rate limit is reached; retry in {} s",
                 t.scope,
                 t.retry_after_s()
+            ),
+            ApiError::CsrfRejected => f.write_str(
+                "this write needs the session's X-CSRF-Token header and must come from this site",
             ),
         }
     }
@@ -128,6 +145,7 @@ impl ResponseError for ApiError {
         }
         let field = match self {
             ApiError::Domain(DomainError::Invalid { field, .. }) => Some(field.as_str()),
+            ApiError::BadParam { field, .. } => Some(*field),
             _ => None,
         };
         let mut resp = HttpResponse::build(status);
@@ -145,11 +163,19 @@ impl ResponseError for ApiError {
             // Retryable: tell the client when.
             resp.insert_header((header::RETRY_AFTER, "1"));
         }
+        let server = match self {
+            ApiError::Domain(DomainError::TotalsMismatch { server }) => Some(&**server),
+            _ => None,
+        };
+        if let ApiError::Domain(DomainError::RateLimited { retry_after_s, .. }) = self {
+            resp.insert_header((header::RETRY_AFTER, (*retry_after_s).max(1).to_string()));
+        }
         resp.json(Body {
             error: Detail {
                 code,
                 message,
                 field,
+                server,
             },
         })
     }

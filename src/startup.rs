@@ -83,7 +83,9 @@ impl Application {
                 metrics.clone(),
             )?
         };
+        let reads = crate::replica::read_router(&settings, &db, &registry)?;
         let auth = Arc::new(Authenticator::new(db.clone()));
+        let db_for_sessions = db.clone();
         let arbiter = actix::Arbiter::new();
         let writer: Writer = Writer::start(
             db.clone(),
@@ -93,6 +95,7 @@ impl Application {
                 concurrency: settings.sales.writer_concurrency,
                 queue: settings.sales.writer_queue,
                 max_clock_skew: Duration::from_secs(settings.sales.max_clock_skew_s.max(0) as u64),
+                running_totals: settings.sales.running_totals,
             },
             metrics.clone(),
         );
@@ -122,9 +125,15 @@ impl Application {
             bus,
             metrics,
             limits,
+            reads,
             shutdown: Default::default(),
+            sessions: Arc::new(jowi_actors::sessions::Sessions::new(
+                db_for_sessions,
+                settings.backoffice.sessions(),
+            )),
         });
         spawn_background(&state, &settings);
+        crate::replica::spawn_checker(&state.reads, &settings);
         partitions::spawn(
             state.db.clone(),
             partition_settings(&settings),
@@ -224,6 +233,7 @@ fn build_server(
             .wrap(middleware::from_fn(crate::ops_metrics::track_in_flight))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
+            .configure(crate::web::configure)
             .default_service(web::to(fallback::not_routed))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_s)

@@ -58,9 +58,11 @@ async fn post_receipt(
             })?;
     }
     let store = state.directory.store(tenant, receipt.store_id).await?;
+    let money = super::receipt_money::context(state, tenant, &receipt).await?;
     let msg = CreateReceipt {
         receipt,
         caller_register: tenant.auth.0.register_id,
+        money,
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),
@@ -135,7 +137,7 @@ fn check_limits(receipt: &ReceiptRequest) -> Result<(), Error> {
 /// stored with the same body, 409 when it was stored with another body.
 #[utoipa::path(post, path = "/api/v1/receipts", tag = "sales", request_body = ReceiptRequest,
     responses((status = 201, body = StoredReceipt), (status = 200, body = StoredReceipt, description = "replay"),
-              (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale"),
+              (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale, totals_mismatch (with the server's figures), insufficient_points, insufficient_stock"),
               (status = 422), (status = 503, description = "outcome unknown; retry with the same id")))]
 #[post("/receipts")]
 pub async fn create(
@@ -154,7 +156,7 @@ pub async fn create(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReceiptBatch {
+pub struct ReceiptUpload {
     /// At most `sales.offline_batch_max` (default 500) receipts.
     #[schema(min_items = 1, max_items = 500)]
     pub receipts: Vec<ReceiptRequest>,
@@ -174,6 +176,10 @@ pub struct BatchError {
     pub message: String,
     /// True when the same receipt may succeed later (send it again).
     pub retryable: bool,
+    /// `totals_mismatch`: the server's lines and totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub server: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -194,13 +200,13 @@ pub struct BatchReply {
 /// Upload an offline backlog: each receipt is answered on its own; one bad
 /// receipt does not reject the others. Sales go first, then returns (a
 /// return may name a sale of the same upload).
-#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptBatch,
+#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptUpload,
     responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts, or one breaks the receipt schema (field receipts[i]....)")))]
 #[post("/receipts/batch")]
 pub async fn batch(
     tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<ReceiptBatch>,
+    body: web::Json<ReceiptUpload>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;
@@ -254,6 +260,12 @@ pub async fn batch(
                             code: code.to_owned(),
                             message,
                             retryable: status.as_u16() == 503,
+                            server: match &e {
+                                ApiError::Domain(Error::TotalsMismatch { server }) => {
+                                    Some((**server).clone())
+                                }
+                                _ => None,
+                            },
                         }),
                     }
                 }
@@ -273,10 +285,20 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    // A register token reads its own register's receipts only; another's
-    // is "not found", as another tenant's would be.
-    let receipt = receipts::load_receipt(&state.db, auth.tenant(), *id)
+    // History reads may come from the replica; a receipt it has not
+    // replayed yet (just posted) is looked up on the primary. A register
+    // token reads its own register's receipts only; another's is "not
+    // found", as another tenant's would be.
+    let tenant_id = auth.tenant();
+    let receipt = match state
+        .reads
+        .read(|db| receipts::load_receipt(db, tenant_id, *id))
         .await?
+    {
+        Some(r) => Some(r),
+        None => receipts::load_receipt(&state.db, tenant_id, *id).await?,
+    };
+    let receipt = receipt
         .filter(|r| auth.0.register_id.is_none_or(|own| own == r.register_id))
         .ok_or(Error::not_found("receipt"))?;
     Ok(HttpResponse::Ok().json(receipt))
@@ -285,7 +307,10 @@ pub async fn get_one(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    pub store_id: Uuid,
+    /// Required unless `number` is given.
+    pub store_id: Option<Uuid>,
+    /// A receipt number (`{register}-{seq}`): answers that receipt.
+    pub number: Option<String>,
     /// Inclusive lower bound on occurred_at (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound on occurred_at (RFC 3339).
@@ -313,7 +338,8 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
-/// A store's receipts, newest first, keyset-paged over the partitions.
+/// A store's receipts, newest first, keyset-paged over the partitions; or
+/// with `number`, the one receipt of that number.
 #[utoipa::path(get, path = "/api/v1/receipts", tag = "sales", params(ListParams),
     responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
 #[get("/receipts")]
@@ -323,6 +349,26 @@ pub async fn list(
     q: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
+    if let Some(number) = q.number.as_deref() {
+        let id =
+            jowi_actors::pg::manage::receipt_id_by_number(&state.db, tenant.auth.tenant(), number)
+                .await?;
+        // A register token finds its own register's receipts only.
+        let receipt = receipts::load_receipt(&state.db, tenant.auth.tenant(), id)
+            .await?
+            .filter(|r| {
+                tenant
+                    .auth
+                    .0
+                    .register_id
+                    .is_none_or(|own| own == r.register_id)
+            })
+            .ok_or(Error::not_found("receipt"))?;
+        return Ok(HttpResponse::Ok().json(receipt));
+    }
+    let store_id = q
+        .store_id
+        .ok_or_else(|| Error::invalid("store_id", "required unless number is given"))?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
@@ -331,11 +377,11 @@ pub async fn list(
     let to = q.to.map(|t| check_timestamp("to", t)).transpose()?;
     tenant
         .catalog
-        .store(q.store_id)
+        .store(store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let filter = ReceiptFilter {
-        store: q.store_id,
+        store: store_id,
         // A register token lists its own register's receipts only.
         register: tenant.auth.0.register_id,
         from,
@@ -343,7 +389,11 @@ pub async fn list(
         after,
         limit,
     };
-    let items = receipts::list_receipts(&state.db, tenant.auth.tenant(), &filter).await?;
+    let tenant_id = tenant.auth.tenant();
+    let items = state
+        .reads
+        .read(|db| receipts::list_receipts(db, tenant_id, &filter))
+        .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items

@@ -139,9 +139,10 @@ pub async fn ws(
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let metrics = state.metrics.clone();
     // The session ends when its token is revoked (checked again in full
-    // if revocations came too fast to follow).
-    let token = crate::auth::bearer(&req)?;
-    let token_hash = jowi_actors::auth::hash_token(&token);
+    // if revocations came too fast to follow). A back-office page signed in
+    // by cookie has no bearer token to revoke.
+    let token = crate::auth::bearer(&req).ok();
+    let token_hash = token.as_deref().map(jowi_actors::auth::hash_token);
     let authenticator = std::sync::Arc::clone(&state.auth);
     let mut revocations = authenticator.revocations();
     let shutdown = state.shutdown.clone();
@@ -176,9 +177,13 @@ pub async fn ws(
         let mut close_reason = None;
         while ok {
             tokio::select! {
-                revoked = revocations.recv() => match revoked {
-                    Ok(hash) if hash != token_hash => {}
-                    Err(RecvError::Lagged(_)) if authenticator.authenticate(&token).await.is_ok() => {}
+                revoked = revocations.recv(), if token.is_some() => match revoked {
+                    Ok(hash) if Some(hash) != token_hash => {}
+                    Err(RecvError::Lagged(_))
+                        if authenticator
+                            .authenticate(token.as_deref().unwrap_or_default())
+                            .await
+                            .is_ok() => {}
                     _ => {
                         close_reason = Some(actix_ws::CloseReason {
                             code: actix_ws::CloseCode::Policy,

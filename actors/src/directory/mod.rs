@@ -248,10 +248,6 @@ impl Directory {
             entries: loaded.iter().map(|h| h.catalog.entries()).sum(),
         }
     }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]

@@ -80,12 +80,16 @@ impl StockBook {
         }
     }
 
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
     pub fn epoch(&self) -> u32 {
         self.epoch
+    }
+
+    /// The level this book holds (0 when it holds none).
+    pub fn quantity(&self, warehouse: Uuid, variant: Uuid) -> Decimal {
+        self.levels
+            .get(&(warehouse, variant))
+            .map(|(q, _)| *q)
+            .unwrap_or_default()
     }
 
     pub fn subscriber_count(&self) -> usize {
@@ -102,6 +106,8 @@ impl StockBook {
                 variant_id: *v,
                 quantity: *q,
                 negative: Level::is_negative(*q),
+                // Cost is a back-office figure: read from PostgreSQL only.
+                avg_cost: None,
             })
             .collect();
         out.sort_by_key(|l| (l.variant_id, l.warehouse_id));
@@ -256,7 +262,7 @@ mod tests {
         book.set(w, v, Decimal::from(8), Decimal::NEGATIVE_ONE, 2, "sale");
         book.set(w, v, Decimal::from(9), Decimal::NEGATIVE_ONE, 1, "sale");
         assert_eq!(book.levels(None)[0].quantity, Decimal::from(8));
-        assert_eq!(book.seq(), 1);
+        assert_eq!(book.seq, 1);
         assert!(
             matches!(sub.try_recv(), Ok(StockEvent::Change(c)) if c.quantity == Decimal::from(8))
         );

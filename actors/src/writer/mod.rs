@@ -35,6 +35,9 @@ pub struct WriterSettings {
     pub queue: usize,
     /// How far a receipt may be dated before its shift opened.
     pub max_clock_skew: Duration,
+    /// Write the report totals in each commit (off only to measure what
+    /// they cost; reports are then stale until `jowi reports rebuild`).
+    pub running_totals: bool,
 }
 
 /// What a store actor hears back for one receipt whose batch committed.
@@ -129,20 +132,21 @@ async fn collect(
         let metrics = metrics.clone();
         let pending = Arc::clone(&pending);
         let skew = chrono::Duration::from_std(settings.max_clock_skew).unwrap_or_default();
+        let totals = settings.running_totals;
         tokio::spawn(async move {
             let n = jobs.len();
-            flush(&db, &metrics, skew, jobs).await;
+            flush(&db, &metrics, skew, totals, jobs).await;
             pending.fetch_sub(n, Ordering::SeqCst);
             drop(permit);
         });
     }
 }
 
-async fn flush(db: &Db, metrics: &Metrics, skew: chrono::Duration, jobs: Vec<Job>) {
+async fn flush(db: &Db, metrics: &Metrics, skew: chrono::Duration, totals: bool, jobs: Vec<Job>) {
     let (receipts, replies): (Vec<PreparedReceipt>, Vec<_>) =
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
-    settle(db, metrics, skew, receipts, replies).await;
+    settle(db, metrics, skew, totals, receipts, replies).await;
 }
 
 type Reply = oneshot::Sender<Result<Committed>>;
@@ -157,6 +161,7 @@ fn settle<'a>(
     db: &'a Db,
     metrics: &'a Metrics,
     skew: chrono::Duration,
+    totals: bool,
     mut receipts: Vec<PreparedReceipt>,
     mut replies: Vec<Reply>,
 ) -> futures::future::BoxFuture<'a, ()> {
@@ -167,7 +172,7 @@ fn settle<'a>(
             .timed(
                 "receipts.commit_batch",
                 &tenants,
-                commit(db, skew, &receipts),
+                commit(db, skew, &receipts, totals),
             )
             .await;
         // Another instance took a number or id between our read and our write:
@@ -177,7 +182,7 @@ fn settle<'a>(
                 .timed(
                     "receipts.commit_batch",
                     &tenants,
-                    commit(db, skew, &receipts),
+                    commit(db, skew, &receipts, totals),
                 )
                 .await;
         }
@@ -194,8 +199,8 @@ fn settle<'a>(
                 tracing::warn!(receipts = receipts.len(), error = %why, "batch refused by the database; isolating the offender");
                 let back = receipts.split_off(receipts.len() / 2);
                 let back_replies = replies.split_off(replies.len() / 2);
-                settle(db, metrics, skew, receipts, replies).await;
-                settle(db, metrics, skew, back, back_replies).await;
+                settle(db, metrics, skew, totals, receipts, replies).await;
+                settle(db, metrics, skew, totals, back, back_replies).await;
             } else if let (Some(r), Some(reply)) = (receipts.first(), replies.pop()) {
                 tracing::warn!(tenant_id = %r.tenant_id, receipt_id = %r.id, error = %why, "the database refused a receipt");
                 let _ = reply.send(Err(Error::invalid(
@@ -252,15 +257,19 @@ async fn commit(
     db: &Db,
     skew: chrono::Duration,
     batch: &[PreparedReceipt],
+    totals: bool,
 ) -> Result<BatchCommitted, CommitError> {
-    let tx = BatchTx::connect(db).await?;
+    let mut tx = BatchTx::connect(db).await?;
+    tx.running_totals = totals;
     let result = async {
         let now = micros(Utc::now());
         let mut facts = tx.begin_and_read(batch).await?;
         facts.clock_skew = skew;
         let decisions = decide(batch, &facts);
-        let mut effects = tx.write(batch, &decisions, now).await?;
+        // Inside the transaction: behind a transaction-mode PgBouncer the
+        // connection is only ours until COMMIT.
         let replays = tx.load_replays(batch, &decisions).await?;
+        let mut effects = tx.write(batch, &facts, &decisions, now).await?;
         Ok(BatchCommitted {
             posted: answers(batch, decisions, &mut effects.numbers, replays, now),
             levels: effects.levels,
