@@ -45,6 +45,7 @@ impl ApiError {
                 }
                 DomainError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
                 DomainError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
+                DomainError::Gone { code, .. } => (StatusCode::GONE, code),
                 DomainError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
                 DomainError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

@@ -23,6 +23,11 @@ pub enum Error {
     #[error("version conflict: you sent version {expected}, the current version is {current}")]
     VersionConflict { expected: i32, current: i32 },
 
+    /// What the request points at existed but is no longer kept (an events
+    /// cursor older than the retention window).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
+
     #[error("{0}")]
     Unauthorized(String),
 
@@ -68,6 +73,10 @@ impl Error {
             Error::VersionConflict { expected, current } => Error::VersionConflict {
                 expected: *expected,
                 current: *current,
+            },
+            Error::Gone { code, message } => Error::Gone {
+                code,
+                message: message.clone(),
             },
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),

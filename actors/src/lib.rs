@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod pg;
 pub mod store;
 pub mod tenant;
+pub mod webhooks;
 pub mod writer;
 
 pub use error::{Error, Result};

@@ -1,6 +1,7 @@
 //! Value types with parsing rules. Everything that crosses the API boundary
 //! is checked here once, so the actors only ever see valid values.
 
+pub mod events;
 mod money;
 mod quantity;
 

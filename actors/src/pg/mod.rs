@@ -3,9 +3,11 @@
 
 pub mod catalog;
 pub mod org;
+pub mod outbox;
 pub mod sales;
 pub mod shifts;
 pub mod stock;
+pub mod webhooks;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
