@@ -1,8 +1,8 @@
 //! OpenAPI 3 of every endpoint, generated from the handlers' annotations.
 
 use crate::routes::{
-    admin, categories, customers, employees, health, products, receipts, shifts, stock, stores,
-    tokens,
+    admin, categories, customers, employees, events, health, products, receipts, shifts, stock,
+    stores, tokens, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -23,6 +23,8 @@ use utoipa::{Modify, OpenApi};
         shifts::open, shifts::get_one, shifts::close, shifts::cash, shifts::report,
         receipts::create, receipts::batch, receipts::get_one, receipts::list,
         stock::store_levels, stock::post_movement, stock::ws,
+        webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
+        webhooks::deliveries, webhooks::redeliver, events::feed,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -15,6 +15,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub catalog: CatalogSettings,
     pub sales: SalesSettings,
+    pub webhooks: jowi_actors::webhooks::WebhookSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +147,7 @@ impl Settings {
                 return Err(anyhow!("{key} must be greater than 0"));
             }
         }
+        self.webhooks.validate().map_err(|e| anyhow!(e))?;
         Ok(())
     }
 

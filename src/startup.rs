@@ -90,6 +90,7 @@ impl Application {
                 replay_events: settings.sales.ws_replay_events,
             },
         ));
+        let webhooks = start_webhooks(&settings, &registry)?;
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             db,
@@ -97,6 +98,7 @@ impl Application {
             auth,
             bus,
             metrics,
+            webhooks,
         });
         spawn_background(&state, &settings);
 
@@ -123,6 +125,18 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The outbox sequencer and webhook worker, on a pool of their own.
+fn start_webhooks(
+    settings: &Settings,
+    registry: &prometheus::Registry,
+) -> anyhow::Result<jowi_actors::webhooks::WebhookHandle> {
+    let metrics = jowi_actors::webhooks::metrics::WebhookMetrics::register(registry)?;
+    let mut pool = pool_settings(settings);
+    pool.max_size = settings.webhooks.pool_max;
+    let db = Db::new(pg::connect(&pool)?, settings.database.statement_cache);
+    jowi_actors::webhooks::start(db, settings.webhooks.clone(), metrics)
 }
 
 fn build_server(

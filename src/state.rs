@@ -15,4 +15,6 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub bus: Arc<dyn Bus>,
     pub metrics: Metrics,
+    /// Wakes the outbox sequencer after a write.
+    pub webhooks: jowi_actors::webhooks::WebhookHandle,
 }

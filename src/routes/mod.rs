@@ -4,6 +4,7 @@ pub mod admin;
 pub mod categories;
 pub mod customers;
 pub mod employees;
+pub mod events;
 pub mod health;
 pub mod products;
 pub mod receipts;
@@ -11,6 +12,7 @@ pub mod shifts;
 pub mod stock;
 pub mod stores;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use actix_web::{http::header, web, HttpRequest};
@@ -31,7 +33,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(customers::configure)
             .configure(tokens::configure)
             .configure(shifts::configure)
-            .configure(stock::configure),
+            .configure(stock::configure)
+            .configure(webhooks::configure)
+            .configure(events::configure),
     );
 }
 
