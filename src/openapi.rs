@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
         products::by_barcode, products::list, products::changes,
         stores::create, stores::list, stores::get_one, stores::create_register, stores::list_registers,
         employees::create, employees::list, employees::get_one, employees::remove,
-        customers::create, customers::by_phone, customers::get_one,
+        customers::create, customers::by_phone, customers::get_one, customers::update,
         tokens::issue, tokens::revoke,
         shifts::open, shifts::get_one, shifts::close, shifts::cash, shifts::report,
         receipts::create, receipts::batch, receipts::get_one, receipts::list,

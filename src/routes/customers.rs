@@ -1,10 +1,10 @@
 //! Customers, looked up by phone at the register (loyalty).
 
-use super::optional_text;
+use super::{double_option, optional_text};
 use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 use jowi_actors::domain::{parse_name, parse_phone};
 use jowi_actors::pg::org::{self, Customer};
 use jowi_actors::Error;
@@ -13,7 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create).service(by_phone).service(get_one);
+    cfg.service(create)
+        .service(by_phone)
+        .service(get_one)
+        .service(update);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,4 +76,55 @@ pub async fn get_one(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(org::get_customer(&state.db, auth.tenant(), *id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+}
+
+/// Edits a customer; fields left out stay as they are.
+#[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", request_body = CustomerPatch,
+    responses((status = 200, body = Customer), (status = 404), (status = 409), (status = 422)))]
+#[patch("/customers/{id}")]
+pub async fn update(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<CustomerPatch>,
+) -> ApiResult<HttpResponse> {
+    auth.require_sell("edit customers")?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| parse_name("name", n, 200))
+        .transpose()?;
+    let phone = body
+        .phone
+        .as_deref()
+        .map(|p| parse_phone("phone", p))
+        .transpose()?;
+    let email = match &body.email {
+        Some(e) => Some(optional_text("email", e.as_deref(), 200)?),
+        None => None,
+    };
+    if email.as_ref().and_then(|e| e.as_deref()).is_some_and(|e| !e.contains('@')) {
+        return Err(Error::invalid("email", "not an e-mail address").into());
+    }
+    let customer = org::update_customer(
+        &state.db,
+        auth.tenant(),
+        *id,
+        name.as_deref(),
+        phone.as_deref(),
+        email.as_ref().map(|e| e.as_deref()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(customer))
 }

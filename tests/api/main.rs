@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod receiver;
 
 mod auth;
 mod bus;
@@ -11,3 +12,4 @@ mod org;
 mod pgbouncer;
 mod sales;
 mod ws;
+mod webhooks;

@@ -1,7 +1,7 @@
 //! Tenants, tokens, stores, registers, employees and customers.
 
 use super::{Db, Tx};
-use crate::domain::{new_id, Role, StoreId, TenantId};
+use crate::domain::{events, new_id, Role, StoreId, TenantId};
 use crate::error::{constraint, Error, Result};
 use crate::tenant::catalog::{Register, Store};
 use chrono::{DateTime, Utc};
@@ -254,6 +254,7 @@ fn customer_row(r: &tokio_postgres::Row) -> Customer {
     }
 }
 
+/// Adds a customer and its `customer.created` event in one transaction.
 pub async fn insert_customer(
     db: &Db,
     tenant: TenantId,
@@ -262,25 +263,63 @@ pub async fn insert_customer(
     email: Option<&str>,
 ) -> Result<Customer> {
     let id = new_id();
-    let rows = db
-        .query(
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let stmt = db
+        .prepare(
+            &tx,
             "INSERT INTO customers (tenant_id, id, name, phone, email) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id, name, phone, email, created_at",
-            &[&tenant, &id, &name, &phone, &email],
         )
+        .await?;
+    let row = tx
+        .query_one(&stmt, &[&tenant, &id, &name, &phone, &email])
         .await
-        .map_err(|e| match e {
-            Error::Internal(ref inner) => match inner.downcast_ref::<tokio_postgres::Error>() {
-                Some(pg) if constraint(pg) == Some("customers_tenant_id_phone_key") => {
-                    Error::conflict("duplicate_phone", "a customer with this phone already exists")
-                }
-                _ => e,
-            },
-            other => other,
-        })?;
-    rows.first()
-        .map(customer_row)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("insert returned no row")))
+        .map_err(duplicate_phone)?;
+    let customer = customer_row(&row);
+    super::outbox::append(db, &tx, tenant, events::CUSTOMER_CREATED, &customer).await?;
+    tx.commit().await?;
+    Ok(customer)
+}
+
+fn duplicate_phone(e: tokio_postgres::Error) -> Error {
+    if constraint(&e) == Some("customers_tenant_id_phone_key") {
+        return Error::conflict("duplicate_phone", "a customer with this phone already exists");
+    }
+    e.into()
+}
+
+/// Edits a customer (fields left `None` stay) and writes its
+/// `customer.updated` event in the same transaction.
+pub async fn update_customer(
+    db: &Db,
+    tenant: TenantId,
+    id: Uuid,
+    name: Option<&str>,
+    phone: Option<&str>,
+    email: Option<Option<&str>>,
+) -> Result<Customer> {
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let stmt = db
+        .prepare(
+            &tx,
+            "UPDATE customers SET name = COALESCE($3, name), phone = COALESCE($4, phone), \
+               email = CASE WHEN $5 THEN $6 ELSE email END \
+             WHERE tenant_id = $1 AND id = $2 RETURNING id, name, phone, email, created_at",
+        )
+        .await?;
+    let set_email = email.is_some();
+    let email = email.flatten();
+    let row = tx
+        .query_opt(&stmt, &[&tenant, &id, &name, &phone, &set_email, &email])
+        .await
+        .map_err(duplicate_phone)?
+        .ok_or(Error::not_found("customer"))?;
+    let customer = customer_row(&row);
+    super::outbox::append(db, &tx, tenant, events::CUSTOMER_UPDATED, &customer).await?;
+    tx.commit().await?;
+    Ok(customer)
 }
 
 pub async fn get_customer(db: &Db, tenant: TenantId, id: Uuid) -> Result<Customer> {

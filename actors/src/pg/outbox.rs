@@ -139,21 +139,24 @@ pub async fn prune(db: &Db, keep: Duration, limit: i64) -> Result<u64> {
         return Ok(0);
     }
     let secs = keep.as_secs_f64();
-    let n = tx
-        .execute(
+    let n: i64 = tx
+        .query_one(
             "WITH gone AS ( \
                DELETE FROM events e USING ( \
                  SELECT tenant_id, seq FROM events \
                  WHERE recorded_at < now() - make_interval(secs => $1) \
                  ORDER BY recorded_at LIMIT $2) o \
                WHERE e.tenant_id = o.tenant_id AND e.seq = o.seq \
-               RETURNING e.tenant_id, e.seq) \
-             UPDATE event_heads h SET pruned_through = GREATEST(h.pruned_through, g.m) \
-             FROM (SELECT tenant_id, max(seq) AS m FROM gone GROUP BY tenant_id) g \
-             WHERE h.tenant_id = g.tenant_id",
+               RETURNING e.tenant_id, e.seq), \
+             heads AS ( \
+               UPDATE event_heads h SET pruned_through = GREATEST(h.pruned_through, g.m) \
+               FROM (SELECT tenant_id, max(seq) AS m FROM gone GROUP BY tenant_id) g \
+               WHERE h.tenant_id = g.tenant_id) \
+             SELECT count(*) FROM gone",
             &[&secs, &limit],
         )
-        .await?;
+        .await?
+        .get(0);
     tx.execute(
         "DELETE FROM webhook_deliveries d USING ( \
            SELECT tenant_id, subscription_id, id FROM webhook_deliveries \
@@ -164,7 +167,7 @@ pub async fn prune(db: &Db, keep: Duration, limit: i64) -> Result<u64> {
     )
     .await?;
     tx.commit().await?;
-    Ok(n)
+    Ok(n as u64)
 }
 
 /// One published event: the webhook body and a feed entry.

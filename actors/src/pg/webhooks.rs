@@ -253,7 +253,7 @@ pub async fn redeliver(db: &Db, tenant: TenantId, id: Uuid, from_seq: i64) -> Re
     let rows = db
         .query(
             &format!(
-                "UPDATE webhook_subscriptions SET cursor_seq = $3 - 1, failures = 0, \
+                "UPDATE webhook_subscriptions SET cursor_seq = $3::int8 - 1, failures = 0, \
                    first_failure_at = NULL, next_attempt_at = now(), paused_at = NULL, \
                    paused_reason = NULL, version = version + 1, updated_at = now() \
                  WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL \
