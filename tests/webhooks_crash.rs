@@ -60,7 +60,12 @@ async fn start(db_url: &str, port: u16, admin: &str) -> Child {
     child
 }
 
-async fn post(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> Option<(u16, Value)> {
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> Option<(u16, Value)> {
     let resp = http
         .post(url)
         .bearer_auth(token)
@@ -84,14 +89,23 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
     let mut server = start(&db_url, port, &admin).await;
     let http = reqwest::Client::new();
 
-    let (_, tenant) = post(&http, &format!("{base}/api/v1/admin/tenants"), &admin, &json!({"name": "c"}))
-        .await
-        .unwrap();
+    let (_, tenant) = post(
+        &http,
+        &format!("{base}/api/v1/admin/tenants"),
+        &admin,
+        &json!({"name": "c"}),
+    )
+    .await
+    .unwrap();
     let owner = tenant["token"].as_str().unwrap().to_owned();
-    let (s, hook) = post(&http, &format!("{base}/api/v1/webhooks"), &owner,
-        &json!({"url": format!("{}/crash", rx.url)}))
-        .await
-        .unwrap();
+    let (s, hook) = post(
+        &http,
+        &format!("{base}/api/v1/webhooks"),
+        &owner,
+        &json!({"url": format!("{}/crash", rx.url)}),
+    )
+    .await
+    .unwrap();
     assert_eq!(s, 201, "{hook}");
     let secret = hook["secret"].as_str().unwrap().to_owned();
 
@@ -114,7 +128,10 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
                 let body = json!({"name": format!("W{w}-{k}"),
                     "variants": [{"barcode": format!("w{w}k{k}"), "price": 100}]});
                 match post(&http, &format!("{base}/api/v1/products"), &owner, &body).await {
-                    Some((201, p)) => acked.lock().unwrap().push(p["id"].as_str().unwrap().to_owned()),
+                    Some((201, p)) => acked
+                        .lock()
+                        .unwrap()
+                        .push(p["id"].as_str().unwrap().to_owned()),
                     _ => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
             }
@@ -132,12 +149,17 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
     for w in workers {
         w.await.unwrap();
     }
-    assert!(rx.delivered().is_empty(), "nothing was delivered before the kill");
+    assert!(
+        rx.delivered().is_empty(),
+        "nothing was delivered before the kill"
+    );
 
     // Restart with a healthy receiver: everything that committed arrives.
     rx.shared.behaviour.fail_all.store(false, Ordering::SeqCst);
     let mut server = start(&db_url, port, &admin).await;
-    let (db, conn) = tokio_postgres::connect(&db_url, tokio_postgres::NoTls).await.unwrap();
+    let (db, conn) = tokio_postgres::connect(&db_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     actix_rt::spawn(conn);
     let committed: HashSet<String> = db
         .query("SELECT id::text FROM products", &[])
@@ -152,7 +174,12 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
         let got: HashSet<String> = rx
             .delivered()
             .iter()
-            .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["id"].as_str().unwrap().to_owned())
+            .map(|r| {
+                serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         committed.iter().all(|id| got.contains(id))
     })
@@ -173,5 +200,8 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
     // Exactly one event per committed product, numbered 1..=N without gaps
     // (a redelivery after the restart may repeat one: at-least-once).
     assert_eq!(seqs.len(), committed.len());
-    assert_eq!(seqs.into_iter().collect::<Vec<_>>(), (1..=committed.len() as i64).collect::<Vec<_>>());
+    assert_eq!(
+        seqs.into_iter().collect::<Vec<_>>(),
+        (1..=committed.len() as i64).collect::<Vec<_>>()
+    );
 }

@@ -114,7 +114,11 @@ pub async fn update(
         Some(e) => Some(optional_text("email", e.as_deref(), 200)?),
         None => None,
     };
-    if email.as_ref().and_then(|e| e.as_deref()).is_some_and(|e| !e.contains('@')) {
+    if email
+        .as_ref()
+        .and_then(|e| e.as_deref())
+        .is_some_and(|e| !e.contains('@'))
+    {
         return Err(Error::invalid("email", "not an e-mail address").into());
     }
     let customer = org::update_customer(

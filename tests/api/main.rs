@@ -11,5 +11,5 @@ mod health;
 mod org;
 mod pgbouncer;
 mod sales;
-mod ws;
 mod webhooks;
+mod ws;

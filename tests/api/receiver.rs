@@ -114,8 +114,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         shared.hanging_now.fetch_sub(1, Ordering::SeqCst);
     }
     let fail = b.fail_all.load(Ordering::SeqCst)
-        || b
-            .fail_first
+        || b.fail_first
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
     let status = if fail { 500 } else { 200 };

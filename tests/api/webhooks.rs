@@ -1,7 +1,7 @@
 //! Webhooks and the events feed, end to end with a real local receiver.
 
 use crate::helpers::*;
-use crate::receiver::{Receiver, Received};
+use crate::receiver::{Received, Receiver};
 use jowi_actors::webhooks::signing;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -77,7 +77,10 @@ pub async fn whole_feed(app: &TestApp, token: &str) -> Vec<Value> {
 }
 
 async fn wait_for(rx: &Receiver, n: usize) -> bool {
-    eventually(Duration::from_secs(20), || async { rx.delivered().len() >= n }).await
+    eventually(Duration::from_secs(20), || async {
+        rx.delivered().len() >= n
+    })
+    .await
 }
 
 /// Catalog and customer changes each arrive once, signed, in seq order, with
@@ -89,7 +92,9 @@ async fn catalog_and_customer_events_arrive_signed_and_match_the_feed() {
     let t = app.create_tenant("hooks").await;
     let (_id, secret) = subscribe(&app, &t.token, &format!("{}/all", rx.url), &[]).await;
 
-    let p = app.create_product(&t.token, "Tea", "4600000000011", 1500).await;
+    let p = app
+        .create_product(&t.token, "Tea", "4600000000011", 1500)
+        .await;
     let pid = p["id"].as_str().unwrap();
     let r = app
         .patch(
@@ -99,7 +104,9 @@ async fn catalog_and_customer_events_arrive_signed_and_match_the_feed() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = app.delete(&format!("/api/v1/products/{pid}"), &t.token).await;
+    let r = app
+        .delete(&format!("/api/v1/products/{pid}"), &t.token)
+        .await;
     assert!(r.status.is_success(), "{}", r.body);
     let c = app
         .post(
@@ -145,8 +152,14 @@ async fn catalog_and_customer_events_arrive_signed_and_match_the_feed() {
     assert_eq!(seqs, [1, 2, 3, 4, 5]);
 
     let feed = whole_feed(&app, &t.token).await;
-    let feed_ids: Vec<&str> = feed.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
-    let hook_ids: Vec<&str> = bodies.iter().map(|b| b["event_id"].as_str().unwrap()).collect();
+    let feed_ids: Vec<&str> = feed
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    let hook_ids: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["event_id"].as_str().unwrap())
+        .collect();
     assert_eq!(feed_ids, hook_ids);
     // The body on the wire is exactly the feed entry.
     assert_eq!(feed, bodies);
@@ -159,7 +172,9 @@ async fn catalog_and_customer_events_arrive_signed_and_match_the_feed() {
     assert_eq!(log.status, StatusCode::OK);
     let entries = log.body["deliveries"].as_array().unwrap();
     assert_eq!(entries.len(), 5);
-    assert!(entries.iter().all(|d| d["ok"] == true && d["status_code"] == 200));
+    assert!(entries
+        .iter()
+        .all(|d| d["ok"] == true && d["status_code"] == 200));
 }
 
 /// A subscription gets only its types; the feed filters the same way;
@@ -170,11 +185,21 @@ async fn types_filter_and_tenants_are_isolated() {
     let rx = Receiver::start().await;
     let a = app.create_tenant("a").await;
     let b = app.create_tenant("b").await;
-    subscribe(&app, &a.token, &format!("{}/a", rx.url), &["customer.created"]).await;
+    subscribe(
+        &app,
+        &a.token,
+        &format!("{}/a", rx.url),
+        &["customer.created"],
+    )
+    .await;
     app.create_product(&a.token, "X", "111", 1).await;
     app.create_product(&b.token, "Y", "222", 1).await;
     let c = app
-        .post("/api/v1/customers", &a.token, json!({"name": "Bo", "phone": "12345"}))
+        .post(
+            "/api/v1/customers",
+            &a.token,
+            json!({"name": "Bo", "phone": "12345"}),
+        )
         .await;
     assert_eq!(c.status, StatusCode::CREATED);
     assert!(wait_for(&rx, 1).await);
@@ -215,7 +240,10 @@ async fn failing_receiver_recovers_and_gets_everything_in_order() {
     assert!(wait_for(&rx, 6).await, "got {:?}", rx.all().len());
     let got = rx.delivered();
     assert_signed(&got, &secret);
-    let seqs: Vec<i64> = got.iter().map(|r| body_json(r)["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = got
+        .iter()
+        .map(|r| body_json(r)["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
     let failed: Vec<Received> = rx.all().into_iter().filter(|r| r.status == 500).collect();
     assert_eq!(failed.len(), 5);
@@ -223,7 +251,10 @@ async fn failing_receiver_recovers_and_gets_everything_in_order() {
     assert!(failed.iter().all(|r| body_json(r)["seq"] == 1));
 
     let log = app
-        .get(&format!("/api/v1/webhooks/{id}/deliveries?limit=500"), &t.token)
+        .get(
+            &format!("/api/v1/webhooks/{id}/deliveries?limit=500"),
+            &t.token,
+        )
         .await;
     let mut entries = log.body["deliveries"].as_array().unwrap().clone();
     entries.reverse();
@@ -239,7 +270,14 @@ async fn failing_receiver_recovers_and_gets_everything_in_order() {
         .collect();
     assert_eq!(
         &attempts[..6],
-        &[(1, 1, false), (1, 2, false), (1, 3, false), (1, 4, false), (1, 5, false), (1, 6, true)]
+        &[
+            (1, 1, false),
+            (1, 2, false),
+            (1, 3, false),
+            (1, 4, false),
+            (1, 5, false),
+            (1, 6, true)
+        ]
     );
     assert_eq!(entries[0]["status_code"], 500);
     let sub = app.get(&format!("/api/v1/webhooks/{id}"), &t.token).await;
@@ -264,7 +302,10 @@ async fn long_failure_pauses_visibly_and_resume_and_redelivery_work() {
     app.create_product(&t.token, "A", "1", 1).await;
     app.create_product(&t.token, "B", "2", 1).await;
     let paused = eventually(Duration::from_secs(15), || async {
-        app.get(&format!("/api/v1/webhooks/{id}"), &t.token).await.body["status"] == "paused"
+        app.get(&format!("/api/v1/webhooks/{id}"), &t.token)
+            .await
+            .body["status"]
+            == "paused"
     })
     .await;
     assert!(paused);
@@ -279,7 +320,11 @@ async fn long_failure_pauses_visibly_and_resume_and_redelivery_work() {
 
     rx.shared.behaviour.fail_all.store(false, Ordering::SeqCst);
     let r = app
-        .patch(&format!("/api/v1/webhooks/{id}"), &t.token, json!({"active": true}))
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            &t.token,
+            json!({"active": true}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "active");
@@ -287,15 +332,27 @@ async fn long_failure_pauses_visibly_and_resume_and_redelivery_work() {
     let first: Vec<String> = rx.delivered().iter().map(|r| r.event_id.clone()).collect();
 
     let r = app
-        .post(&format!("/api/v1/webhooks/{id}/redeliver"), &t.token, json!({"from_seq": 1}))
+        .post(
+            &format!("/api/v1/webhooks/{id}/redeliver"),
+            &t.token,
+            json!({"from_seq": 1}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(wait_for(&rx, 4).await);
     let again: Vec<String> = rx.delivered().iter().map(|r| r.event_id.clone()).collect();
-    assert_eq!(again[2..], first[..], "redelivery resends the same events in order");
+    assert_eq!(
+        again[2..],
+        first[..],
+        "redelivery resends the same events in order"
+    );
 
     let r = app
-        .post(&format!("/api/v1/webhooks/{id}/redeliver"), &t.token, json!({"from_seq": 9}))
+        .post(
+            &format!("/api/v1/webhooks/{id}/redeliver"),
+            &t.token,
+            json!({"from_seq": 9}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -309,18 +366,31 @@ async fn subscription_crud_and_refusals() {
     let t = app.create_tenant("crud").await;
     for (body, field) in [
         (json!({"url": "http://127.0.0.1:9/x"}), "url"),
-        (json!({"url": "http://169.254.169.254/latest/meta-data/"}), "url"),
+        (
+            json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+            "url",
+        ),
         (json!({"url": "http://localhost:8080/"}), "url"),
         (json!({"url": "ftp://example.com/"}), "url"),
         (json!({"url": "not a url"}), "url"),
-        (json!({"url": "https://example.com/", "event_types": ["bogus"]}), "event_types[0]"),
+        (
+            json!({"url": "https://example.com/", "event_types": ["bogus"]}),
+            "event_types[0]",
+        ),
     ] {
         let r = app.post("/api/v1/webhooks", &t.token, body.clone()).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
         assert_eq!(r.code(), "validation_failed");
         assert_eq!(r.body["error"]["field"], field);
     }
-    let r = app.post("/api/v1/webhooks", &t.token, json!({"uri": "x"})).await;
+    let r = app
+        .post("/api/v1/webhooks", &t.token, json!({"uri": "x"}))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     // A public address literal needs no DNS.
@@ -351,19 +421,31 @@ async fn subscription_crud_and_refusals() {
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_eq!(p.body["status"], "disabled");
     let p = app
-        .patch(&format!("/api/v1/webhooks/{id}"), &t.token, json!({"active": true, "version": 1}))
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            &t.token,
+            json!({"active": true, "version": 1}),
+        )
         .await;
     assert_eq!(p.status, StatusCode::CONFLICT);
     assert_eq!(p.code(), "version_conflict");
     let p = app
-        .patch(&format!("/api/v1/webhooks/{id}"), &t.token, json!({"url": "http://10.0.0.1/"}))
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            &t.token,
+            json!({"url": "http://10.0.0.1/"}),
+        )
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let other = app.create_tenant("other").await;
-    let r = app.get(&format!("/api/v1/webhooks/{id}"), &other.token).await;
+    let r = app
+        .get(&format!("/api/v1/webhooks/{id}"), &other.token)
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = app.delete(&format!("/api/v1/webhooks/{id}"), &other.token).await;
+    let r = app
+        .delete(&format!("/api/v1/webhooks/{id}"), &other.token)
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     let store = app.create_store(&t.token, "S").await;
@@ -375,7 +457,9 @@ async fn subscription_crud_and_refusals() {
     let r = app.get("/api/v1/events", &reg).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
-    let r = app.delete(&format!("/api/v1/webhooks/{id}"), &t.token).await;
+    let r = app
+        .delete(&format!("/api/v1/webhooks/{id}"), &t.token)
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.get(&format!("/api/v1/webhooks/{id}"), &t.token).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -388,7 +472,8 @@ async fn feed_pages_and_expired_cursor_is_a_clear_error() {
     let app = webhook_app().await;
     let t = app.create_tenant("feed").await;
     for i in 0..5 {
-        app.create_product(&t.token, &format!("P{i}"), &format!("b{i}"), 1).await;
+        app.create_product(&t.token, &format!("P{i}"), &format!("b{i}"), 1)
+            .await;
     }
     let ok = eventually(Duration::from_secs(10), || async {
         app.get("/api/v1/events", &t.token).await.body["head"] == 5
@@ -423,11 +508,17 @@ async fn feed_pages_and_expired_cursor_is_a_clear_error() {
     let r = app.get("/api/v1/events?after=1", &t.token).await;
     assert_eq!(r.status, StatusCode::GONE);
     assert_eq!(r.code(), "cursor_expired");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("after=3"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("after=3"));
     let r = app.get("/api/v1/events?after=3", &t.token).await;
     assert_eq!(r.status, StatusCode::OK);
     let r = app.get("/api/v1/events", &t.token).await;
-    assert_eq!(r.body["events"][0]["seq"], 4, "no cursor: from the oldest kept");
+    assert_eq!(
+        r.body["events"][0]["seq"], 4,
+        "no cursor: from the oldest kept"
+    );
     for q in ["limit=0", "limit=1001", "after=-1", "after=x"] {
         let r = app.get(&format!("/api/v1/events?{q}"), &t.token).await;
         assert!(r.status.is_client_error(), "{q}: {}", r.status);
@@ -450,7 +541,8 @@ async fn two_instances_never_deliver_one_subscription_at_once() {
     }
     for i in 0..15 {
         let via = if i % 2 == 0 { &app } else { &second };
-        via.create_product(&t.token, &format!("P{i}"), &format!("b{i}"), 1).await;
+        via.create_product(&t.token, &format!("P{i}"), &format!("b{i}"), 1)
+            .await;
     }
     assert!(wait_for(&rx, 45).await, "got {}", rx.delivered().len());
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -476,7 +568,10 @@ async fn two_instances_never_deliver_one_subscription_at_once() {
         .get(0);
     assert_eq!(dup, 0);
     let workers: i64 = db
-        .query_one("SELECT count(DISTINCT worker_id) FROM webhook_deliveries", &[])
+        .query_one(
+            "SELECT count(DISTINCT worker_id) FROM webhook_deliveries",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);

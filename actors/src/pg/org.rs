@@ -284,7 +284,10 @@ pub async fn insert_customer(
 
 fn duplicate_phone(e: tokio_postgres::Error) -> Error {
     if constraint(&e) == Some("customers_tenant_id_phone_key") {
-        return Error::conflict("duplicate_phone", "a customer with this phone already exists");
+        return Error::conflict(
+            "duplicate_phone",
+            "a customer with this phone already exists",
+        );
     }
     e.into()
 }

@@ -261,7 +261,9 @@ pub async fn feed(
              ORDER BY seq LIMIT $4",
         )
         .await?;
-    let rows = tx.query(&stmt, &[&tenant, &after, &types, &(limit + 1)]).await?;
+    let rows = tx
+        .query(&stmt, &[&tenant, &after, &types, &(limit + 1)])
+        .await?;
     tx.commit().await?;
     let has_more = rows.len() as i64 > limit;
     let events: Vec<Event> = rows

@@ -230,10 +230,7 @@ pub async fn redeliver(db: &Db, tenant: TenantId, id: Uuid, from_seq: i64) -> Re
             &[&tenant],
         )
         .await?;
-    let (last, pruned): (i64, i64) = head
-        .first()
-        .map(|r| (r.get(0), r.get(1)))
-        .unwrap_or((0, 0));
+    let (last, pruned): (i64, i64) = head.first().map(|r| (r.get(0), r.get(1))).unwrap_or((0, 0));
     get(db, tenant, id).await?;
     if from_seq <= pruned {
         return Err(Error::Gone {

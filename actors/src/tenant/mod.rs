@@ -300,7 +300,14 @@ impl TenantCore {
         let (product, _) = pg::catalog::fetch_product(&self.db, &tx, self.tenant, id)
             .await?
             .ok_or(Error::not_found("product"))?;
-        pg::outbox::append(&self.db, &tx, self.tenant, events::PRODUCT_CREATED, &product).await?;
+        pg::outbox::append(
+            &self.db,
+            &tx,
+            self.tenant,
+            events::PRODUCT_CREATED,
+            &product,
+        )
+        .await?;
         tx.commit().await?;
         self.catalog.apply_product(product.clone());
         self.announce(Entity::Product, id, product.change_seq);
@@ -332,7 +339,14 @@ impl TenantCore {
         let (product, _) = pg::catalog::fetch_product(&self.db, &tx, self.tenant, msg.id)
             .await?
             .ok_or(Error::not_found("product"))?;
-        pg::outbox::append(&self.db, &tx, self.tenant, events::PRODUCT_UPDATED, &product).await?;
+        pg::outbox::append(
+            &self.db,
+            &tx,
+            self.tenant,
+            events::PRODUCT_UPDATED,
+            &product,
+        )
+        .await?;
         tx.commit().await?;
         self.catalog.apply_product(product.clone());
         self.announce(Entity::Product, msg.id, product.change_seq);
@@ -355,7 +369,8 @@ impl TenantCore {
         let mut client = self.db.client().await?;
         let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
         pg::catalog::delete_product(&self.db, &tx, self.tenant, msg.id).await?;
-        let gone = serde_json::json!({"id": msg.id, "version": current.version + 1, "deleted": true});
+        let gone =
+            serde_json::json!({"id": msg.id, "version": current.version + 1, "deleted": true});
         pg::outbox::append(&self.db, &tx, self.tenant, events::PRODUCT_DELETED, &gone).await?;
         tx.commit().await?;
         self.catalog.remove_product(msg.id);

@@ -37,7 +37,9 @@ impl WebhookMetrics {
                     "jowi_webhook_delivery_seconds",
                     "Duration of one webhook attempt",
                 )
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
             )?,
             backlog: IntGauge::new(
                 "jowi_webhook_queue_depth",

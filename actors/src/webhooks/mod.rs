@@ -64,9 +64,11 @@ impl WebhookSettings {
             }
         }
         if self.lease_s * 1000 <= self.timeout_ms * 2 {
-            return Err("webhooks.lease_s must exceed twice webhooks.timeout_ms: a claim must \
+            return Err(
+                "webhooks.lease_s must exceed twice webhooks.timeout_ms: a claim must \
                         outlive the attempt it covers"
-                .into());
+                    .into(),
+            );
         }
         if self.retention_h * 3600 < self.retry_window_s {
             return Err(

@@ -65,7 +65,9 @@ pub async fn check_url(raw: &str, allow_private: bool) -> Result<CheckedUrl> {
         return Err(bad("must be an http:// or https:// URL"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not carry credentials; the signature authenticates us"));
+        return Err(bad(
+            "must not carry credentials; the signature authenticates us",
+        ));
     }
     let host = url
         .host_str()
@@ -108,7 +110,11 @@ pub fn literal_allowed(url: &Url, allow_private: bool) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };
-    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         Ok(ip) => allow_private || is_public(ip),
         Err(_) => true,
     }
@@ -138,6 +144,7 @@ impl Resolve for GuardedResolver {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -179,6 +186,8 @@ mod tests {
         }
         assert!(check_url("http://127.0.0.1:9/x", true).await.is_ok());
         assert!(check_url("ftp://example.com/x", true).await.is_err());
-        assert!(check_url("http://user:pw@example.com/x", true).await.is_err());
+        assert!(check_url("http://user:pw@example.com/x", true)
+            .await
+            .is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! The background tasks: sequencer, delivery loop, retention, metrics.
 
 use super::metrics::WebhookMetrics;
-use super::signing::{self, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use super::signing::{
+    self, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use super::ssrf::{literal_allowed, GuardedResolver};
 use super::WebhookSettings;
 use crate::pg::outbox::{self, Event};
@@ -239,9 +241,7 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
             let started = Instant::now();
             let result = send(ctx, c, event).await;
             let elapsed = started.elapsed();
-            ctx.metrics
-                .delivery_seconds
-                .observe(elapsed.as_secs_f64());
+            ctx.metrics.delivery_seconds.observe(elapsed.as_secs_f64());
             let latency_ms = elapsed.as_millis().min(i32::MAX as u128) as i32;
             match result {
                 Ok(status) => {
@@ -338,7 +338,10 @@ async fn send(ctx: &Ctx, c: &Claimed, event: &Event) -> Result<i32, (Option<i32>
     // that keeps an attempt inside its lease whatever happens.
     let hard = Duration::from_millis(ctx.settings.timeout_ms + 1000);
     match tokio::time::timeout(hard, request).await {
-        Err(_) => Err((None, format!("timed out after {} ms", ctx.settings.timeout_ms))),
+        Err(_) => Err((
+            None,
+            format!("timed out after {} ms", ctx.settings.timeout_ms),
+        )),
         Ok(Err(e)) => Err((None, describe(&e, ctx.settings.timeout_ms))),
         Ok(Ok(resp)) => {
             let status = resp.status();
