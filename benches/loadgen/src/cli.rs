@@ -54,6 +54,8 @@ pub enum ScenarioName {
     Barcode,
     List,
     Receipt,
+    /// `receipt` with one active webhook subscription per tenant.
+    ReceiptWebhook,
     Mix,
     Ws,
     PgInsert,
@@ -67,6 +69,7 @@ impl ScenarioName {
             ScenarioName::Barcode => "barcode",
             ScenarioName::List => "list",
             ScenarioName::Receipt => "receipt",
+            ScenarioName::ReceiptWebhook => "receipt-webhook",
             ScenarioName::Mix => "mix",
             ScenarioName::Ws => "ws",
             ScenarioName::PgInsert => "pg-insert",

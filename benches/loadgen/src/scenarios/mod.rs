@@ -7,6 +7,7 @@ mod connections;
 mod mix;
 mod pg_insert;
 mod receipt;
+mod webhook;
 mod ws;
 
 use crate::cli::{RunArgs, ScenarioName};
@@ -192,6 +193,7 @@ pub async fn run(ctx: &Ctx, name: ScenarioName) -> anyhow::Result<ScenarioResult
             r.notes.push(mix::DESCRIPTION.to_owned());
             r
         }
+        ScenarioName::ReceiptWebhook => webhook::run(ctx).await?,
         ScenarioName::Ws => ws::run(ctx).await?,
         ScenarioName::PgInsert => pg_insert::run(ctx).await?,
         ScenarioName::Connections => connections::run(ctx).await?,
