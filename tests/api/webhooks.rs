@@ -579,3 +579,44 @@ async fn two_instances_never_deliver_one_subscription_at_once() {
     let unique: HashSet<String> = got.iter().map(|r| r.event_id.clone()).collect();
     assert_eq!(unique.len(), 15);
 }
+
+/// Closing a shift sends `shift.closed` with the Z totals of every receipt
+/// acknowledged in it.
+#[actix_web::test]
+async fn shift_closed_carries_the_z_totals() {
+    let app = webhook_app().await;
+    let rx = Receiver::start().await;
+    let s = crate::sales::shop(&app, 2).await;
+    let (_, secret) = subscribe(&app, &s.owner, &format!("{}/z", rx.url), &["shift.closed"]).await;
+    let mut total = 0;
+    for lines in [&[(0, "1")][..], &[(0, "2"), (1, "1")][..]] {
+        let body = s.sale(lines);
+        total += body["payments"][0]["amount"].as_i64().unwrap();
+        let r = app.post("/api/v1/receipts", &s.register_token, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/shifts/{}/close", s.shift),
+            &s.register_token,
+            json!({"counted_cash": 5000 + total}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(wait_for(&rx, 1).await);
+    let got = rx.delivered();
+    assert_signed(&got, &secret);
+    let z = body_json(&got[0]);
+    assert_eq!(z["type"], "shift.closed");
+    assert_eq!(z["data"]["kind"], "z");
+    assert_eq!(z["data"]["shift"]["id"], s.shift.as_str());
+    assert_eq!(z["data"]["receipts"], 2);
+    assert_eq!(z["data"]["sales_total"], total);
+    assert_eq!(z["data"]["expected_cash"], 5000 + total);
+    assert_eq!(z["data"]["difference"], 0);
+    // The event's totals are the Z report's.
+    let report = app
+        .get(&format!("/api/v1/shifts/{}/report", s.shift), &s.owner)
+        .await;
+    assert_eq!(report.body, z["data"]);
+}

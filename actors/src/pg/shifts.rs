@@ -6,6 +6,7 @@ use crate::error::{constraint, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use tokio_postgres::GenericClient;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -93,18 +94,25 @@ pub async fn get(db: &Db, tenant: Uuid, id: Uuid) -> Result<Shift> {
 
 /// Closes an open shift. Waits for receipt batches holding the shift (they
 /// take it FOR SHARE), so the Z report sees every receipt acknowledged.
+/// The `shift.closed` event, with the Z totals, commits with the close.
 pub async fn close(db: &Db, tenant: Uuid, id: Uuid, counted_cash: i64) -> Result<Shift> {
     let sql = format!(
         "UPDATE shifts SET closed_at = now(), counted_cash = $3 WHERE tenant_id = $1 AND id = $2 \
          AND closed_at IS NULL RETURNING {SHIFT_COLS}"
     );
-    match db
-        .query(&sql, &[&tenant, &id, &counted_cash])
-        .await?
-        .first()
-    {
-        Some(r) => Ok(shift_row(r)),
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let row = tx.query_opt(&sql, &[&tenant, &id, &counted_cash]).await?;
+    match row {
+        Some(r) => {
+            let shift = shift_row(&r);
+            let z = totals(&*tx, tenant, shift.clone()).await?;
+            super::outbox::append(db, &tx, tenant, crate::domain::events::SHIFT_CLOSED, &z).await?;
+            tx.commit().await?;
+            Ok(shift)
+        }
         None => {
+            drop(tx);
             get(db, tenant, id).await?;
             Err(Error::conflict(
                 "shift_closed",
@@ -168,6 +176,14 @@ pub struct ShiftReport {
 
 pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
     let shift = get(db, tenant, id).await?;
+    let client = db.client().await?;
+    totals(&**client, tenant, shift).await
+}
+
+/// The X or Z report of `shift`, read through `c` (inside the closing
+/// transaction for the Z report of the `shift.closed` event).
+async fn totals<C: GenericClient + Sync>(c: &C, tenant: Uuid, shift: Shift) -> Result<ShiftReport> {
+    let id = shift.id;
     let mut report = ShiftReport {
         kind: if shift.closed_at.is_some() { "z" } else { "x" }.into(),
         receipts: 0,
@@ -184,7 +200,7 @@ pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
         shift,
     };
     let mut change_given = 0i64;
-    for r in db
+    for r in c
         .query(
             "SELECT kind, count(*), COALESCE(sum(total), 0)::bigint, COALESCE(sum(change_due), 0)::bigint \
              FROM receipts WHERE tenant_id = $1 AND shift_id = $2 GROUP BY kind",
@@ -203,7 +219,7 @@ pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
             report.returns_total = total;
         }
     }
-    for r in db
+    for r in c
         .query(
             "SELECT r.kind, p.method, COALESCE(sum(p.amount), 0)::bigint FROM receipts r JOIN payments p \
                ON p.tenant_id = r.tenant_id AND p.receipt_id = r.id AND p.occurred_at = r.occurred_at \
@@ -227,7 +243,7 @@ pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
         }
     }
     report.expected_cash -= change_given;
-    for r in db
+    for r in c
         .query(
             "SELECT kind, COALESCE(sum(amount), 0)::bigint FROM cash_movements WHERE tenant_id = $1 AND shift_id = $2 GROUP BY kind",
             &[&tenant, &id],
