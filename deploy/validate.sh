@@ -154,7 +154,8 @@ import pathlib, sys, yaml
 d = pathlib.Path(sys.argv[1])
 c = yaml.safe_load((d / "docker-compose.yml").read_text())
 s = c["services"]
-need = {"nginx", "api", "migrate", "postgres", "redis", "pgbouncer", "prometheus", "grafana"}
+need = {"nginx", "api", "migrate", "postgres", "redis", "pgbouncer", "prometheus", "grafana",
+        "postgres-exporter", "redis-exporter", "alertmanager", "backup"}
 assert need <= s.keys(), f"missing services: {need - s.keys()}"
 api, mig, pgb = s["api"], s["migrate"], s["pgbouncer"]
 env = api["environment"]
@@ -171,6 +172,24 @@ assert pe["POOL_MODE"] == "transaction" and str(pe["MAX_CLIENT_CONN"]) == "1000"
 assert str(pe["LISTEN_PORT"]) == "6432"
 for name in ("postgres", "redis", "pgbouncer"):
     assert "healthcheck" in s[name], f"{name} needs a healthcheck"
+# Operations: statement statistics, WAL archiving, exporters, alert routing.
+pg_cmd = " ".join(s["postgres"]["command"])
+for flag in ("shared_preload_libraries=pg_stat_statements", "archive_mode=on", "wal_level=replica",
+             "archive_command=", "log_min_duration_statement=100"):
+    assert flag in pg_cmd, f"postgres command lacks {flag}"
+assert any(v.startswith("wal_archive:") for v in s["postgres"]["volumes"]), "WAL archive volume on postgres"
+assert any(v.startswith("wal_archive:") for v in s["backup"]["volumes"]), "backup service sees the WAL archive"
+assert "@postgres:5432/" in s["postgres-exporter"]["environment"]["DATA_SOURCE_NAME"]
+assert s["redis-exporter"]["environment"]["REDIS_ADDR"] == "redis://redis:6379"
+prom = yaml.safe_load((d / "prometheus" / "prometheus.yml").read_text())
+jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+assert jobs["postgres"]["static_configs"][0]["targets"] == ["postgres-exporter:9187"]
+assert jobs["redis"]["static_configs"][0]["targets"] == ["redis-exporter:9121"]
+assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+am = yaml.safe_load((d / "alertmanager" / "alertmanager.yml").read_text())
+receivers = {r["name"] for r in am["receivers"]}
+routes = [am["route"]] + am["route"].get("routes", [])
+assert all(r["receiver"] in receivers for r in routes), "every route names a defined receiver"
 # Every bind mount must point at a file/folder that exists in deploy/.
 for name, svc in s.items():
     for v in svc.get("volumes", []):
@@ -211,15 +230,22 @@ PY
     grep -q '^ *uid: prometheus$' "$DEPLOY/grafana/provisioning/datasources/prometheus.yml"
 }
 
+# Alertmanager's own checker, where installed (Debian prometheus-alertmanager).
+check_alertmanager() {
+    command -v amtool >/dev/null 2>&1 || { echo "amtool not installed"; return $SKIP; }
+    amtool check-config "$DEPLOY/alertmanager/alertmanager.yml"
+}
+
 # ------------------------------------------------------------- others --
 
 check_scripts() {
     local f
-    for f in "$DEPLOY/validate.sh" "$DEPLOY/lib.sh" "$DEPLOY/local/cluster.sh"; do bash -n "$f"; done
+    local ops=("$DEPLOY/db/top-statements.sh" "$DEPLOY/db/index-usage.sh" "$DEPLOY/backup/base-backup-loop.sh")
+    for f in "$DEPLOY/validate.sh" "$DEPLOY/lib.sh" "$DEPLOY/local/cluster.sh" "${ops[@]}"; do bash -n "$f"; done
     [ -x "$DEPLOY/local/cluster.sh" ] || { echo "local/cluster.sh is not executable"; return 1; }
     if command -v shellcheck >/dev/null 2>&1; then
         # -P SCRIPTDIR: `source=` paths are relative to each script.
-        shellcheck -x -P SCRIPTDIR "$DEPLOY/validate.sh" "$DEPLOY/lib.sh" "$DEPLOY/local/cluster.sh"
+        shellcheck -x -P SCRIPTDIR "$DEPLOY/validate.sh" "$DEPLOY/lib.sh" "$DEPLOY/local/cluster.sh" "${ops[@]}"
     else
         echo "bash -n ok (shellcheck not installed)"
     fi
@@ -269,6 +295,7 @@ check "Grafana dashboard panels"           check_dashboard_panels
 check "Grafana dashboard PromQL"           check_dashboard_promql
 check "Dockerfile inputs"                  check_docker_inputs
 check "shell scripts"                      check_scripts
+check "amtool check-config"                check_alertmanager
 
 echo "validate: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]

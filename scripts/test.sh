@@ -15,16 +15,19 @@ export DATABASE_URL REDIS_URL
 DATABASE_URL="$(sed -E 's#/[^/?]*(\?|$)#/postgres\1#' <<<"$DATABASE_URL")"
 
 # Real peers the tests start themselves: a private Redis (outage test),
-# PgBouncer (transaction pooling test), nginx (local cluster test).
+# PgBouncer (transaction pooling test), nginx (local cluster test),
+# Prometheus (alert evaluation), private PostgreSQL clusters (backup test).
 missing=()
 have redis-server || missing+=(redis-server)
 [[ -x /usr/sbin/pgbouncer ]] || have pgbouncer || missing+=(pgbouncer)
 have nginx || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+# A real Prometheus evaluates the alert rules (tests/prometheus.rs).
+have prometheus || missing+=(prometheus)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 fi
 # Debian starts the packaged services; the tests run their own instances.
-for svc in pgbouncer nginx; do
+for svc in pgbouncer nginx prometheus; do
   if pgrep -x "$svc" >/dev/null 2>&1 && [[ -f /etc/init.d/$svc ]]; then
     as_root /etc/init.d/"$svc" stop >/dev/null 2>&1 || true
   fi

@@ -16,6 +16,7 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     pub sales: SalesSettings,
     pub webhooks: jowi_actors::webhooks::WebhookSettings,
+    pub maintenance: MaintenanceSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +38,7 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     pub statement_cache: bool,
     pub migrate_on_start: bool,
+    pub slow_statement_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +67,15 @@ pub struct SalesSettings {
     pub max_clock_skew_s: i64,
     pub ws_replay_events: usize,
     pub ws_queue_events: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSettings {
+    pub partition_interval_ms: u64,
+    pub partition_months_ahead: u32,
+    pub partition_retention_months: u32,
+    pub partition_lock_timeout_ms: u64,
 }
 
 impl Settings {
@@ -137,6 +148,14 @@ impl Settings {
             ),
             ("sales.ws_replay_events", self.sales.ws_replay_events as u64),
             ("sales.ws_queue_events", self.sales.ws_queue_events as u64),
+            (
+                "maintenance.partition_interval_ms",
+                self.maintenance.partition_interval_ms,
+            ),
+            (
+                "maintenance.partition_lock_timeout_ms",
+                self.maintenance.partition_lock_timeout_ms,
+            ),
             (
                 "catalog.evict_check_interval_ms",
                 self.catalog.evict_check_interval_ms,

@@ -10,13 +10,13 @@ use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use anyhow::Context;
 use jowi_actors::auth::Authenticator;
-use jowi_actors::bus::{redis_bus::RedisBus, Bus, BusEvent, InProcessBus};
+use jowi_actors::bus::{redis_bus::RedisBus, Bus, InProcessBus};
 use jowi_actors::directory::{Directory, SalesWiring};
+use jowi_actors::maintenance::partitions::{self, PartitionMetrics, PartitionSettings};
 use jowi_actors::metrics::Metrics;
+use jowi_actors::pg::timing::StatementTimer;
 use jowi_actors::pg::{self, Db, PoolSettings};
-use jowi_actors::store::messages::ApplyLevels;
 use jowi_actors::store::StoreSettings;
-use jowi_actors::tenant::messages::ReloadEntity;
 use jowi_actors::writer::{Writer, WriterSettings};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ pub struct Application {
     server: Server,
     port: u16,
     pub state: web::Data<AppState>,
+    writer: Writer,
 }
 
 pub fn pool_settings(settings: &Settings) -> PoolSettings {
@@ -36,6 +37,16 @@ pub fn pool_settings(settings: &Settings) -> PoolSettings {
         wait_timeout: Duration::from_millis(settings.database.wait_timeout_ms),
         connect_timeout: Duration::from_millis(settings.database.connect_timeout_ms),
         statement_cache: settings.database.statement_cache,
+    }
+}
+
+pub fn partition_settings(settings: &Settings) -> PartitionSettings {
+    let m = &settings.maintenance;
+    PartitionSettings {
+        interval: Duration::from_millis(m.partition_interval_ms),
+        months_ahead: m.partition_months_ahead.min(120) as i32,
+        retention_months: m.partition_retention_months.min(1200) as i32,
+        lock_timeout_ms: m.partition_lock_timeout_ms,
     }
 }
 
@@ -50,8 +61,15 @@ impl Application {
         }
         let registry = prometheus::Registry::new();
         let metrics = Metrics::register(&registry)?;
+        let partition_metrics = PartitionMetrics::register(&registry)?;
+        crate::ops_metrics::ProcessCollector::register(&registry)?;
+        let in_flight = crate::ops_metrics::in_flight_gauge(&registry)?;
         let pool = pg::connect(&pool_settings(&settings))?;
-        let db = Db::new(pool, settings.database.statement_cache);
+        let db =
+            Db::new(pool, settings.database.statement_cache).with_timer(StatementTimer::register(
+                &registry,
+                Duration::from_millis(settings.database.slow_statement_ms),
+            )?);
         let bus: Arc<dyn Bus> = if settings.redis.url.is_empty() {
             Arc::new(InProcessBus::default())
         } else {
@@ -63,7 +81,7 @@ impl Application {
         };
         let auth = Arc::new(Authenticator::new(db.clone()));
         let arbiter = actix::Arbiter::new();
-        let writer = Writer::start(
+        let writer: Writer = Writer::start(
             db.clone(),
             WriterSettings {
                 batch_max: settings.sales.batch_max_receipts,
@@ -81,7 +99,7 @@ impl Application {
             arbiter.handle(),
             Duration::from_secs(settings.catalog.tenant_idle_evict_s),
             SalesWiring {
-                writer,
+                writer: writer.clone(),
                 store_settings: Arc::new(StoreSettings {
                     max_clock_skew_s: settings.sales.max_clock_skew_s,
                     ws_queue_events: settings.sales.ws_queue_events,
@@ -99,8 +117,14 @@ impl Application {
             bus,
             metrics,
             webhooks,
+            shutdown: Default::default(),
         });
         spawn_background(&state, &settings);
+        partitions::spawn(
+            state.db.clone(),
+            partition_settings(&settings),
+            partition_metrics,
+        );
 
         let prometheus = PrometheusMetricsBuilder::new("jowi")
             .registry(registry)
@@ -110,11 +134,12 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
-        let server = build_server(listener, state.clone(), prometheus, &settings)?;
+        let server = build_server(listener, state.clone(), prometheus, in_flight, &settings)?;
         Ok(Self {
             server,
             port,
             state,
+            writer,
         })
     }
 
@@ -124,6 +149,12 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGTERM/SIGINT, then shuts down gracefully (see
+    /// `crate::shutdown`) within `server.shutdown_timeout_s`.
+    pub async fn run_until_signalled(self) -> anyhow::Result<()> {
+        crate::shutdown::run(self.server, &self.state, &self.writer).await
     }
 }
 
@@ -143,12 +174,14 @@ fn build_server(
     listener: TcpListener,
     state: web::Data<AppState>,
     prometheus: PrometheusMetrics,
+    in_flight: prometheus::IntGauge,
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let max_body = settings.server.max_body_bytes;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(crate::ops_metrics::InFlight(in_flight.clone()))
             .app_data(
                 web::JsonConfig::default()
                     .limit(max_body)
@@ -158,6 +191,7 @@ fn build_server(
             .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
             .wrap(prometheus.clone())
             .wrap(middleware::from_fn(telemetry::request_span))
+            .wrap(middleware::from_fn(crate::ops_metrics::track_in_flight))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
             .default_service(web::to(|| async {
@@ -165,6 +199,8 @@ fn build_server(
             }))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_s)
+    // Signals are handled in `crate::shutdown` (WebSockets, the writer).
+    .disable_signals()
     .backlog(4096)
     .max_connection_rate(1024);
     if settings.server.workers > 0 {
@@ -177,7 +213,7 @@ async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
 
-/// Eviction of idle tenants, pool gauges, and the bus dispatcher.
+/// Eviction of idle tenants, pool gauges, and the bus listener.
 fn spawn_background(state: &web::Data<AppState>, settings: &Settings) {
     let st = state.clone();
     let every = Duration::from_millis(settings.catalog.evict_check_interval_ms);
@@ -201,84 +237,7 @@ fn spawn_background(state: &web::Data<AppState>, settings: &Settings) {
         }
     });
 
-    let st = state.clone();
-    actix_rt::spawn(async move {
-        let mut rx = st.bus.subscribe();
-        let me = st.bus.origin();
-        loop {
-            let env = match rx.recv().await {
-                Ok(env) => env,
-                // Fell behind: treat like a reconnect, re-check everything.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    jowi_actors::bus::Envelope {
-                        origin: uuid::Uuid::nil(),
-                        event: BusEvent::Resync,
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            };
-            if env.origin == me {
-                continue;
-            }
-            dispatch(&st, env.event).await;
-        }
-    });
-}
-
-async fn dispatch(st: &web::Data<AppState>, event: BusEvent) {
-    match event {
-        BusEvent::CatalogChanged {
-            tenant_id,
-            entity,
-            id,
-            ..
-        } => {
-            if let Some(handle) = st.directory.loaded(tenant_id) {
-                let _ = handle.actor.send(ReloadEntity { entity, id }).await;
-            }
-        }
-        BusEvent::TokenRevoked { token_hash, .. } => {
-            if let Some(hash) = jowi_actors::auth::parse_token_hash(&token_hash) {
-                st.auth.forget(&hash);
-            }
-        }
-        BusEvent::StockChanged {
-            tenant_id,
-            store_id,
-            changes,
-        } => {
-            // Another instance committed: show it to our subscribers.
-            if let Some(store) = st.directory.running_store(tenant_id, store_id) {
-                let cause = changes.first().map(|c| c.cause.clone()).unwrap_or_default();
-                let levels = changes
-                    .into_iter()
-                    .map(|c| jowi_actors::pg::sales::LevelUpdate {
-                        tenant_id,
-                        store_id,
-                        warehouse_id: c.warehouse_id,
-                        variant_id: c.variant_id,
-                        quantity: c.quantity,
-                        delta: c.delta,
-                    })
-                    .collect();
-                let _ = store
-                    .send(ApplyLevels {
-                        levels,
-                        cause,
-                        publish: false,
-                    })
-                    .await;
-            }
-        }
-        BusEvent::Resync => {
-            for handle in st.directory.loaded_tenants() {
-                let _ = handle
-                    .actor
-                    .send(jowi_actors::tenant::messages::ResyncCatalog)
-                    .await;
-            }
-        }
-    }
+    actix_rt::spawn(Arc::clone(&state.directory).follow_bus());
 }
 
 /// Used by `main`: telemetry, then build and run.
@@ -286,6 +245,5 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     telemetry::init();
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "jowi serving");
-    app.run_until_stopped().await?;
-    Ok(())
+    app.run_until_signalled().await
 }

@@ -17,4 +17,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Wakes the outbox sequencer after a write.
     pub webhooks: jowi_actors::webhooks::WebhookHandle,
+    /// Tripped on SIGTERM: live subscriptions close with a reason.
+    pub shutdown: crate::shutdown::Shutdown,
 }

@@ -6,12 +6,13 @@
 
 use chrono::Utc;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use jowi_actors::domain::JsonDecimal;
-use jowi_actors::store::receipt::{
+use jowi_actors::domain::catalog::{Product, Variant};
+use jowi_actors::domain::receipt::{
     prepare, ItemRequest, PaymentMethod, PaymentRequest, ReceiptKind, ReceiptRequest, Till,
 };
-use jowi_actors::tenant::catalog::{Catalog, ListQuery, Product, Variant};
-use jowi_actors::writer::batch::ReceiptBatch;
+use jowi_actors::domain::JsonDecimal;
+use jowi_actors::pg::commit::{receipts::ReceiptTables, stock::StockWriter};
+use jowi_actors::tenant::catalog::{Catalog, ListQuery};
 use uuid::Uuid;
 
 const PRODUCTS: usize = 100_000;
@@ -108,11 +109,15 @@ fn benches(c: &mut Criterion) {
         .collect();
     c.bench_function("batch_encode_128_receipts", |b| {
         b.iter(|| {
-            let mut batch = ReceiptBatch::with_capacity(128, 384);
+            let now = Utc::now();
+            let mut receipts = ReceiptTables::new(now, 128, 384);
+            let mut stock = StockWriter::new(now, 384);
             for (n, p) in prepared.iter().enumerate() {
-                batch.push(p, format!("1-{n}"));
+                receipts.push(p, format!("1-{n}"));
+                stock.push(p);
             }
-            black_box(batch.level_columns())
+            stock.seal();
+            black_box((receipts, stock))
         })
     });
 }

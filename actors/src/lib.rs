@@ -1,6 +1,18 @@
 //! `jowi-actors`: all hot state of the JOWi Shop server and the order in
 //! which it is written. No HTTP here.
 //!
+//! Layers (imports only point down; `tests/layers.rs` checks it):
+//! ```text
+//! directory                      spawns actors; routes bus events to them
+//! store  tenant  writer  auth    actors and the write order
+//! pg     bus                     queries and rows; transport between instances
+//! domain                         plain types, rules as pure functions
+//! error  metrics                 leaves
+//! ```
+//! One receipt, top to bottom: `store::StoreActor` (idempotency fast path,
+//! `domain::receipt::prepare`) -> `writer` (group commit) ->
+//! `pg::sales::commit_batch` (read facts, `domain::commit::decide`, write).
+//!
 //! Who owns what:
 //! - `Directory` owns the set of loaded tenants; a `TenantActor` per tenant
 //!   owns its `Catalog` (the only writer; HTTP handlers read it directly).
@@ -24,6 +36,7 @@ pub mod bus;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod maintenance;
 pub mod metrics;
 pub mod pg;
 pub mod store;

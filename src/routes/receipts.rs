@@ -6,9 +6,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use jowi_actors::pg::sales::{self, ReceiptSummary};
-use jowi_actors::store::messages::{CreateReceipt, Posted};
-use jowi_actors::store::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
+use jowi_actors::domain::commit::Posted;
+use jowi_actors::domain::receipt::{ReceiptKind, ReceiptRequest, StoredReceipt};
+use jowi_actors::pg::receipts::{self, ReceiptSummary};
+use jowi_actors::store::messages::CreateReceipt;
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -177,7 +178,7 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let receipt = sales::load_receipt(&state.db, auth.tenant(), *id)
+    let receipt = receipts::load_receipt(&state.db, auth.tenant(), *id)
         .await?
         .ok_or(Error::not_found("receipt"))?;
     Ok(HttpResponse::Ok().json(receipt))
@@ -231,7 +232,7 @@ pub async fn list(
         .store(q.store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items = sales::list_receipts(
+    let items = receipts::list_receipts(
         &state.db,
         auth.tenant(),
         q.store_id,

@@ -6,10 +6,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use jowi_actors::domain::{JsonDecimal, Quantity};
-use jowi_actors::pg::stock::{
-    self, DocumentKind, DocumentOutcome, LevelRow, PostedDocument, StockDocument,
+use jowi_actors::domain::stock::{
+    document_hash, DocumentKind, Level, PostedDocument, StockDocument,
 };
+use jowi_actors::domain::{JsonDecimal, Quantity};
+use jowi_actors::pg::stock::{self, DocumentOutcome};
 use jowi_actors::store::messages::{ApplyLevels, Subscribe};
 use jowi_actors::store::stock::{Resume, Start, StockEvent};
 use jowi_actors::Error;
@@ -33,7 +34,7 @@ pub struct LevelParams {
 
 /// Stock levels of a store's warehouses (negative ones flagged).
 #[utoipa::path(get, path = "/api/v1/stores/{id}/stock", tag = "stock", params(LevelParams),
-    responses((status = 200, body = Vec<LevelRow>), (status = 404)))]
+    responses((status = 200, body = Vec<Level>), (status = 404)))]
 #[get("/stores/{id}/stock")]
 pub async fn store_levels(
     auth: Auth,
@@ -147,7 +148,7 @@ pub async fn post_movement(
         warehouse_id: body.warehouse_id,
         to_warehouse_id: body.to_warehouse_id,
         lines,
-        body_hash: stock::document_hash(&serde_json::to_vec(&body).unwrap_or_default()),
+        body_hash: document_hash(&serde_json::to_vec(&body).unwrap_or_default()),
     };
     match stock::post_document(&state.db, auth.tenant(), &doc, &store_of).await? {
         DocumentOutcome::Replayed(d) => Ok(HttpResponse::Ok().json(d)),
@@ -179,7 +180,7 @@ struct SnapshotMsg<'a> {
     kind: &'static str,
     epoch: u32,
     seq: u64,
-    levels: &'a [jowi_actors::store::stock::Level],
+    levels: &'a [Level],
 }
 
 #[derive(Serialize)]
@@ -236,6 +237,7 @@ pub async fn ws(
     let (response, mut session, mut incoming) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let metrics = state.metrics.clone();
+    let shutdown = state.shutdown.clone();
     actix_rt::spawn(async move {
         // Holding the tenant's handle keeps it (and this store's actor)
         // from idle eviction while someone is watching.
@@ -291,6 +293,16 @@ pub async fn ws(
                         return;
                     }
                 },
+                () = shutdown.wait() => {
+                    let _ = session
+                        .clone()
+                        .close(Some(actix_ws::CloseReason {
+                            code: actix_ws::CloseCode::Away,
+                            description: Some(crate::shutdown::WS_CLOSE_REASON.into()),
+                        }))
+                        .await;
+                    break;
+                }
                 msg = incoming.next() => match msg {
                     Some(Ok(actix_ws::Message::Ping(p))) => ok = session.pong(&p).await.is_ok(),
                     Some(Ok(actix_ws::Message::Close(_))) | None | Some(Err(_)) => break,

@@ -3,6 +3,7 @@
 //! at most once: every consumer treats events as hints and has a backstop
 //! (versions, reload on reconnect), never as the only copy of anything.
 
+use crate::domain::stock::LevelUpdate;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -19,10 +20,13 @@ pub enum BusEvent {
         id: Uuid,
         version: i64,
     },
+    /// Levels another instance committed (receipts or a stock document).
+    /// No sequence numbers: those belong to one store actor on one instance.
     StockChanged {
         tenant_id: Uuid,
         store_id: Uuid,
-        changes: Vec<crate::store::stock::StockChange>,
+        cause: String,
+        levels: Vec<LevelUpdate>,
     },
     TokenRevoked {
         tenant_id: Uuid,

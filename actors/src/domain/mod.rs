@@ -1,9 +1,16 @@
-//! Value types with parsing rules. Everything that crosses the API boundary
-//! is checked here once, so the actors only ever see valid values.
+//! The bottom layer: plain types every other layer shares, and the rules
+//! that are pure functions (`receipt::prepare`, `commit::decide`). Nothing
+//! here does I/O or imports from another module of this crate except
+//! `error`. Everything that crosses the API boundary is parsed here once, so
+//! the actors only ever see valid values.
 
+pub mod catalog;
+pub mod commit;
 pub mod events;
 mod money;
 mod quantity;
+pub mod receipt;
+pub mod stock;
 
 pub use money::Money;
 pub use quantity::{JsonDecimal, Quantity};

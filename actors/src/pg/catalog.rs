@@ -3,18 +3,28 @@
 //! lock, bumps `version` and takes a new `change_seq`.
 
 use super::{tenant_lock_key, Db, Tx};
+use crate::domain::catalog::{Category, Product, Register, Store, Variant, VariantInput};
 use crate::domain::{CategoryId, ProductId, TenantId};
 use crate::error::{constraint, Error, Result};
-use crate::tenant::catalog::{Catalog, Category, Product, Register, Store, Variant};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Loads a tenant's live catalog, stores and registers into a new Catalog.
-pub async fn load(db: &Db, tenant: TenantId) -> Result<Catalog> {
+/// A tenant's live catalog as rows, read in one transaction (one snapshot).
+/// The in-memory `Catalog` is built from it by the catalog itself.
+#[derive(Debug, Default)]
+pub struct CatalogRows {
+    pub categories: Vec<Category>,
+    pub products: Vec<Product>,
+    pub stores: Vec<Store>,
+    pub registers: Vec<Register>,
+}
+
+/// Loads a tenant's live categories, products, stores and registers.
+pub async fn load(db: &Db, tenant: TenantId) -> Result<CatalogRows> {
     let mut client = db.client().await?;
     let tx = client.transaction().await?;
-    let catalog = Catalog::new();
+    let mut rows = CatalogRows::default();
 
     let stmt = db
         .prepare(
@@ -24,7 +34,7 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<Catalog> {
         )
         .await?;
     for row in tx.query(&stmt, &[&tenant]).await? {
-        catalog.apply_category(Category {
+        rows.categories.push(Category {
             id: row.get(0),
             name: row.get(1),
             parent_id: row.get(2),
@@ -59,7 +69,7 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<Catalog> {
         .await?;
     for row in tx.query(&stmt, &[&tenant]).await? {
         let id: ProductId = row.get(0);
-        catalog.apply_product(Product {
+        rows.products.push(Product {
             id,
             name: row.get(1),
             category_id: row.get(2),
@@ -72,9 +82,7 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<Catalog> {
         });
     }
 
-    for store in load_stores(db, &tx, tenant).await? {
-        catalog.apply_store(store);
-    }
+    rows.stores = load_stores(db, &tx, tenant).await?;
     let stmt = db
         .prepare(
             &tx,
@@ -82,7 +90,7 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<Catalog> {
         )
         .await?;
     for row in tx.query(&stmt, &[&tenant]).await? {
-        catalog.apply_register(Register {
+        rows.registers.push(Register {
             id: row.get(0),
             store_id: row.get(1),
             number: row.get(2),
@@ -90,7 +98,7 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<Catalog> {
         });
     }
     tx.commit().await?;
-    Ok(catalog)
+    Ok(rows)
 }
 
 async fn load_stores(db: &Db, tx: &Tx<'_>, tenant: TenantId) -> Result<Vec<Store>> {
@@ -170,16 +178,6 @@ pub async fn fetch_product(
         },
         row.get(7),
     )))
-}
-
-/// A variant as sent by the client, already validated.
-#[derive(Debug, Clone)]
-pub struct VariantInput {
-    /// Present when editing an existing variant.
-    pub id: Option<Uuid>,
-    pub barcode: String,
-    pub sku: Option<String>,
-    pub price: i64,
 }
 
 /// Starts a catalog write: a transaction holding the tenant's lock.

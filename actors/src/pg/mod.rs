@@ -2,11 +2,14 @@
 //! Reads on the hot path never come here: they are served from actor memory.
 
 pub mod catalog;
+pub mod commit;
 pub mod org;
 pub mod outbox;
-pub mod sales;
+pub mod partitions;
+pub mod receipts;
 pub mod shifts;
 pub mod stock;
+pub mod timing;
 pub mod webhooks;
 
 use crate::error::{Error, Result};
@@ -93,6 +96,8 @@ pub struct Statements {
 pub struct Db {
     pub pool: Pool,
     pub statement_cache: bool,
+    /// Statement latency and slow-statement log (None: not measured).
+    pub timer: Option<std::sync::Arc<timing::StatementTimer>>,
 }
 
 pub type Tx<'a> = deadpool_postgres::Transaction<'a>;
@@ -102,6 +107,26 @@ impl Db {
         Self {
             pool,
             statement_cache,
+            timer: None,
+        }
+    }
+
+    /// Measures statements run through `query` and `timed` from now on.
+    pub fn with_timer(mut self, timer: timing::StatementTimer) -> Self {
+        self.timer = Some(std::sync::Arc::new(timer));
+        self
+    }
+
+    /// Runs `fut` as the statement `name` (measured when a timer is set).
+    pub async fn timed<T>(
+        &self,
+        name: &str,
+        tenant: &str,
+        fut: impl std::future::Future<Output = T>,
+    ) -> T {
+        match &self.timer {
+            Some(t) => t.time(name, tenant, fut).await,
+            None => fut.await,
         }
     }
 
@@ -140,12 +165,18 @@ impl Db {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let stmt = self.prepare(&tx, sql).await?;
-        let rows = tx.query(&stmt, params).await?;
-        tx.commit().await?;
-        Ok(rows)
+        let run = async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let stmt = self.prepare(&tx, sql).await?;
+            let rows = tx.query(&stmt, params).await?;
+            tx.commit().await?;
+            Ok(rows)
+        };
+        match &self.timer {
+            Some(t) => t.time(&timing::statement_name(sql), "", run).await,
+            None => run.await,
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! Tenants, tokens, stores, registers, employees and customers.
 
 use super::{Db, Tx};
+use crate::domain::catalog::{Register, Store};
 use crate::domain::{events, new_id, Role, StoreId, TenantId};
 use crate::error::{constraint, Error, Result};
-use crate::tenant::catalog::{Register, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;

@@ -2,14 +2,13 @@
 //! inventory count). A document is idempotent by its client id, like a
 //! receipt: same id and body -> the stored answer; other body -> 409.
 
-use super::sales::LevelUpdate;
 use super::{Db, Tx};
+use crate::domain::stock::{
+    DocumentKind, Level, LevelUpdate, Movement, PostedDocument, StockDocument,
+};
 use crate::error::{Error, Result};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub async fn load_levels(
@@ -30,23 +29,13 @@ pub async fn load_levels(
         .collect())
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LevelRow {
-    pub warehouse_id: Uuid,
-    pub variant_id: Uuid,
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
-    /// Sold below zero: flagged for review (sales are never blocked).
-    pub negative: bool,
-}
-
 pub async fn levels(
     db: &Db,
     tenant: Uuid,
     warehouses: &[Uuid],
     variant: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<LevelRow>> {
+) -> Result<Vec<Level>> {
     let rows = db
         .query(
             "SELECT warehouse_id, variant_id, quantity FROM stock_levels \
@@ -59,67 +48,14 @@ pub async fn levels(
         .iter()
         .map(|r| {
             let q: Decimal = r.get(2);
-            LevelRow {
+            Level {
                 warehouse_id: r.get(0),
                 variant_id: r.get(1),
                 quantity: q,
-                negative: q < Decimal::ZERO,
+                negative: Level::is_negative(q),
             }
         })
         .collect())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentKind {
-    Receiving,
-    WriteOff,
-    Transfer,
-    /// Lines carry the counted quantity; the movement is counted - level.
-    Inventory,
-}
-
-impl DocumentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentKind::Receiving => "receiving",
-            DocumentKind::WriteOff => "write_off",
-            DocumentKind::Transfer => "transfer",
-            DocumentKind::Inventory => "inventory",
-        }
-    }
-}
-
-/// A validated stock document.
-#[derive(Debug, Clone)]
-pub struct StockDocument {
-    pub id: Uuid,
-    pub kind: DocumentKind,
-    pub warehouse_id: Uuid,
-    pub to_warehouse_id: Option<Uuid>,
-    /// (variant, quantity); quantity > 0 except inventory (>= 0).
-    pub lines: Vec<(Uuid, Decimal)>,
-    pub body_hash: [u8; 32],
-}
-
-pub fn document_hash(canonical: &[u8]) -> [u8; 32] {
-    Sha256::digest(canonical).into()
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Movement {
-    pub warehouse_id: Uuid,
-    pub variant_id: Uuid,
-    #[schema(value_type = String)]
-    pub delta: Decimal,
-    pub cause: String,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct PostedDocument {
-    pub id: Uuid,
-    pub kind: DocumentKind,
-    pub movements: Vec<Movement>,
 }
 
 pub enum DocumentOutcome {

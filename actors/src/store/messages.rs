@@ -1,9 +1,10 @@
 //! Messages to a StoreActor.
 
-use super::receipt::{ReceiptRequest, StoredReceipt};
-use super::stock::{Level, Start, StockEvent};
+use super::stock::{Start, StockEvent};
+use crate::domain::commit::Posted;
+use crate::domain::receipt::ReceiptRequest;
+use crate::domain::stock::{Level, LevelUpdate};
 use crate::error::Result;
-use crate::pg::sales::LevelUpdate;
 use actix::Message;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -20,12 +21,6 @@ pub struct CreateReceipt {
     pub receipt: ReceiptRequest,
     /// Set when the caller is a register token: it may post only its own.
     pub caller_register: Option<Uuid>,
-}
-
-#[derive(Debug)]
-pub enum Posted {
-    Created(StoredReceipt),
-    Replayed(StoredReceipt),
 }
 
 /// Start a live stock subscription. Sent by the WebSocket route.

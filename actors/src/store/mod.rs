@@ -10,19 +10,19 @@
 //! replays; levels reload from stock_levels.
 
 pub mod messages;
-pub mod receipt;
 pub mod stock;
 
 use crate::bus::{Bus, BusEvent};
+use crate::domain::commit::Posted;
+use crate::domain::receipt::{body_hash, prepare, PreparedReceipt, StoredReceipt, Till};
+use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::pg::sales::{LevelUpdate, Outcome};
 use crate::tenant::catalog::Catalog;
 use crate::writer::Writer;
 use actix::prelude::*;
 use chrono::Utc;
 use messages::*;
-use receipt::{body_hash, prepare, StoredReceipt, Till};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use stock::StockBook;
@@ -106,34 +106,26 @@ impl StoreActor {
     }
 
     /// Applies committed levels and tells subscribers and other instances.
-    fn apply_levels(&mut self, levels: &[LevelUpdate], cause: &str, publish: bool) {
-        let mut changes = Vec::new();
-        for l in levels {
+    fn apply_levels(&mut self, levels: Vec<LevelUpdate>, cause: &str, publish: bool) {
+        for l in &levels {
             let dropped = self
                 .book
                 .set(l.warehouse_id, l.variant_id, l.quantity, l.delta, cause);
             if dropped > 0 {
                 self.metrics.ws_subscribers.sub(dropped as i64);
             }
-            changes.push(stock::StockChange {
-                variant_id: l.variant_id,
-                warehouse_id: l.warehouse_id,
-                quantity: l.quantity,
-                delta: l.delta,
-                cause: cause.to_owned(),
-                seq: self.book.seq(),
-            });
         }
-        if publish && !changes.is_empty() {
+        if publish && !levels.is_empty() {
             self.bus.publish(BusEvent::StockChanged {
                 tenant_id: self.tenant,
                 store_id: self.store,
-                changes,
+                cause: cause.to_owned(),
+                levels,
             });
         }
     }
 
-    fn validate(&self, msg: &CreateReceipt) -> Result<receipt::PreparedReceipt> {
+    fn validate(&self, msg: &CreateReceipt) -> Result<PreparedReceipt> {
         let req = &msg.receipt;
         let store = self
             .catalog
@@ -158,7 +150,7 @@ impl StoreActor {
         prepare(
             self.tenant,
             req,
-            &self.catalog,
+            &*self.catalog,
             &till,
             Utc::now(),
             self.settings.max_clock_skew_s,
@@ -238,19 +230,15 @@ impl Handler<CreateReceipt> for StoreActor {
                 }
             }
             .into_actor(self)
-            .map(move |written, act, _| {
+            .map(move |committed, act, _| {
                 let waiters = match act.recent.remove(&id) {
                     Some(Recent::Pending { waiters, .. }) => waiters,
                     _ => Vec::new(),
                 };
-                let result = match written {
-                    Ok(w) => {
-                        act.apply_levels(&w.levels, cause, true);
-                        match w.outcome {
-                            Outcome::Created(r) => Ok(Posted::Created(r)),
-                            Outcome::Duplicate(r) => Ok(Posted::Replayed(r)),
-                            Outcome::Rejected(e) => Err(e),
-                        }
+                let result = match committed {
+                    Ok(c) => {
+                        act.apply_levels(c.levels, cause, true);
+                        c.posted
                     }
                     Err(e) => Err(e),
                 };
@@ -303,7 +291,7 @@ impl Handler<ApplyLevels> for StoreActor {
     type Result = ();
 
     fn handle(&mut self, msg: ApplyLevels, _: &mut Context<Self>) {
-        self.apply_levels(&msg.levels, &msg.cause, msg.publish);
+        self.apply_levels(msg.levels, &msg.cause, msg.publish);
     }
 }
 
@@ -320,12 +308,4 @@ fn id_conflict() -> Error {
         "idempotency_conflict",
         "this receipt id was already used with a different body",
     )
-}
-
-impl Posted {
-    pub fn receipt(&self) -> &StoredReceipt {
-        match self {
-            Posted::Created(r) | Posted::Replayed(r) => r,
-        }
-    }
 }

@@ -3,6 +3,7 @@
 //! commit (or another instance reported), so memory never runs ahead of the
 //! database.
 
+use crate::domain::stock::Level;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -26,16 +27,6 @@ pub struct StockChange {
     /// Per-store sequence on this instance: subscribers see changes in
     /// this order and resubscribe with `since_seq`.
     pub seq: u64,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Level {
-    pub warehouse_id: Uuid,
-    pub variant_id: Uuid,
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
-    /// Stock may go negative (goods were sold anyway); flagged for review.
-    pub negative: bool,
 }
 
 /// What a subscriber receives.
@@ -109,7 +100,7 @@ impl StockBook {
                 warehouse_id: *w,
                 variant_id: *v,
                 quantity: *q,
-                negative: q.is_sign_negative() && !q.is_zero(),
+                negative: Level::is_negative(*q),
             })
             .collect();
         out.sort_by_key(|l| (l.variant_id, l.warehouse_id));

@@ -5,8 +5,10 @@
 //! Only the tenant's `TenantActor` calls the `apply_*` methods, and only
 //! after the change is committed in PostgreSQL.
 
+use crate::domain::catalog::{Category, Product, Register, Store, Variant};
+use crate::domain::receipt::PriceList;
 use crate::domain::{CategoryId, ProductId, StoreId, VariantId};
-use chrono::{DateTime, Utc};
+use crate::pg::catalog::CatalogRows;
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use serde::Serialize;
@@ -14,99 +16,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
-pub struct Variant {
-    pub id: Uuid,
-    pub barcode: String,
-    pub sku: Option<String>,
-    /// Minor units.
-    pub price: i64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
-pub struct Product {
-    pub id: Uuid,
-    pub name: String,
-    pub category_id: Option<Uuid>,
-    /// Bumped by every change; PATCH must name the current one.
-    pub version: i32,
-    /// Position in the tenant's change feed.
-    pub change_seq: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub variants: Vec<Variant>,
-    /// This product's JSON, made on first read (reads outnumber writes by
-    /// orders of magnitude; a change replaces the whole product).
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub json: JsonCache,
-}
-
-/// Lazily serialized JSON of a value. A clone starts empty (clones are made
-/// to be changed), and it never takes part in equality.
-#[derive(Default)]
-pub struct JsonCache(std::sync::OnceLock<bytes::Bytes>);
-
-impl Clone for JsonCache {
-    fn clone(&self) -> Self {
-        JsonCache::default()
-    }
-}
-
-impl PartialEq for JsonCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for JsonCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JsonCache")
-    }
-}
-
-impl Product {
-    /// The product as JSON, serialized once.
-    pub fn json(&self) -> bytes::Bytes {
-        self.json
-            .0
-            .get_or_init(|| {
-                serde_json::to_vec(self)
-                    .map(bytes::Bytes::from)
-                    .unwrap_or_default()
-            })
-            .clone()
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
-pub struct Category {
-    pub id: Uuid,
-    pub name: String,
-    pub parent_id: Option<Uuid>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
-pub struct Register {
-    pub id: Uuid,
-    pub store_id: Uuid,
-    pub number: i32,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
-pub struct Store {
-    pub id: Uuid,
-    pub name: String,
-    pub address: Option<String>,
-    pub default_warehouse_id: Uuid,
-    pub warehouse_ids: Vec<Uuid>,
-    pub created_at: DateTime<Utc>,
-}
 
 /// Where a barcode points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +60,24 @@ pub struct ListQuery {
 impl Catalog {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A catalog holding exactly `rows` (as loaded from PostgreSQL).
+    pub fn from_rows(rows: CatalogRows) -> Self {
+        let catalog = Catalog::new();
+        for c in rows.categories {
+            catalog.apply_category(c);
+        }
+        for p in rows.products {
+            catalog.apply_product(p);
+        }
+        for s in rows.stores {
+            catalog.apply_store(s);
+        }
+        for r in rows.registers {
+            catalog.apply_register(r);
+        }
+        catalog
     }
 
     // ---- reads -------------------------------------------------------
@@ -381,9 +308,20 @@ impl Catalog {
     }
 }
 
+impl PriceList for Catalog {
+    fn price_of(&self, variant: VariantId) -> Option<(ProductId, i64)> {
+        let pid = *self.variants.get(&variant)?;
+        let product = self.products.get(&pid)?;
+        let price = product.variants.iter().find(|v| v.id == variant)?.price;
+        Some((pid, price))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::catalog::JsonCache;
+    use chrono::Utc;
 
     fn product(name: &str, barcode: &str, category: Option<Uuid>) -> Product {
         Product {

@@ -3,11 +3,10 @@
 //! except where noted: the versions on updates make replays fail with 409
 //! instead of applying twice.
 
-use super::catalog::{Category, Product, Register, Store};
 use crate::bus::Entity;
+use crate::domain::catalog::{Category, Product, Register, Store, VariantInput};
 use crate::domain::{CategoryId, ProductId, StoreId};
 use crate::error::Result;
-use crate::pg::catalog::VariantInput;
 use actix::Message;
 use uuid::Uuid;
 

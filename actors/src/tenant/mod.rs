@@ -12,11 +12,12 @@ pub mod messages;
 
 use crate::auth::Authenticator;
 use crate::bus::{Bus, BusEvent, Entity};
+use crate::domain::catalog::{Category, Product, Register, Store, VariantInput};
 use crate::domain::{events, new_id, Role, TenantId};
 use crate::error::{Error, Result};
-use crate::pg::{self, catalog::VariantInput, Db};
+use crate::pg::{self, Db};
 use actix::prelude::*;
-use catalog::{Catalog, Category, Product, Register, Store};
+use catalog::Catalog;
 use messages::*;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -153,7 +154,7 @@ impl TenantCore {
     /// Brings memory up to PostgreSQL: applies every live entity, drops the
     /// ones that are gone.
     pub async fn resync(&self) -> Result<()> {
-        let fresh = pg::catalog::load(&self.db, self.tenant).await?;
+        let fresh = Catalog::from_rows(pg::catalog::load(&self.db, self.tenant).await?);
         self.catalog.replace_with(&fresh);
         Ok(())
     }
@@ -439,11 +440,11 @@ impl TenantCore {
             Entity::Store | Entity::Register => {
                 // Rare: rebuild the store and register maps wholesale.
                 let fresh = pg::catalog::load(&self.db, self.tenant).await?;
-                for s in fresh.stores() {
-                    self.catalog.apply_store((*s).clone());
-                    for r in fresh.registers_of(s.id) {
-                        self.catalog.apply_register((*r).clone());
-                    }
+                for s in fresh.stores {
+                    self.catalog.apply_store(s);
+                }
+                for r in fresh.registers {
+                    self.catalog.apply_register(r);
                 }
             }
         }

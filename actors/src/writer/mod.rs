@@ -4,14 +4,21 @@
 //! next batch gathers while the previous one commits). Each receipt's reply
 //! is sent only after its batch's COMMIT — or its failure, in which case
 //! every receipt of that batch is told to retry and nothing was written.
+//!
+//! One batch, start to COMMIT (`commit` below): read the facts
+//! (`pg::commit`, one round trip) -> decide every receipt
+//! (`domain::commit::decide`, pure) -> write what was decided (one
+//! pipelined round trip).
 
-pub mod batch;
-
+use crate::domain::commit::{decide, Posted};
+use crate::domain::receipt::{micros, PreparedReceipt};
+use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::pg::sales::{commit_batch, LevelUpdate, Outcome};
+use crate::pg::commit::{answers, BatchTx, CommitError};
 use crate::pg::Db;
-use crate::store::receipt::PreparedReceipt;
+use chrono::Utc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -26,42 +33,58 @@ pub struct WriterSettings {
     pub queue: usize,
 }
 
-/// What a store actor hears back for one receipt.
-pub struct Written {
-    pub outcome: Outcome,
+/// What a store actor hears back for one receipt whose batch committed.
+pub struct Committed {
+    /// The receipt's own answer (a rule it broke is an `Err` here).
+    pub posted: Result<Posted>,
     /// Levels of the receipt's store that the batch changed.
     pub levels: Vec<LevelUpdate>,
 }
 
 struct Job {
     receipt: PreparedReceipt,
-    reply: oneshot::Sender<Result<Written>>,
+    reply: oneshot::Sender<Result<Committed>>,
 }
 
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    /// Receipts submitted and not yet answered (queued or committing).
+    pending: Arc<AtomicUsize>,
 }
 
 impl Writer {
     /// Starts the collector on the current runtime.
     pub fn start(db: Db, settings: WriterSettings, metrics: Metrics) -> Self {
         let (tx, rx) = mpsc::channel(settings.queue);
-        tokio::spawn(collect(db, settings, metrics, rx));
-        Writer { tx }
+        let pending = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(collect(db, settings, metrics, rx, Arc::clone(&pending)));
+        Writer { tx, pending }
+    }
+
+    /// Resolves once every submitted receipt has been answered (graceful
+    /// shutdown waits for this; the caller bounds the wait).
+    pub async fn drained(&self) {
+        while self.pending.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Queues a receipt; the receiver resolves after its batch commits.
     /// Fails at once with `Unavailable` when the queue is full (shed load).
-    pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Written>>> {
+    pub fn submit(&self, receipt: PreparedReceipt) -> Result<oneshot::Receiver<Result<Committed>>> {
         let (reply, rx) = oneshot::channel();
+        // Counted before sending so `drained` never misses a queued job.
+        self.pending.fetch_add(1, Ordering::SeqCst);
         self.tx
             .try_send(Job { receipt, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
                     Error::Unavailable("the receipt writer is busy; retry".into())
                 }
                 mpsc::error::TrySendError::Closed(_) => {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
                     Error::Unavailable("the receipt writer stopped".into())
                 }
             })?;
@@ -69,7 +92,13 @@ impl Writer {
     }
 }
 
-async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mpsc::Receiver<Job>) {
+async fn collect(
+    db: Db,
+    settings: WriterSettings,
+    metrics: Metrics,
+    mut rx: mpsc::Receiver<Job>,
+    pending: Arc<AtomicUsize>,
+) {
     let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     while let Some(first) = rx.recv().await {
         let mut jobs = Vec::with_capacity(settings.batch_max);
@@ -94,8 +123,11 @@ async fn collect(db: Db, settings: WriterSettings, metrics: Metrics, mut rx: mps
         };
         let db = db.clone();
         let metrics = metrics.clone();
+        let pending = Arc::clone(&pending);
         tokio::spawn(async move {
+            let n = jobs.len();
             flush(&db, &metrics, jobs).await;
+            pending.fetch_sub(n, Ordering::SeqCst);
             drop(permit);
         });
     }
@@ -106,33 +138,30 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
     let started = Instant::now();
-    let mut result = commit_batch(db, &receipts).await;
-    // A unique violation means another instance took a number or id between
-    // our checks and our insert: run the batch again, the checks now see it.
-    if let Err(Error::Internal(e)) = &result {
-        let unique = e
-            .downcast_ref::<tokio_postgres::Error>()
-            .and_then(crate::error::sqlstate)
-            .is_some_and(|s| *s == tokio_postgres::error::SqlState::UNIQUE_VIOLATION);
-        if unique {
-            result = commit_batch(db, &receipts).await;
-        }
+    let tenants = batch_tenants(&receipts);
+    let mut result = db
+        .timed("receipts.commit_batch", &tenants, commit(db, &receipts))
+        .await;
+    // Another instance took a number or id between our read and our write:
+    // run the batch again, the read now sees it.
+    if matches!(result, Err(CommitError::Raced)) {
+        result = db
+            .timed("receipts.commit_batch", &tenants, commit(db, &receipts))
+            .await;
     }
     metrics
         .writer_commit_seconds
         .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(batch) => {
-            for ((outcome, reply), receipt) in
-                batch.outcomes.into_iter().zip(replies).zip(&receipts)
-            {
+            for ((posted, reply), receipt) in batch.posted.into_iter().zip(replies).zip(&receipts) {
                 let levels = batch
                     .levels
                     .iter()
                     .filter(|l| l.tenant_id == receipt.tenant_id && l.store_id == receipt.store_id)
                     .cloned()
                     .collect();
-                let _ = reply.send(Ok(Written { outcome, levels }));
+                let _ = reply.send(Ok(Committed { posted, levels }));
             }
         }
         Err(e) => {
@@ -146,4 +175,50 @@ async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
             }
         }
     }
+}
+
+/// What a batch's commit answers.
+struct BatchCommitted {
+    /// One per input receipt, same order.
+    posted: Vec<Result<Posted>>,
+    /// Every stock level the batch changed.
+    levels: Vec<LevelUpdate>,
+}
+
+/// Commits one batch: read the facts, decide, write. On any failure the
+/// transaction is rolled back and nothing of the batch is stored.
+async fn commit(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchCommitted, CommitError> {
+    let tx = BatchTx::connect(db).await?;
+    let result = async {
+        let now = micros(Utc::now());
+        let facts = tx.begin_and_read(batch).await?;
+        let decisions = decide(batch, &facts);
+        let mut effects = tx.write(batch, &decisions, now).await?;
+        let replays = tx.load_replays(batch, &decisions).await?;
+        Ok(BatchCommitted {
+            posted: answers(batch, decisions, &mut effects.numbers, replays, now),
+            levels: effects.levels,
+        })
+    }
+    .await;
+    if result.is_err() {
+        // Leave the connection clean whatever state the pipeline left.
+        tx.rollback().await;
+    }
+    result
+}
+
+/// The tenants of a batch, for the slow-statement log (a few, then "...").
+fn batch_tenants(receipts: &[PreparedReceipt]) -> String {
+    let mut seen: Vec<uuid::Uuid> = Vec::new();
+    for r in receipts {
+        if !seen.contains(&r.tenant_id) {
+            seen.push(r.tenant_id);
+        }
+    }
+    let mut out: Vec<String> = seen.iter().take(3).map(|t| t.to_string()).collect();
+    if seen.len() > 3 {
+        out.push("...".into());
+    }
+    out.join(",")
 }

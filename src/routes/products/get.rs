@@ -2,7 +2,7 @@ use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use actix_web::{get, web, HttpResponse};
-use jowi_actors::tenant::catalog::Product;
+use jowi_actors::domain::catalog::Product;
 use jowi_actors::Error;
 use uuid::Uuid;
 

@@ -17,8 +17,8 @@ pub use listing::*;
 pub use new::*;
 
 use actix_web::web;
+use jowi_actors::domain::catalog::VariantInput;
 use jowi_actors::domain::{parse_barcode, Money};
-use jowi_actors::pg::catalog::VariantInput;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;

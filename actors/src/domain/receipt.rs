@@ -1,11 +1,10 @@
 //! Receipts as the client sends them, as validated, and as stored.
-//! `prepare` is pure: it checks a request against the tenant's catalog and
+//! `prepare` is pure: it checks a request against the tenant's prices and
 //! computes totals with exact arithmetic, so it is unit-tested and
 //! benchmarked without a database.
 
-use crate::domain::{JsonDecimal, Money, Quantity};
+use crate::domain::{JsonDecimal, Money, ProductId, Quantity, VariantId};
 use crate::error::{Error, Result};
-use crate::tenant::catalog::Catalog;
 use chrono::{DateTime, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -214,6 +213,12 @@ fn money_times(price: i64, qty: Decimal, field: &str) -> Result<i64> {
         .ok_or_else(|| Error::invalid(field, "amount out of range"))
 }
 
+/// What `prepare` needs of the catalog: a variant's product and its price
+/// in minor units. The tenant's `Catalog` implements it; tests use a map.
+pub trait PriceList {
+    fn price_of(&self, variant: VariantId) -> Option<(ProductId, i64)>;
+}
+
 /// Where the receipt is rung up, resolved by the caller from the catalog.
 pub struct Till {
     pub warehouse_id: Uuid,
@@ -224,7 +229,7 @@ pub struct Till {
 pub fn prepare(
     tenant_id: Uuid,
     req: &ReceiptRequest,
-    catalog: &Catalog,
+    prices: &impl PriceList,
     till: &Till,
     now: DateTime<Utc>,
     max_skew_s: i64,
@@ -290,7 +295,7 @@ pub fn prepare(
     let (mut subtotal, mut discount_total) = (0i64, 0i64);
     for (i, item) in req.items.iter().enumerate() {
         let field = |f: &str| format!("items[{i}].{f}");
-        let (product, variant) = catalog.variant(item.variant_id).ok_or_else(|| {
+        let (product_id, catalog_price) = prices.price_of(item.variant_id).ok_or_else(|| {
             Error::invalid(
                 field("variant_id"),
                 format!("variant {} does not exist", item.variant_id),
@@ -299,7 +304,7 @@ pub fn prepare(
         let quantity = Quantity::parse(&field("quantity"), item.quantity.0, false)?;
         let price = match item.price {
             Some(p) => Money::parse_non_negative(&field("price"), p)?.0,
-            None => variant.price,
+            None => catalog_price,
         };
         let gross = money_times(price, quantity.decimal(), &field("price"))?;
         let discount = Money::parse_non_negative(&field("discount"), item.discount)?.0;
@@ -312,8 +317,8 @@ pub fn prepare(
         discount_total += discount;
         lines.push(ReceiptLine {
             line_no: i as i32 + 1,
-            variant_id: variant.id,
-            product_id: product.id,
+            variant_id: item.variant_id,
+            product_id,
             quantity,
             price,
             discount,
@@ -397,28 +402,20 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenant::catalog::{Product, Variant};
+    use std::collections::HashMap;
 
-    fn setup() -> (Catalog, Uuid) {
-        let c = Catalog::new();
+    struct Prices(HashMap<VariantId, (ProductId, i64)>);
+
+    impl PriceList for Prices {
+        fn price_of(&self, variant: VariantId) -> Option<(ProductId, i64)> {
+            self.0.get(&variant).copied()
+        }
+    }
+
+    fn setup() -> (Prices, Uuid) {
         let vid = Uuid::now_v7();
-        c.apply_product(Product {
-            id: Uuid::now_v7(),
-            name: "Cheese".into(),
-            category_id: None,
-            version: 1,
-            change_seq: 1,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            variants: vec![Variant {
-                id: vid,
-                barcode: "1".into(),
-                sku: None,
-                price: 1999,
-            }],
-            json: Default::default(),
-        });
-        (c, vid)
+        let prices = Prices(HashMap::from([(vid, (Uuid::now_v7(), 1999))]));
+        (prices, vid)
     }
 
     fn req(vid: Uuid, qty: &str, payments: Vec<PaymentRequest>) -> ReceiptRequest {

@@ -1,6 +1,9 @@
 //! The live tenants of this instance: spawns a tenant's actor and loads its
 //! catalog on first use, counts cache hits and misses, and evicts tenants
-//! idle longer than the configured time (they reload on demand).
+//! idle longer than the configured time (they reload on demand). It sits
+//! on top of the crate: `dispatch` routes bus events to its actors.
+
+mod dispatch;
 
 use crate::auth::Authenticator;
 use crate::bus::Bus;
@@ -171,7 +174,9 @@ impl Directory {
 
     async fn load(&self, tenant: TenantId) -> Result<Arc<TenantHandle>> {
         let started = Instant::now();
-        let catalog = Arc::new(pg::catalog::load(&self.db, tenant).await?);
+        let catalog = Arc::new(Catalog::from_rows(
+            pg::catalog::load(&self.db, tenant).await?,
+        ));
         let core = Arc::new(TenantCore {
             tenant,
             catalog: Arc::clone(&catalog),

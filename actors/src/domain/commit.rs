@@ -1,0 +1,327 @@
+//! The batch commit's business rules as one pure function. The writer reads
+//! the facts of a batch from PostgreSQL (one round trip, under the batch's
+//! locks), `decide` answers every receipt, then the writer writes exactly
+//! what was decided (one pipelined round trip). No I/O here, so every rule
+//! is unit- and property-tested without a database.
+//!
+//! The rules, in the order they are checked for each receipt:
+//! 1. An id already stored: same body -> `Replay`, other body -> `IdConflict`.
+//! 2. An id earlier in this batch: same body -> `InFlight` (retry: the
+//!    first copy is being written), other body -> `IdConflict`.
+//! 3. The shift must exist, belong to the receipt's register, and not have
+//!    closed before the receipt happened.
+//! 4. A client number must be unused (in PostgreSQL and earlier in the batch).
+//! 5. A return may not exceed what is left to return on its sale, counting
+//!    the returns accepted earlier in this batch.
+//!
+//! Accepted receipts keep their client number or get the next server number
+//! of their register, in batch order (the numbers themselves are taken in
+//! the write, under the register's row lock).
+
+use super::receipt::{PreparedReceipt, ReceiptKind, ReceiptLine, StoredReceipt};
+use super::{RegisterId, TenantId, VariantId};
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use uuid::Uuid;
+
+/// The answer to one receipt: stored by this request, or stored before
+/// (by an earlier request, another instance, before a restart) and
+/// answered as a replay.
+#[derive(Debug, Clone)]
+pub enum Posted {
+    Created(StoredReceipt),
+    Replayed(StoredReceipt),
+}
+
+impl Posted {
+    pub fn receipt(&self) -> &StoredReceipt {
+        match self {
+            Posted::Created(r) | Posted::Replayed(r) => r,
+        }
+    }
+}
+
+/// A shift as the commit sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShiftFacts {
+    pub register_id: RegisterId,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// What PostgreSQL holds about a batch, read before anything is written.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Body hash of every id of the batch that is already stored.
+    pub stored: HashMap<(TenantId, Uuid), Vec<u8>>,
+    /// Every shift the batch names that exists.
+    pub shifts: HashMap<(TenantId, Uuid), ShiftFacts>,
+    /// Client numbers of the batch that are already used.
+    pub taken: HashSet<(TenantId, String)>,
+    /// Per sale named by a return of the batch: quantity per variant left
+    /// to return. Absent: no such sale in this tenant.
+    pub returnable: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
+}
+
+/// How an accepted receipt is numbered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Number {
+    /// The register numbered it offline: `{register number}-{seq}`.
+    Client(String),
+    /// The server numbers it: the `ord`-th server-numbered receipt of its
+    /// register in this batch (1-based), after the register's last number.
+    Server { ord: i64 },
+}
+
+/// Why a receipt is not written. Each maps to one error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The id is stored (or earlier in the batch) with another body.
+    IdConflict,
+    /// The same id and body earlier in this batch: retry, it is being written.
+    InFlight,
+    NoSuchShift,
+    ShiftOfAnotherRegister,
+    ShiftClosed,
+    NumberTaken(String),
+    NoSuchSale,
+    ReturnExceedsSale {
+        variant: VariantId,
+        returning: Decimal,
+        left: Decimal,
+    },
+}
+
+impl From<Rejection> for Error {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::IdConflict => Error::conflict(
+                "idempotency_conflict",
+                "this receipt id was already used with a different body",
+            ),
+            Rejection::InFlight => {
+                Error::Unavailable("the same receipt is being stored; retry".into())
+            }
+            Rejection::NoSuchShift => Error::invalid("shift_id", "no such shift"),
+            Rejection::ShiftOfAnotherRegister => {
+                Error::invalid("shift_id", "the shift belongs to another register")
+            }
+            Rejection::ShiftClosed => {
+                Error::conflict("shift_closed", "the shift is closed; open a new one")
+            }
+            Rejection::NumberTaken(n) => Error::conflict(
+                "number_taken",
+                format!("receipt number {n} is already used by another receipt"),
+            ),
+            Rejection::NoSuchSale => {
+                Error::invalid("original_receipt_id", "no such sale to return")
+            }
+            Rejection::ReturnExceedsSale {
+                variant,
+                returning,
+                left,
+            } => Error::conflict(
+                "return_exceeds_sale",
+                format!(
+                    "variant {variant}: returning {returning}, only {left} left to return on that sale"
+                ),
+            ),
+        }
+    }
+}
+
+/// The answer to one receipt of the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Accept(Number),
+    Replay,
+    Reject(Rejection),
+}
+
+/// How far one register's counter moves: past its highest client number,
+/// then by its count of server-numbered receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterBump {
+    pub tenant_id: TenantId,
+    pub register_id: RegisterId,
+    pub max_client_seq: i64,
+    pub server_numbered: i64,
+}
+
+/// Every receipt's verdict (same order as the batch) and the register
+/// counters the accepted ones move, sorted by (tenant, register): the
+/// order the write locks them in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decisions {
+    pub verdicts: Vec<Verdict>,
+    pub registers: Vec<RegisterBump>,
+}
+
+impl Decisions {
+    /// The accepted receipts with their numbers, in batch order.
+    pub fn accepted<'a>(
+        &'a self,
+        batch: &'a [PreparedReceipt],
+    ) -> impl Iterator<Item = (&'a PreparedReceipt, &'a Number)> + 'a {
+        batch
+            .iter()
+            .zip(&self.verdicts)
+            .filter_map(|(r, v)| match v {
+                Verdict::Accept(n) => Some((r, n)),
+                _ => None,
+            })
+    }
+}
+
+/// A client number as stored: `{register number}-{seq}`.
+pub fn client_number(r: &PreparedReceipt) -> Option<String> {
+    r.client_seq.map(|s| format!("{}-{}", r.register_number, s))
+}
+
+/// Decides every receipt of `batch` against `facts`. Pure: the same batch
+/// and facts always give the same decisions.
+pub fn decide(batch: &[PreparedReceipt], facts: &Facts) -> Decisions {
+    let mut verdicts = Vec::with_capacity(batch.len());
+    let mut first_of_id: HashMap<(TenantId, Uuid), usize> = HashMap::new();
+    let mut taken: HashSet<(TenantId, String)> = HashSet::new();
+    // Only the sales this batch returns from, copied on first use.
+    let mut returnable: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>> = HashMap::new();
+    let mut registers: BTreeMap<(TenantId, RegisterId), (i64, i64)> = BTreeMap::new();
+    for (i, r) in batch.iter().enumerate() {
+        let verdict = match check(
+            r,
+            i,
+            facts,
+            batch,
+            &first_of_id,
+            &mut taken,
+            &mut returnable,
+        ) {
+            Ok(()) => {
+                first_of_id.insert((r.tenant_id, r.id), i);
+                let reg = registers
+                    .entry((r.tenant_id, r.register_id))
+                    .or_insert((0, 0));
+                match r.client_seq {
+                    Some(seq) => {
+                        reg.0 = reg.0.max(seq);
+                        Verdict::Accept(Number::Client(client_number(r).unwrap_or_default()))
+                    }
+                    None => {
+                        reg.1 += 1;
+                        Verdict::Accept(Number::Server { ord: reg.1 })
+                    }
+                }
+            }
+            Err(v) => v,
+        };
+        verdicts.push(verdict);
+    }
+    Decisions {
+        verdicts,
+        registers: registers
+            .into_iter()
+            .map(|((tenant_id, register_id), (max, n))| RegisterBump {
+                tenant_id,
+                register_id,
+                max_client_seq: max,
+                server_numbered: n,
+            })
+            .collect(),
+    }
+}
+
+/// The rules for one receipt; `Err` carries the verdict of a receipt that
+/// is not accepted. Only an accepted receipt changes the running state
+/// (taken numbers, what is left to return).
+fn check(
+    r: &PreparedReceipt,
+    i: usize,
+    facts: &Facts,
+    batch: &[PreparedReceipt],
+    first_of_id: &HashMap<(TenantId, Uuid), usize>,
+    taken: &mut HashSet<(TenantId, String)>,
+    returnable: &mut HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
+) -> Result<(), Verdict> {
+    let reject = |x| Err(Verdict::Reject(x));
+    let key = (r.tenant_id, r.id);
+    if let Some(hash) = facts.stored.get(&key) {
+        return if hash.as_slice() == r.body_hash {
+            Err(Verdict::Replay)
+        } else {
+            reject(Rejection::IdConflict)
+        };
+    }
+    if let Some(&first) = first_of_id.get(&key) {
+        debug_assert!(first < i);
+        return reject(if batch[first].body_hash == r.body_hash {
+            Rejection::InFlight
+        } else {
+            Rejection::IdConflict
+        });
+    }
+    match facts.shifts.get(&(r.tenant_id, r.shift_id)) {
+        None => return reject(Rejection::NoSuchShift),
+        Some(s) if s.register_id != r.register_id => {
+            return reject(Rejection::ShiftOfAnotherRegister)
+        }
+        Some(ShiftFacts {
+            closed_at: Some(closed),
+            ..
+        }) if r.occurred_at > *closed => return reject(Rejection::ShiftClosed),
+        Some(_) => {}
+    }
+    let number = client_number(r).map(|n| (r.tenant_id, n));
+    if let Some(n) = &number {
+        if facts.taken.contains(n) || taken.contains(n) {
+            return reject(Rejection::NumberTaken(n.1.clone()));
+        }
+    }
+    if let (ReceiptKind::Return, Some(original)) = (r.kind, r.original_receipt_id) {
+        let okey = (r.tenant_id, original);
+        let left = match returnable.entry(okey) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => match facts.returnable.get(&okey) {
+                Some(left) => e.insert(left.clone()),
+                None => return reject(Rejection::NoSuchSale),
+            },
+        };
+        take_return(left, &r.lines).map_err(Verdict::Reject)?;
+    }
+    if let Some(n) = number {
+        taken.insert(n);
+    }
+    Ok(())
+}
+
+/// Subtracts a return's lines from what is left to return on its sale, or
+/// changes nothing and says which variant would go below zero.
+fn take_return(
+    left: &mut HashMap<VariantId, Decimal>,
+    lines: &[ReceiptLine],
+) -> Result<(), Rejection> {
+    let mut want: BTreeMap<VariantId, Decimal> = BTreeMap::new();
+    for l in lines {
+        *want.entry(l.variant_id).or_default() += l.quantity.decimal();
+    }
+    for (variant, qty) in &want {
+        let have = left.get(variant).copied().unwrap_or_default();
+        if *qty > have {
+            return Err(Rejection::ReturnExceedsSale {
+                variant: *variant,
+                returning: *qty,
+                left: have,
+            });
+        }
+    }
+    for (variant, qty) in want {
+        if let Some(h) = left.get_mut(&variant) {
+            *h -= qty;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

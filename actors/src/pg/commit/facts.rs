@@ -1,0 +1,150 @@
+//! Round trip 1 of a batch: BEGIN and every read `decide` needs, pipelined.
+//! Locks are taken here in a fixed order, each set sorted: the shifts
+//! (FOR SHARE, so a close waits for the batch), then the sales the batch
+//! returns from (FOR UPDATE, so returns of one sale go one batch at a time
+//! on any instance). Stock levels and registers are locked in the write.
+
+use super::pipeline::Param;
+use super::BatchTx;
+use crate::domain::commit::{client_number, Facts, ShiftFacts};
+use crate::domain::receipt::{PreparedReceipt, ReceiptKind};
+use crate::error::Result;
+use rust_decimal::Decimal;
+use std::collections::{BTreeSet, HashMap};
+use uuid::Uuid;
+
+const SQL_KEYS: &str = "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id";
+const SQL_SHIFTS: &str = "SELECT s.tenant_id, s.id, s.register_id, s.closed_at FROM shifts s \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
+     ORDER BY s.tenant_id, s.id FOR SHARE OF s";
+const SQL_TAKEN: &str = "SELECT k.tenant_id, k.number FROM receipt_keys k \
+     JOIN UNNEST($1::uuid[], $2::text[]) AS u(t, n) ON k.tenant_id = u.t AND k.number = u.n";
+/// The sales returned from: locked, and answered only if they are sales.
+const SQL_ORIGINALS: &str = "SELECT k.tenant_id, k.id, r.kind FROM receipt_keys k \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id \
+     LEFT JOIN receipts r ON r.tenant_id = k.tenant_id AND r.id = k.id AND r.occurred_at = k.occurred_at \
+     ORDER BY k.tenant_id, k.id FOR UPDATE OF k";
+const SQL_SOLD: &str = "SELECT k.tenant_id, k.id, ri.variant_id, sum(ri.quantity) FROM receipt_keys k \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id \
+     JOIN receipt_items ri ON ri.tenant_id = k.tenant_id AND ri.receipt_id = k.id AND ri.occurred_at = k.occurred_at \
+     GROUP BY 1, 2, 3";
+const SQL_RETURNED: &str = "SELECT r.tenant_id, r.original_receipt_id, ri.variant_id, sum(ri.quantity) FROM receipts r \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON r.tenant_id = u.t AND r.original_receipt_id = u.id \
+     JOIN receipt_items ri ON ri.tenant_id = r.tenant_id AND ri.receipt_id = r.id AND ri.occurred_at = r.occurred_at \
+     GROUP BY 1, 2, 3";
+
+fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
+    let set: BTreeSet<(Uuid, Uuid)> = pairs.collect();
+    set.into_iter().unzip()
+}
+
+impl BatchTx {
+    /// BEGIN and the facts of `batch`, in one round trip (the three return
+    /// reads join it only when the batch holds returns).
+    pub async fn begin_and_read(&self, batch: &[PreparedReceipt]) -> Result<Facts> {
+        let c = &self.client;
+        // Behind a transaction-mode PgBouncer statements are prepared inside
+        // the transaction, so BEGIN goes first on its own.
+        if !self.statement_cache {
+            c.batch_execute("BEGIN").await?;
+        }
+        let s_keys = self.prepare(SQL_KEYS).await?;
+        let s_shifts = self.prepare(SQL_SHIFTS).await?;
+        let s_taken = self.prepare(SQL_TAKEN).await?;
+        let has_returns = batch.iter().any(|r| r.kind == ReceiptKind::Return);
+        let returns = if has_returns {
+            Some((
+                self.prepare(SQL_ORIGINALS).await?,
+                self.prepare(SQL_SOLD).await?,
+                self.prepare(SQL_RETURNED).await?,
+            ))
+        } else {
+            None
+        };
+
+        let (ids_t, ids) = unique_pairs(batch.iter().map(|r| (r.tenant_id, r.id)));
+        let (sh_t, sh_id) = unique_pairs(batch.iter().map(|r| (r.tenant_id, r.shift_id)));
+        let (cn_t, cn_n): (Vec<Uuid>, Vec<String>) = batch
+            .iter()
+            .filter_map(|r| client_number(r).map(|n| (r.tenant_id, n)))
+            .unzip();
+        let (or_t, or_id) = unique_pairs(batch.iter().filter_map(|r| match r.kind {
+            ReceiptKind::Return => r.original_receipt_id.map(|o| (r.tenant_id, o)),
+            ReceiptKind::Sale => None,
+        }));
+        let begin = async {
+            if self.statement_cache {
+                c.batch_execute("BEGIN").await
+            } else {
+                Ok(())
+            }
+        };
+        let (kp, sp, tp, op): ([Param; 2], [Param; 2], [Param; 2], [Param; 2]) = (
+            [&ids_t, &ids],
+            [&sh_t, &sh_id],
+            [&cn_t, &cn_n],
+            [&or_t, &or_id],
+        );
+        let return_reads = async {
+            match &returns {
+                None => Ok((Vec::new(), Vec::new(), Vec::new())),
+                Some((originals, sold, returned)) => {
+                    let (o, s, r) = futures::join!(
+                        c.query(originals, &op),
+                        c.query(sold, &op),
+                        c.query(returned, &op),
+                    );
+                    Ok::<_, tokio_postgres::Error>((o?, s?, r?))
+                }
+            }
+        };
+        // Polled in this order: BEGIN, keys, shifts, taken, then the return reads.
+        let (begun, key_rows, shift_rows, taken_rows, return_rows) = futures::join!(
+            begin,
+            c.query(&s_keys, &kp),
+            c.query(&s_shifts, &sp),
+            c.query(&s_taken, &tp),
+            return_reads,
+        );
+        begun?;
+        let mut facts = Facts::default();
+        for row in key_rows? {
+            facts.stored.insert((row.get(0), row.get(1)), row.get(2));
+        }
+        for row in shift_rows? {
+            facts.shifts.insert(
+                (row.get(0), row.get(1)),
+                ShiftFacts {
+                    register_id: row.get(2),
+                    closed_at: row.get(3),
+                },
+            );
+        }
+        for row in taken_rows? {
+            facts.taken.insert((row.get(0), row.get(1)));
+        }
+        let (originals, sold, returned) = return_rows?;
+        for row in originals {
+            if row.get::<_, Option<&str>>(2) == Some(ReceiptKind::Sale.as_str()) {
+                facts
+                    .returnable
+                    .insert((row.get(0), row.get(1)), HashMap::new());
+            }
+        }
+        for row in sold {
+            if let Some(left) = facts.returnable.get_mut(&(row.get(0), row.get(1))) {
+                left.insert(row.get(2), row.get(3));
+            }
+        }
+        for row in returned {
+            if let Some(left) = facts.returnable.get_mut(&(row.get(0), row.get(1))) {
+                let q: Decimal = row.get(3);
+                if let Some(l) = left.get_mut(&row.get::<_, Uuid>(2)) {
+                    *l -= q;
+                }
+            }
+        }
+        Ok(facts)
+    }
+}

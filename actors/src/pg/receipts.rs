@@ -1,0 +1,150 @@
+//! Receipt reads: one stored receipt, a store's receipts page by page. The
+//! write path is `commit` (one transaction per group commit).
+
+use super::Db;
+use crate::domain::receipt::{
+    PaymentMethod, ReceiptKind, ReceiptLine, ReceiptPayment, StoredReceipt,
+};
+use crate::domain::Quantity;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+/// A stored receipt by id.
+pub async fn load_receipt(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<StoredReceipt>> {
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let r = load_receipt_on(&*tx, tenant, id).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+pub(super) async fn load_receipt_on(
+    tx: &impl GenericClient,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<StoredReceipt>> {
+    let stmt = "SELECT r.id, k.number, r.store_id, r.register_id, r.shift_id, r.kind, r.original_receipt_id, \
+                    r.customer_id, r.occurred_at, r.created_at, r.subtotal, r.discount_total, r.total, r.paid, \
+                    r.change_due \
+             FROM receipt_keys k JOIN receipts r ON r.tenant_id = k.tenant_id AND r.id = k.id \
+               AND r.occurred_at = k.occurred_at \
+             WHERE k.tenant_id = $1 AND k.id = $2";
+    let Some(row) = tx.query_opt(stmt, &[&tenant, &id]).await? else {
+        return Ok(None);
+    };
+    let occurred: DateTime<Utc> = row.get(8);
+    let items = "SELECT line_no, variant_id, product_id, quantity, price, discount, total FROM receipt_items \
+             WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 ORDER BY line_no";
+    let items = tx
+        .query(items, &[&tenant, &id, &occurred])
+        .await?
+        .iter()
+        .map(|i| ReceiptLine {
+            line_no: i.get(0),
+            variant_id: i.get(1),
+            product_id: i.get(2),
+            quantity: Quantity(i.get::<_, Decimal>(3).normalize()),
+            price: i.get(4),
+            discount: i.get(5),
+            total: i.get(6),
+        })
+        .collect();
+    let pays = "SELECT method, amount FROM payments WHERE tenant_id = $1 AND receipt_id = $2 \
+             AND occurred_at = $3 ORDER BY line_no";
+    let payments = tx
+        .query(pays, &[&tenant, &id, &occurred])
+        .await?
+        .iter()
+        .map(|p| ReceiptPayment {
+            method: match p.get::<_, &str>(0) {
+                "cash" => PaymentMethod::Cash,
+                "card" => PaymentMethod::Card,
+                _ => PaymentMethod::Other,
+            },
+            amount: p.get(1),
+        })
+        .collect();
+    Ok(Some(StoredReceipt {
+        id: row.get(0),
+        number: row.get(1),
+        store_id: row.get(2),
+        register_id: row.get(3),
+        shift_id: row.get(4),
+        kind: if row.get::<_, &str>(5) == "return" {
+            ReceiptKind::Return
+        } else {
+            ReceiptKind::Sale
+        },
+        original_receipt_id: row.get(6),
+        customer_id: row.get(7),
+        occurred_at: occurred,
+        created_at: row.get(9),
+        subtotal: row.get(10),
+        discount_total: row.get(11),
+        total: row.get(12),
+        paid: row.get(13),
+        change: row.get(14),
+        items,
+        payments,
+    }))
+}
+
+/// A receipt in a listing (the full receipt is GET /receipts/{id}).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReceiptSummary {
+    pub id: Uuid,
+    pub number: String,
+    pub register_id: Uuid,
+    pub shift_id: Uuid,
+    pub kind: ReceiptKind,
+    pub occurred_at: DateTime<Utc>,
+    pub total: i64,
+}
+
+/// One page of a store's receipts, newest first, keyset-paged by
+/// (occurred_at, id); the time bounds let PostgreSQL prune partitions.
+pub async fn list_receipts(
+    db: &Db,
+    tenant: Uuid,
+    store: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ReceiptSummary>> {
+    let (cur_t, cur_id) = match after {
+        Some((t, id)) => (Some(t), Some(id)),
+        None => (None, None),
+    };
+    let rows = db
+        .query(
+            "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total FROM receipts r \
+             JOIN receipt_keys k ON k.tenant_id = r.tenant_id AND k.id = r.id \
+             WHERE r.tenant_id = $1 AND r.store_id = $2 \
+               AND ($3::timestamptz IS NULL OR r.occurred_at >= $3) \
+               AND ($4::timestamptz IS NULL OR r.occurred_at < $4) \
+               AND ($5::timestamptz IS NULL OR (r.occurred_at, r.id) < ($5, $6::uuid)) \
+             ORDER BY r.occurred_at DESC, r.id DESC LIMIT $7",
+            &[&tenant, &store, &from, &to, &cur_t, &cur_id, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ReceiptSummary {
+            id: r.get(0),
+            number: r.get(1),
+            register_id: r.get(2),
+            shift_id: r.get(3),
+            kind: if r.get::<_, &str>(4) == "return" {
+                ReceiptKind::Return
+            } else {
+                ReceiptKind::Sale
+            },
+            occurred_at: r.get(5),
+            total: r.get(6),
+        })
+        .collect())
+}
