@@ -18,7 +18,9 @@ CREATE TABLE outbox_pending (
     event_id     uuid NOT NULL,
     type         text NOT NULL,
     occurred_at  timestamptz NOT NULL DEFAULT now(),
-    payload      jsonb NOT NULL
+    -- json, not jsonb: checked but not converted on the writer's path; the
+    -- sequencer converts it once, off that path.
+    payload      json NOT NULL
 );
 
 -- Per tenant: the last sequence number given and the highest one removed

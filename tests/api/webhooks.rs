@@ -620,3 +620,159 @@ async fn shift_closed_carries_the_z_totals() {
         .await;
     assert_eq!(report.body, z["data"]);
 }
+
+/// Sales and returns send `receipt.created` with the number the register
+/// was given; stock moves send `stock.changed` per warehouse and variant
+/// whose deltas add up to the ledger and whose last quantity is the level;
+/// the feed holds the same sequence.
+#[actix_web::test]
+async fn receipts_and_stock_changes_arrive_with_numbers_and_levels() {
+    let app = webhook_app().await;
+    let rx = Receiver::start().await;
+    let s = crate::sales::shop(&app, 2).await;
+    let (_, secret) = subscribe(&app, &s.owner, &format!("{}/sales", rx.url), &[]).await;
+    let mut numbers = Vec::new();
+    let mut sale_ids = Vec::new();
+    for lines in [
+        &[(0, "1"), (1, "2")][..],
+        &[(0, "0.5")][..],
+        &[(1, "1")][..],
+    ] {
+        let r = app
+            .post("/api/v1/receipts", &s.register_token, s.sale(lines))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        numbers.push(r.body["number"].as_str().unwrap().to_owned());
+        sale_ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let r = app
+        .post(
+            "/api/v1/receipts",
+            &s.register_token,
+            s.refund(&sale_ids[0], &[(1, "1")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    numbers.push(r.body["number"].as_str().unwrap().to_owned());
+
+    // 4 receipts, and at least one stock event per variant moved.
+    let ok = eventually(Duration::from_secs(20), || async {
+        let got = rx.delivered();
+        got.iter()
+            .filter(|r| r.event_type == "receipt.created")
+            .count()
+            >= 4
+            && got
+                .iter()
+                .filter(|r| r.event_type == "stock.changed")
+                .count()
+                >= 2
+    })
+    .await;
+    assert!(
+        ok,
+        "got {:?}",
+        rx.delivered()
+            .iter()
+            .map(|r| &r.event_type)
+            .collect::<Vec<_>>()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = rx.delivered();
+    assert_signed(&got, &secret);
+    let bodies: Vec<Value> = got.iter().map(body_json).collect();
+    let receipts: Vec<&Value> = bodies
+        .iter()
+        .filter(|b| b["type"] == "receipt.created")
+        .collect();
+    let got_numbers: Vec<&str> = receipts
+        .iter()
+        .map(|b| b["data"]["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(got_numbers, numbers);
+    assert_eq!(receipts[3]["data"]["kind"], "return");
+    assert_eq!(
+        receipts[3]["data"]["original_receipt_id"],
+        sale_ids[0].as_str()
+    );
+    assert_eq!(receipts[0]["data"]["items"].as_array().unwrap().len(), 2);
+
+    // Deltas add up per variant; the last quantity is the level now.
+    let levels = app
+        .get(&format!("/api/v1/stores/{}/stock", s.store), &s.owner)
+        .await;
+    for (i, expected) in [(0usize, "-1.5"), (1, "-2")] {
+        let v = &s.variants[i].0;
+        let stock: Vec<&Value> = bodies
+            .iter()
+            .filter(|b| b["type"] == "stock.changed" && b["data"]["variant_id"] == v.as_str())
+            .collect();
+        assert!(!stock.is_empty());
+        let sum: f64 = stock
+            .iter()
+            .map(|b| b["data"]["delta"].as_str().unwrap().parse::<f64>().unwrap())
+            .sum();
+        assert_eq!(sum, expected.parse::<f64>().unwrap(), "variant {i}");
+        let last = stock.last().unwrap();
+        assert_eq!(last["data"]["quantity"], expected);
+        assert_eq!(last["data"]["warehouse_id"], s.warehouse.as_str());
+        assert_eq!(last["data"]["store_id"], s.store.as_str());
+        assert!(levels.body.to_string().contains(v.as_str()));
+    }
+    let feed = whole_feed(&app, &s.owner).await;
+    // The subscription starts at the events published after it was made
+    // (the shop's product events may be published before or after).
+    let first = bodies[0]["seq"].as_i64();
+    let feed: Vec<Value> = feed
+        .into_iter()
+        .filter(|e| e["seq"].as_i64() >= first)
+        .collect();
+    assert_eq!(feed, bodies, "the feed is the webhook sequence");
+}
+
+/// A receiver that hangs holds one delivery slot until its timeout, never a
+/// receipt: receipts keep being answered while its request hangs.
+#[actix_web::test]
+async fn hanging_receiver_does_not_hold_up_receipts() {
+    let app = webhook_app().await;
+    let rx = Receiver::start().await;
+    rx.shared.behaviour.hang.store(true, Ordering::SeqCst);
+    let s = crate::sales::shop(&app, 2).await;
+    subscribe(&app, &s.owner, &format!("{}/hang", rx.url), &[]).await;
+    let first = app
+        .post("/api/v1/receipts", &s.register_token, s.sale(&[(0, "1")]))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            rx.shared.hanging_now.load(Ordering::SeqCst) > 0
+        })
+        .await,
+        "the receiver never got a request"
+    );
+    let started = std::time::Instant::now();
+    let mut answered = 0;
+    let posts: Vec<_> = (0..40)
+        .map(|_| app.post("/api/v1/receipts", &s.register_token, s.sale(&[(1, "1")])))
+        .collect();
+    for r in futures::future::join_all(posts).await {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        answered += 1;
+    }
+    assert_eq!(answered, 40);
+    // All were answered while the receiver was still holding its request
+    // (the worker waits out timeout_ms = 1 s for it).
+    assert!(
+        rx.shared.hanging_now.load(Ordering::SeqCst) > 0
+            || started.elapsed() < Duration::from_secs(1),
+        "receipts waited for the hanging receiver"
+    );
+    let log_ok = eventually(Duration::from_secs(10), || async {
+        let sub = app.get("/api/v1/webhooks", &s.owner).await;
+        sub.body[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("timed out"))
+    })
+    .await;
+    assert!(log_ok, "the hang is logged as a timeout");
+}

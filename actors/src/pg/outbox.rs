@@ -12,6 +12,11 @@
 //! once visible, never has a smaller one appear behind it. The price is
 //! one extra move per event, off the writers' path, and a delay of one
 //! sequencer tick (`webhooks.sequencer_interval_ms`).
+//!
+//! The sequencer also finishes `receipt.created` payloads: a server-given
+//! receipt number is assigned last in the receipt transaction (under the
+//! register lock), so the writer cannot know it; the sequencer reads it from
+//! `receipt_keys` when it publishes the event, by then final.
 
 use super::{Db, Tx};
 use crate::domain::{new_id, TenantId};
@@ -26,7 +31,7 @@ const SEQUENCER_LOCK: i64 = 7220310;
 const PRUNER_LOCK: i64 = 7220311;
 
 const SQL_APPEND: &str = "INSERT INTO outbox_pending (tenant_id, event_id, type, payload) \
-     VALUES ($1, $2, $3, $4::text::jsonb)";
+     VALUES ($1, $2, $3, $4::text::json)";
 
 /// Appends one event in the caller's transaction: it exists if and only if
 /// that transaction commits. Answers the event id.
@@ -46,49 +51,6 @@ pub async fn append<T: Serialize + ?Sized>(
     Ok(id)
 }
 
-/// Events as column arrays, for writers that append many in one statement
-/// (the receipt batch): one slot per event, payloads already serialized.
-#[derive(Debug, Default)]
-pub struct EventColumns {
-    pub tenant: Vec<Uuid>,
-    pub event_id: Vec<Uuid>,
-    pub event_type: Vec<&'static str>,
-    pub payload: Vec<String>,
-}
-
-impl EventColumns {
-    pub fn push<T: Serialize + ?Sized>(
-        &mut self,
-        tenant: TenantId,
-        event_type: &'static str,
-        data: &T,
-    ) -> Result<()> {
-        let payload = serde_json::to_string(data).map_err(|e| {
-            Error::Internal(anyhow::anyhow!("serializing a {event_type} event: {e}"))
-        })?;
-        self.tenant.push(tenant);
-        self.event_id.push(new_id());
-        self.event_type.push(event_type);
-        self.payload.push(payload);
-        Ok(())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tenant.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.tenant.len()
-    }
-}
-
-/// The statement that appends `EventColumns` ($1..$4).
-pub const SQL_APPEND_MANY: &str =
-    "INSERT INTO outbox_pending (tenant_id, event_id, type, payload) \
-     SELECT u.t, u.id, u.ty, u.p::jsonb \
-     FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS u(t, id, ty, p, o) \
-     ORDER BY u.o";
-
 const SQL_SEQUENCE: &str = "WITH moved AS ( \
        DELETE FROM outbox_pending p \
        WHERE p.id IN (SELECT id FROM outbox_pending ORDER BY id LIMIT $1) \
@@ -102,7 +64,12 @@ const SQL_SEQUENCE: &str = "WITH moved AS ( \
        SELECT tenant_id, max(seq) FROM numbered GROUP BY tenant_id \
        ON CONFLICT (tenant_id) DO UPDATE SET last_seq = EXCLUDED.last_seq) \
      INSERT INTO events (tenant_id, seq, event_id, type, occurred_at, payload) \
-     SELECT tenant_id, seq, event_id, type, occurred_at, payload FROM numbered";
+     SELECT n.tenant_id, n.seq, n.event_id, n.type, n.occurred_at, \
+       CASE WHEN n.type = 'receipt.created' THEN n.payload::jsonb || jsonb_build_object('number', \
+         (SELECT k.number FROM receipt_keys k \
+          WHERE k.tenant_id = n.tenant_id AND k.id = (n.payload->>'id')::uuid)) \
+       ELSE n.payload::jsonb END \
+     FROM numbered n";
 
 /// One sequencer step: publishes up to `limit` committed pending events.
 /// Answers how many were published, or `None` when another instance holds

@@ -27,6 +27,7 @@
 
 mod facts;
 mod numbering;
+pub mod outbox;
 pub mod pipeline;
 pub mod receipts;
 pub mod stock;
@@ -39,6 +40,7 @@ use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use numbering::{NumberWriter, Numbers};
+use outbox::OutboxWriter;
 use pipeline::Sql;
 use receipts::{stored_number, ReceiptTables};
 use stock::StockWriter;
@@ -133,15 +135,18 @@ impl BatchTx {
         let lines = accepted.iter().map(|(r, _)| r.lines.len()).sum();
         let mut receipts = ReceiptTables::new(now, accepted.len(), lines);
         let mut stock = StockWriter::new(now, lines);
+        let mut events = OutboxWriter::new(now, accepted.len());
         for (r, n) in &accepted {
             receipts.push(r, stored_number(r, n));
             stock.push(r);
+            events.push(r, stored_number(r, n));
         }
         stock.seal();
+        events.seal();
         let numbering = NumberWriter::new(batch, decisions);
         // Pipeline order: receipt tables, derived data, then the numbering
         // (register locks last).
-        let writers: [&dyn BatchWriter; 3] = [&receipts, &stock, &numbering];
+        let writers: [&dyn BatchWriter; 4] = [&receipts, &stock, &events, &numbering];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();
         let counts: Vec<usize> = per_writer.iter().map(Vec::len).collect();
         let statements: Vec<Sql<'_>> = per_writer.into_iter().flatten().collect();
