@@ -108,8 +108,46 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
     .unwrap();
     assert_eq!(s, 201, "{hook}");
     let secret = hook["secret"].as_str().unwrap().to_owned();
+    // A till to sell at: receipts go through the batch commit's outbox writer.
+    let (_, store) = post(
+        &http,
+        &format!("{base}/api/v1/stores"),
+        &owner,
+        &json!({"name": "S"}),
+    )
+    .await
+    .unwrap();
+    let store_id = store["id"].as_str().unwrap().to_owned();
+    let (_, reg) = post(
+        &http,
+        &format!("{base}/api/v1/stores/{store_id}/registers"),
+        &owner,
+        &json!({"name": "T"}),
+    )
+    .await
+    .unwrap();
+    let register = reg["register"]["id"].as_str().unwrap().to_owned();
+    let (_, shift) = post(
+        &http,
+        &format!("{base}/api/v1/shifts"),
+        &owner,
+        &json!({"register_id": register}),
+    )
+    .await
+    .unwrap();
+    let shift_id = shift["id"].as_str().unwrap().to_owned();
+    let (s, p) = post(
+        &http,
+        &format!("{base}/api/v1/products"),
+        &owner,
+        &json!({"name": "Bread", "variants": [{"barcode": "bread", "price": 100}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 201);
+    let variant = p["variants"][0]["id"].as_str().unwrap().to_owned();
 
-    // Load: 4 workers create products until the server dies under them.
+    // Load: 4 workers sell and add products until the server dies under them.
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
@@ -121,13 +159,34 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
             Arc::clone(&acked),
             Arc::clone(&stop),
         );
+        let (store_id, register, shift_id, variant) = (
+            store_id.clone(),
+            register.clone(),
+            shift_id.clone(),
+            variant.clone(),
+        );
         workers.push(actix_rt::spawn(async move {
             let mut k = 0;
             while !stop.load(Ordering::SeqCst) {
                 k += 1;
-                let body = json!({"name": format!("W{w}-{k}"),
-                    "variants": [{"barcode": format!("w{w}k{k}"), "price": 100}]});
-                match post(&http, &format!("{base}/api/v1/products"), &owner, &body).await {
+                // Half the workers sell, half edit the catalog.
+                let (path, body) = if w % 2 == 0 {
+                    (
+                        "receipts",
+                        json!({
+                        "id": Uuid::new_v4(), "store_id": store_id, "register_id": register,
+                        "shift_id": shift_id, "kind": "sale",
+                        "items": [{"variant_id": variant, "quantity": 1}],
+                        "payments": [{"method": "cash", "amount": 100}]}),
+                    )
+                } else {
+                    (
+                        "products",
+                        json!({"name": format!("W{w}-{k}"),
+                        "variants": [{"barcode": format!("w{w}k{k}"), "price": 100}]}),
+                    )
+                };
+                match post(&http, &format!("{base}/api/v1/{path}"), &owner, &body).await {
                     Some((201, p)) => acked
                         .lock()
                         .unwrap()
@@ -162,7 +221,10 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
         .unwrap();
     actix_rt::spawn(conn);
     let committed: HashSet<String> = db
-        .query("SELECT id::text FROM products", &[])
+        .query(
+            "SELECT id::text FROM products UNION ALL SELECT id::text FROM receipts",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -174,11 +236,10 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
         let got: HashSet<String> = rx
             .delivered()
             .iter()
-            .map(|r| {
+            .filter_map(|r| {
                 serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["id"]
                     .as_str()
-                    .unwrap()
-                    .to_owned()
+                    .map(str::to_owned)
             })
             .collect();
         committed.iter().all(|id| got.contains(id))
@@ -190,18 +251,29 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
 
     let got = rx.delivered();
     let mut seqs = BTreeSet::new();
+    let mut subjects = HashSet::new();
     for r in &got {
         let ts: i64 = r.timestamp.parse().unwrap();
         assert!(signing::verify(&secret, ts, &r.body, &r.signature));
         let b: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(b["type"], "product.created");
+        if b["type"] == "product.created" || b["type"] == "receipt.created" {
+            subjects.insert(b["data"]["id"].as_str().unwrap().to_owned());
+        }
         seqs.insert(b["seq"].as_i64().unwrap());
     }
-    // Exactly one event per committed product, numbered 1..=N without gaps
-    // (a redelivery after the restart may repeat one: at-least-once).
-    assert_eq!(seqs.len(), committed.len());
+    // An event for every committed product and receipt and for nothing
+    // else; every published seq 1..=N arrived, without gaps (a redelivery
+    // after the restart may repeat one: at-least-once).
+    assert_eq!(subjects, committed);
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move { db.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count("SELECT count(*) FROM outbox_pending").await, 0);
+    let published = count("SELECT count(*) FROM events").await;
+    assert!(got.iter().any(|r| r.event_type == "receipt.created"));
     assert_eq!(
         seqs.into_iter().collect::<Vec<_>>(),
-        (1..=committed.len() as i64).collect::<Vec<_>>()
+        (1..=published).collect::<Vec<_>>()
     );
 }
