@@ -776,3 +776,40 @@ async fn hanging_receiver_does_not_hold_up_receipts() {
     .await;
     assert!(log_ok, "the hang is logged as a timeout");
 }
+
+/// Stock documents send `stock.changed` too, naming their cause and
+/// document; a replayed document sends nothing more.
+#[actix_web::test]
+async fn stock_documents_send_stock_changed() {
+    let app = webhook_app().await;
+    let rx = Receiver::start().await;
+    let s = crate::sales::shop(&app, 1).await;
+    subscribe(
+        &app,
+        &s.owner,
+        &format!("{}/docs", rx.url),
+        &["stock.changed"],
+    )
+    .await;
+    let v0 = &s.variants[0].0;
+    let doc = json!({"id": uuid::Uuid::new_v4(), "kind": "receiving", "warehouse_id": s.warehouse,
+        "lines": [{"variant_id": v0, "quantity": "10.5"}]});
+    let r = app
+        .post("/api/v1/stock/movements", &s.owner, doc.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .post("/api/v1/stock/movements", &s.owner, doc.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(wait_for(&rx, 1).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = rx.delivered();
+    assert_eq!(got.len(), 1, "a replay emits nothing");
+    let b = body_json(&got[0]);
+    assert_eq!(b["data"]["cause"], "receiving");
+    assert_eq!(b["data"]["document_id"], doc["id"]);
+    assert_eq!(b["data"]["variant_id"], v0.as_str());
+    assert_eq!(b["data"]["delta"], "10.5");
+    assert_eq!(b["data"]["quantity"], "10.5");
+}

@@ -260,3 +260,55 @@ pub async fn pending_stats(db: &Db) -> Result<(i64, f64)> {
         .map(|r| (r.get(0), r.get(1)))
         .unwrap_or((0, 0.0)))
 }
+
+/// `stock.changed` events for levels a stock document moved (receiving,
+/// write-off, transfer, inventory), in the document's transaction. Same
+/// payload as the receipt path's, plus the document.
+pub async fn append_stock_changes(
+    db: &Db,
+    tx: &Tx<'_>,
+    tenant: TenantId,
+    levels: &[crate::domain::stock::LevelUpdate],
+    cause: &str,
+    document: Uuid,
+) -> Result<()> {
+    if levels.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(levels.len());
+    let mut payloads = Vec::with_capacity(levels.len());
+    for l in levels {
+        ids.push(new_id());
+        payloads.push(
+            serde_json::json!({
+                "store_id": l.store_id,
+                "warehouse_id": l.warehouse_id,
+                "variant_id": l.variant_id,
+                "quantity": l.quantity.normalize().to_string(),
+                "delta": l.delta.normalize().to_string(),
+                "cause": cause,
+                "document_id": document,
+            })
+            .to_string(),
+        );
+    }
+    let stmt = db
+        .prepare(
+            tx,
+            "INSERT INTO outbox_pending (tenant_id, event_id, type, payload) \
+             SELECT $1, u.e, $2, u.p::json \
+             FROM UNNEST($3::uuid[], $4::text[]) WITH ORDINALITY AS u(e, p, o) ORDER BY u.o",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &tenant,
+            &crate::domain::events::STOCK_CHANGED,
+            &ids,
+            &payloads,
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -183,6 +183,8 @@ pub async fn post_document(
     }
 
     let levels = apply_deltas(db, &tx, tenant, doc.id, &deltas, store_of).await?;
+    super::outbox::append_stock_changes(db, &tx, tenant, &levels, doc.kind.as_str(), doc.id)
+        .await?;
     tx.commit().await?;
     let movements = deltas
         .iter()

@@ -31,7 +31,8 @@ const SQL_RECEIPTS: &str = "INSERT INTO outbox_pending (tenant_id, event_id, typ
 
 const SQL_LEVELS: &str = "INSERT INTO outbox_pending (tenant_id, event_id, type, payload) \
      SELECT u.t, u.e, $7::text, json_build_object('store_id', u.s, 'warehouse_id', u.w, \
-       'variant_id', u.v, 'quantity', trim_scale(l.quantity)::text, 'delta', trim_scale(u.d)::text) \
+       'variant_id', u.v, 'quantity', trim_scale(l.quantity)::text, 'delta', trim_scale(u.d)::text, \
+       'cause', 'receipts') \
      FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::uuid[], $6::uuid[]) \
        WITH ORDINALITY AS u(t, w, v, d, s, e, o) \
      JOIN stock_levels l ON l.tenant_id = u.t AND l.warehouse_id = u.w AND l.variant_id = u.v \
