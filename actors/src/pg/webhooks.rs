@@ -377,10 +377,15 @@ pub async fn claim(
         .collect())
 }
 
-/// The next events for a claimed subscription (matching its types), and the
+/// The next events after `after` for a claimed subscription (matching its types), and the
 /// tenant's head read in the same snapshot: when no event matches, the
 /// cursor may move to the head.
-pub async fn next_events(db: &Db, c: &Claimed, limit: i64) -> Result<(i64, Vec<Event>)> {
+pub async fn next_events(
+    db: &Db,
+    c: &Claimed,
+    after: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Event>)> {
     let rows = db
         .query(
             "SELECT h.head, e.seq, e.event_id, e.type, e.occurred_at, e.payload \
@@ -390,10 +395,10 @@ pub async fn next_events(db: &Db, c: &Claimed, limit: i64) -> Result<(i64, Vec<E
                    WHERE tenant_id = $1 AND seq > $2 \
                      AND (cardinality($3::text[]) = 0 OR type = ANY($3)) \
                    ORDER BY seq LIMIT $4) e ON true",
-            &[&c.tenant_id, &c.cursor_seq, &c.event_types, &limit],
+            &[&c.tenant_id, &after, &c.event_types, &limit],
         )
         .await?;
-    let head = rows.first().map_or(c.cursor_seq, |r| r.get(0));
+    let head = rows.first().map_or(after, |r| r.get(0));
     let events = rows
         .iter()
         .filter(|r| r.get::<_, Option<i64>>(1).is_some())
@@ -416,38 +421,63 @@ const SQL_LOG: &str = "INSERT INTO webhook_deliveries (tenant_id, subscription_i
        event_id, event_type, attempt, status_code, ok, error, latency_ms, worker_id) \
      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM upd";
 
-/// Logs a delivered event and moves the cursor past it, renewing the lease.
-/// False when the lease was lost (the caller stops).
-pub async fn record_success(
+/// A delivered event, waiting to be recorded.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub seq: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub attempt: i32,
+    pub status_code: i32,
+    pub latency_ms: i32,
+}
+
+/// Logs delivered events (in order) and moves the cursor past the last,
+/// renewing the lease, in one statement: the worker records a run of
+/// successes together rather than one round trip per event (a crash before
+/// this only means those events are sent again: at-least-once). False
+/// when the lease was lost (the caller stops).
+pub async fn record_successes(
     db: &Db,
     owner: Uuid,
     c: &Claimed,
-    a: &Attempt<'_>,
+    done: &[Delivered],
     lease: Duration,
 ) -> Result<bool> {
+    let Some(last) = done.last() else {
+        return Ok(true);
+    };
+    let seqs: Vec<i64> = done.iter().map(|d| d.seq).collect();
+    let ids: Vec<Uuid> = done.iter().map(|d| d.event_id).collect();
+    let types: Vec<&str> = done.iter().map(|d| d.event_type.as_str()).collect();
+    let attempts: Vec<i32> = done.iter().map(|d| d.attempt).collect();
+    let statuses: Vec<i32> = done.iter().map(|d| d.status_code).collect();
+    let latencies: Vec<i32> = done.iter().map(|d| d.latency_ms).collect();
     let rows = db
         .query(
-            &format!(
-                "WITH upd AS (UPDATE webhook_subscriptions SET cursor_seq = $3, failures = 0, \
-                   first_failure_at = NULL, last_error = NULL, \
-                   lease_until = now() + make_interval(secs => $12) \
-                 WHERE tenant_id = $1 AND id = $2 AND lease_owner = $11 AND lease_until > now() \
-                 RETURNING 1), \
-                 log AS ({SQL_LOG}) SELECT count(*) FROM upd"
-            ),
+            "WITH upd AS (UPDATE webhook_subscriptions SET cursor_seq = $3, failures = 0, \
+               first_failure_at = NULL, last_error = NULL, \
+               lease_until = now() + make_interval(secs => $5) \
+             WHERE tenant_id = $1 AND id = $2 AND lease_owner = $4 AND lease_until > now() \
+             RETURNING 1), \
+             log AS (INSERT INTO webhook_deliveries (tenant_id, subscription_id, event_seq, \
+               event_id, event_type, attempt, status_code, ok, latency_ms, worker_id) \
+             SELECT $1, $2, u.s, u.e, u.t, u.a, u.c, true, u.l, $4 \
+             FROM upd, UNNEST($6::int8[], $7::uuid[], $8::text[], $9::int4[], $10::int4[], \
+               $11::int4[]) WITH ORDINALITY AS u(s, e, t, a, c, l, o) ORDER BY u.o) \
+             SELECT count(*) FROM upd",
             &[
                 &c.tenant_id,
                 &c.id,
-                &a.event.seq,
-                &a.event.event_id,
-                &a.event.event_type,
-                &a.attempt,
-                &a.status_code,
-                &a.ok,
-                &a.error,
-                &a.latency_ms,
+                &last.seq,
                 &owner,
                 &lease.as_secs_f64(),
+                &seqs,
+                &ids,
+                &types,
+                &attempts,
+                &statuses,
+                &latencies,
             ],
         )
         .await?;

@@ -7,7 +7,7 @@ use super::signing::{
 use super::ssrf::{literal_allowed, GuardedResolver};
 use super::WebhookSettings;
 use crate::pg::outbox::{self, Event};
-use crate::pg::webhooks::{self as pgw, Attempt, Claimed};
+use crate::pg::webhooks::{self as pgw, Attempt, Claimed, Delivered};
 use crate::pg::Db;
 use chrono::Utc;
 use parking_lot::Mutex;
@@ -22,7 +22,11 @@ use uuid::Uuid;
 /// Events the sequencer moves per statement.
 const SEQUENCE_CHUNK: i64 = 5_000;
 /// Events read per round trip while delivering one subscription.
-const READ_AHEAD: i64 = 20;
+const READ_AHEAD: i64 = 100;
+/// Successes are recorded (cursor, log, lease) every this many events or
+/// this often, whichever comes first, and before anything else is done.
+const RECORD_EVERY: usize = 50;
+const RECORD_AFTER: Duration = Duration::from_millis(250);
 
 /// Lets the rest of the server wake the worker.
 #[derive(Clone)]
@@ -231,9 +235,17 @@ async fn run_claim(ctx: Arc<Ctx>, mut c: Claimed, permit: OwnedSemaphorePermit) 
 async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
     let lease = Duration::from_secs(ctx.settings.lease_s);
     let mut delivered = 0usize;
+    // Successes not yet recorded, and when the last record was made.
+    let mut done: Vec<Delivered> = Vec::new();
+    let mut recorded_at = Instant::now();
     loop {
-        let (head, events) = pgw::next_events(&ctx.db, c, READ_AHEAD).await?;
+        // Read past what was delivered, recorded or not.
+        let after = done.last().map_or(c.cursor_seq, |d| d.seq);
+        let (head, events) = pgw::next_events(&ctx.db, c, after, READ_AHEAD).await?;
         if events.is_empty() {
+            if !flush(ctx, c, &mut done, lease).await? {
+                return Ok(());
+            }
             return pgw::release(&ctx.db, ctx.owner, c, head).await;
         }
         for event in &events {
@@ -246,28 +258,35 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
             match result {
                 Ok(status) => {
                     ctx.metrics.delivered.inc();
-                    let a = Attempt {
-                        event,
+                    done.push(Delivered {
+                        seq: event.seq,
+                        event_id: event.event_id,
+                        event_type: event.event_type.clone(),
                         attempt,
-                        status_code: Some(status),
-                        ok: true,
-                        error: None,
+                        status_code: status,
                         latency_ms,
-                    };
-                    if !pgw::record_success(&ctx.db, ctx.owner, c, &a, lease).await? {
-                        tracing::warn!(webhook_id = %c.id, "webhook lease lost; stopping");
-                        return Ok(());
-                    }
-                    c.cursor_seq = event.seq;
+                    });
                     c.failures = 0;
                     c.first_failure_at = None;
                     delivered += 1;
+                    if done.len() >= RECORD_EVERY || recorded_at.elapsed() >= RECORD_AFTER {
+                        if !flush(ctx, c, &mut done, lease).await? {
+                            return Ok(());
+                        }
+                        recorded_at = Instant::now();
+                    }
                     if delivered >= ctx.settings.events_per_claim {
                         // Let other subscriptions have a turn.
+                        if !flush(ctx, c, &mut done, lease).await? {
+                            return Ok(());
+                        }
                         return pgw::release(&ctx.db, ctx.owner, c, c.cursor_seq).await;
                     }
                 }
                 Err((status, error)) => {
+                    if !flush(ctx, c, &mut done, lease).await? {
+                        return Ok(());
+                    }
                     ctx.metrics.failed.inc();
                     let failures = c.failures + 1;
                     let first = c.first_failure_at.unwrap_or_else(Utc::now);
@@ -299,6 +318,26 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
             }
         }
     }
+}
+
+/// Records the successes in `done` (cursor, log, lease); false when the
+/// lease was lost.
+async fn flush(
+    ctx: &Ctx,
+    c: &mut Claimed,
+    done: &mut Vec<Delivered>,
+    lease: Duration,
+) -> crate::Result<bool> {
+    let Some(last) = done.last().map(|d| d.seq) else {
+        return Ok(true);
+    };
+    if !pgw::record_successes(&ctx.db, ctx.owner, c, done, lease).await? {
+        tracing::warn!(webhook_id = %c.id, "webhook lease lost; stopping");
+        return Ok(false);
+    }
+    c.cursor_seq = last;
+    done.clear();
+    Ok(true)
 }
 
 /// Delay before attempt `failures + 1`: base * 2^(failures-1), capped, with
