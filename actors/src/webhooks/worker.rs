@@ -37,8 +37,8 @@ pub struct WebhookHandle {
 }
 
 impl WebhookHandle {
-    /// New events may be waiting: run the sequencer and the worker now
-    /// instead of at their next tick.
+    /// New events or a resumed subscription may be waiting: run the
+    /// sequencer and the delivery loop now instead of at their next tick.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
@@ -99,9 +99,13 @@ pub fn start(
 async fn sequencer(ctx: Arc<Ctx>, wake: Arc<Notify>) {
     let every = Duration::from_millis(ctx.settings.sequencer_interval_ms);
     loop {
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(every) => {}
+        let woken = tokio::select! {
+            _ = wake.notified() => true,
+            _ = tokio::time::sleep(every) => false,
+        };
+        if woken {
+            // A subscription was resumed or rewound: look for work now.
+            ctx.deliver_wake.notify_one();
         }
         loop {
             match outbox::sequence(&ctx.db, SEQUENCE_CHUNK).await {
