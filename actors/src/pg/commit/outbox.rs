@@ -122,3 +122,77 @@ impl BatchWriter for OutboxWriter {
 
     fn collect(&self, _rows: Vec<Vec<Row>>, _effects: &mut Effects) {}
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::domain::receipt::{PaymentMethod, ReceiptLine, ReceiptPayment};
+    use crate::domain::Quantity;
+
+    fn receipt(id: u128, kind: ReceiptKind, lines: &[(u128, i64)]) -> PreparedReceipt {
+        PreparedReceipt {
+            tenant_id: Uuid::from_u128(1),
+            id: Uuid::from_u128(id),
+            body_hash: [0; 32],
+            store_id: Uuid::from_u128(2),
+            warehouse_id: Uuid::from_u128(3),
+            register_id: Uuid::from_u128(4),
+            register_number: 1,
+            shift_id: Uuid::from_u128(5),
+            kind,
+            original_receipt_id: None,
+            customer_id: None,
+            client_seq: None,
+            occurred_at: Utc::now(),
+            lines: lines
+                .iter()
+                .map(|(v, q)| ReceiptLine {
+                    line_no: 1,
+                    variant_id: Uuid::from_u128(*v),
+                    product_id: Uuid::nil(),
+                    quantity: Quantity(Decimal::from(*q)),
+                    price: 100,
+                    discount: 0,
+                    total: 100 * q,
+                })
+                .collect(),
+            payments: vec![ReceiptPayment {
+                method: PaymentMethod::Cash,
+                amount: 100,
+            }],
+            subtotal: 100,
+            discount_total: 0,
+            total: 100,
+            paid: 100,
+            change: 0,
+        }
+    }
+
+    /// One receipt event per receipt (the receipt as answered); one stock
+    /// event per warehouse and variant, with the batch's summed delta.
+    #[test]
+    fn one_event_per_receipt_and_per_level() {
+        let mut w = OutboxWriter::new(Utc::now(), 3);
+        w.push(
+            &receipt(10, ReceiptKind::Sale, &[(7, 2), (8, 1)]),
+            "1-1".into(),
+        );
+        w.push(&receipt(11, ReceiptKind::Sale, &[(7, 3)]), "1-2".into());
+        w.push(&receipt(12, ReceiptKind::Return, &[(7, 1)]), "~x".into());
+        w.seal();
+        assert_eq!(w.r_payload.len(), 3);
+        let first: serde_json::Value = serde_json::from_str(&w.r_payload[0]).unwrap();
+        assert_eq!(first["number"], "1-1");
+        assert_eq!(first["items"].as_array().unwrap().len(), 2);
+        assert_eq!(w.l_variant, vec![Uuid::from_u128(7), Uuid::from_u128(8)]);
+        assert_eq!(w.l_delta, vec![Decimal::from(-4), Decimal::from(-1)]);
+        assert_eq!(w.l_store, vec![Uuid::from_u128(2); 2]);
+        let ids: std::collections::HashSet<_> = w.r_event.iter().chain(&w.l_event).collect();
+        assert_eq!(ids.len(), 5, "event ids are unique");
+        let sql = w.statements();
+        assert_eq!(sql.len(), 2);
+        assert_eq!(sql[0].params.len(), 4);
+        assert_eq!(sql[1].params.len(), 7);
+    }
+}
