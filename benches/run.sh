@@ -5,7 +5,7 @@
 #
 #   --scenarios LIST   comma-separated, in order (default: all:
 #                      static,barcode,list,receipt,mix,ws,pg-insert,connections;
-#                      also receipt-webhook: `receipt` with a webhook per tenant)
+#                      also receipt-webhook: `receipt` with one active webhook subscription)
 #   --duration S       seconds per scenario (default 20)
 #   --connections N    client connections (default 64)
 #   --rate R           constant arrival rate (req/s) instead of the closed loop

@@ -54,7 +54,7 @@ pub enum ScenarioName {
     Barcode,
     List,
     Receipt,
-    /// `receipt` with one active webhook subscription per tenant.
+    /// `receipt` with active webhook subscriptions (`--webhook-subscriptions`).
     ReceiptWebhook,
     Mix,
     Ws,
@@ -139,6 +139,10 @@ pub struct RunArgs {
     /// receipt numbering does.
     #[arg(long)]
     pub pg_register_seq: bool,
+    /// `receipt-webhook`: active webhook subscriptions during the load, one
+    /// per tenant for the first N tenants (the comparison is 1).
+    #[arg(long, default_value_t = 1)]
+    pub webhook_subscriptions: usize,
     /// PID of the server process, for its RSS.
     #[arg(long, env = "BENCH_SERVER_PID")]
     pub server_pid: Option<u32>,

@@ -1,6 +1,7 @@
-//! `receipt-webhook`: the `receipt` workload while every bench tenant has
-//! one active webhook subscription (all event types) pointing at a sink
-//! this tool serves on 127.0.0.1. Run it next to `receipt` in the same run
+//! `receipt-webhook`: the `receipt` workload while the first
+//! `--webhook-subscriptions` (default 1) bench tenants each have one active
+//! webhook subscription (all event types) pointing at a sink this tool
+//! serves on 127.0.0.1. Run it next to `receipt` in the same run
 //! (`--scenarios receipt,receipt-webhook`) to compare receipt throughput
 //! with and without delivery. The server must accept loopback webhook URLs
 //! (`JOWI__WEBHOOKS__ALLOW_PRIVATE_URLS=true`; benches/run.sh sets it).
@@ -71,7 +72,12 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<ScenarioResult> {
     let sink = Sink::start().await?;
     let mut conn = Conn::new(ctx.target.clone())?;
     let mut subs = Vec::new();
-    for t in &ctx.fixture.tenants {
+    for t in ctx
+        .fixture
+        .tenants
+        .iter()
+        .take(ctx.args.webhook_subscriptions.max(1))
+    {
         let body = json!({"url": sink.url, "description": "jowi-bench sink"});
         let resp = conn
             .request_within(
@@ -139,7 +145,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<ScenarioResult> {
     });
     r.notes.push(note);
     r.notes.push(format!(
-        "{} webhook subscriptions (one per tenant, all event types) to a local sink: {} deliveries during the load, {} in all; backlog drained {:.1} s after the load stopped",
+        "{} active webhook subscription(s) (all event types) to a local sink: {} deliveries during the load, {} in all; backlog drained {:.1} s after the load stopped",
         subs.len(),
         during,
         last - before,
