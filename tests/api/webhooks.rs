@@ -164,8 +164,17 @@ async fn catalog_and_customer_events_arrive_signed_and_match_the_feed() {
     // The body on the wire is exactly the feed entry.
     assert_eq!(feed, bodies);
 
-    // The delivery log shows each attempt.
+    // The delivery log shows each attempt (successes are recorded shortly
+    // after they are sent, in runs).
     let id = _id;
+    let recorded = eventually(Duration::from_secs(10), || async {
+        app.get(&format!("/api/v1/webhooks/{id}"), &t.token)
+            .await
+            .body["delivered_through"]
+            == 5
+    })
+    .await;
+    assert!(recorded);
     let log = app
         .get(&format!("/api/v1/webhooks/{id}/deliveries"), &t.token)
         .await;
@@ -250,6 +259,15 @@ async fn failing_receiver_recovers_and_gets_everything_in_order() {
     // All five failures were of the first event: order held.
     assert!(failed.iter().all(|r| body_json(r)["seq"] == 1));
 
+    // Successes are recorded shortly after they are sent (in runs).
+    let recorded = eventually(Duration::from_secs(10), || async {
+        app.get(&format!("/api/v1/webhooks/{id}"), &t.token)
+            .await
+            .body["delivered_through"]
+            == 6
+    })
+    .await;
+    assert!(recorded);
     let log = app
         .get(
             &format!("/api/v1/webhooks/{id}/deliveries?limit=500"),
