@@ -6,7 +6,9 @@ use crate::state::AppState;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use jowi_actors::auth::Principal;
+use jowi_actors::directory::TenantHandle;
 use jowi_actors::Error as DomainError;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
@@ -50,6 +52,39 @@ impl FromRequest for Auth {
             let span = tracing::Span::current();
             span.record("tenant_id", tracing::field::display(principal.tenant_id));
             Ok(Auth(principal))
+        })
+    }
+}
+
+/// The authenticated caller with its tenant loaded: the catalog to read and
+/// the actor to write through (`Deref`s to the handle). Handlers that touch
+/// the tenant take this instead of `Auth`.
+pub struct Tenant {
+    pub auth: Auth,
+    handle: Arc<TenantHandle>,
+}
+
+impl std::ops::Deref for Tenant {
+    type Target = TenantHandle;
+    fn deref(&self) -> &TenantHandle {
+        &self.handle
+    }
+}
+
+impl FromRequest for Tenant {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let auth = Auth::from_request(req, payload);
+        Box::pin(async move {
+            let auth = auth.await?;
+            let state = state.ok_or_else(|| {
+                ApiError::Domain(DomainError::Internal(anyhow::anyhow!("app state missing")))
+            })?;
+            let handle = state.directory.tenant(auth.tenant()).await?;
+            Ok(Tenant { auth, handle })
         })
     }
 }

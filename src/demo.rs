@@ -49,98 +49,67 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
         settings.database.statement_cache,
     );
     let auth = Authenticator::new(db.clone());
-    let exists = !db
-        .query("SELECT 1 FROM tenants WHERE id = $1", &[&DEMO_TENANT])
-        .await?
-        .is_empty();
-    if exists {
-        println!("demo tenant exists; issuing fresh tokens");
-    } else {
-        create_data(&db, products).await?;
-    }
-
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    let (_, owner) = auth
-        .issue(&tx, DEMO_TENANT, Role::Owner, None, Some("demo owner"))
-        .await?;
-    let registers = tx
-        .query(
-            "SELECT r.id, r.number, s.name, s.id FROM registers r JOIN stores s \
-             ON s.tenant_id = r.tenant_id AND s.id = r.store_id WHERE r.tenant_id = $1 ORDER BY r.number",
-            &[&DEMO_TENANT],
-        )
-        .await?;
+    let tx = db.begin(&mut client).await?;
+    let owner = if pg::demo::tenant_exists(&db, DEMO_TENANT).await? {
+        println!("demo tenant exists; issuing fresh tokens");
+        auth.issue(&tx, DEMO_TENANT, Role::Owner, None, Some("demo owner"))
+            .await?
+            .1
+    } else {
+        let owner = auth
+            .create_tenant_on(&tx, DEMO_TENANT, "JOWi Demo Market", "demo owner")
+            .await?;
+        create_data(&tx, products).await?;
+        owner
+    };
     let mut register_tokens = Vec::new();
-    for r in &registers {
-        let id: Uuid = r.get(0);
+    for r in pg::demo::registers(&tx, DEMO_TENANT).await? {
         let (_, token) = auth
             .issue(
                 &tx,
                 DEMO_TENANT,
                 Role::Register,
-                Some(id),
+                Some(r.id),
                 Some("demo register"),
             )
             .await?;
-        register_tokens.push((
-            r.get::<_, i32>(1),
-            r.get::<_, String>(2),
-            r.get::<_, Uuid>(3),
-            id,
-            token,
-        ));
+        register_tokens.push((r, token));
     }
-    let barcodes = tx
-        .query(
-            "SELECT v.barcode, p.name, v.price FROM product_variants v JOIN products p \
-             ON p.tenant_id = v.tenant_id AND p.id = v.product_id \
-             WHERE v.tenant_id = $1 AND v.deleted_at IS NULL ORDER BY v.barcode LIMIT 5",
-            &[&DEMO_TENANT],
-        )
-        .await?;
+    let barcodes = pg::demo::sample_barcodes(&tx, DEMO_TENANT, 5).await?;
     tx.commit().await?;
 
     println!();
     println!("tenant:       {DEMO_TENANT}");
     println!("owner token:  {owner}");
-    for (number, store, store_id, id, token) in &register_tokens {
-        println!("register {number} ({store}, store {store_id}, register {id}):\n  token: {token}");
-    }
-    println!("barcodes:");
-    for b in &barcodes {
+    for (r, token) in &register_tokens {
         println!(
-            "  {}  {}  price {}",
-            b.get::<_, String>(0),
-            b.get::<_, String>(1),
-            b.get::<_, i64>(2)
+            "register {} ({}, store {}, register {}):\n  token: {token}",
+            r.number, r.store_name, r.store_id, r.id
         );
     }
-    if let Some(b) = barcodes.first() {
+    println!("barcodes:");
+    for (barcode, name, price) in &barcodes {
+        println!("  {barcode}  {name}  price {price}");
+    }
+    if let Some((barcode, _, _)) = barcodes.first() {
         println!();
         println!(
-            "try: curl -H 'Authorization: Bearer {owner}' http://{}/api/v1/products/barcode/{}",
+            "try: curl -H 'Authorization: Bearer {owner}' http://{}/api/v1/products/barcode/{barcode}",
             settings.server.listen,
-            b.get::<_, String>(0)
         );
     }
     Ok(())
 }
 
-async fn create_data(db: &Db, products: usize) -> anyhow::Result<()> {
+/// Stores, registers, categories, products and opening stock, inside the
+/// transaction that created the tenant.
+async fn create_data(tx: &pg::Tx<'_>, products: usize) -> anyhow::Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    tx.execute(
-        "INSERT INTO tenants (id, name) VALUES ($1, 'JOWi Demo Market')",
-        &[&DEMO_TENANT],
-    )
-    .await?;
     let mut warehouses = Vec::new();
     for (i, name) in ["Chilonzor", "Yunusobod"].iter().enumerate() {
         let store = pg::org::insert_store(
-            db,
-            &tx,
+            tx,
             DEMO_TENANT,
             &format!("Demo store {name}"),
             Some("Tashkent"),
@@ -148,28 +117,18 @@ async fn create_data(db: &Db, products: usize) -> anyhow::Result<()> {
         .await?;
         warehouses.push(store.default_warehouse_id);
         for r in 1..=2 {
-            pg::org::insert_register(
-                db,
-                &tx,
-                DEMO_TENANT,
-                store.id,
-                &format!("Till {}", i * 2 + r),
-            )
-            .await?;
+            pg::org::insert_register(tx, DEMO_TENANT, store.id, &format!("Till {}", i * 2 + r))
+                .await?;
         }
     }
     let mut categories = Vec::new();
     for name in CATEGORIES {
         let id = new_id();
-        pg::catalog::insert_category(db, &tx, DEMO_TENANT, id, name, None).await?;
+        pg::catalog::insert_category(tx, DEMO_TENANT, id, name, None).await?;
         categories.push(id);
     }
     let receiving = new_id();
-    tx.execute(
-        "INSERT INTO stock_documents (tenant_id, id, kind, body_hash) VALUES ($1, $2, 'receiving', '\\x00')",
-        &[&DEMO_TENANT, &receiving],
-    )
-    .await?;
+    pg::demo::insert_opening_document(tx, DEMO_TENANT, receiving).await?;
 
     let bar = ProgressBar::new(products as u64);
     bar.set_style(
@@ -180,59 +139,37 @@ async fn create_data(db: &Db, products: usize) -> anyhow::Result<()> {
     let mut done = 0;
     while done < products {
         let n = CHUNK.min(products - done);
-        let mut ids = Vec::with_capacity(n);
-        let mut names = Vec::with_capacity(n);
-        let mut cats = Vec::with_capacity(n);
-        let mut variant_ids = Vec::with_capacity(n);
-        let mut barcodes = Vec::with_capacity(n);
-        let mut skus = Vec::with_capacity(n);
-        let mut prices = Vec::with_capacity(n);
+        let mut chunk = pg::demo::ProductChunk {
+            ids: Vec::with_capacity(n),
+            names: Vec::with_capacity(n),
+            categories: Vec::with_capacity(n),
+            variant_ids: Vec::with_capacity(n),
+            barcodes: Vec::with_capacity(n),
+            skus: Vec::with_capacity(n),
+            prices: Vec::with_capacity(n),
+        };
         for k in 0..n {
             let i = done + k;
-            ids.push(new_id());
-            names.push(format!(
+            chunk.ids.push(new_id());
+            chunk.names.push(format!(
                 "{} {} #{i}",
                 WORDS[i % WORDS.len()],
                 CATEGORIES[i % CATEGORIES.len()]
             ));
-            cats.push(categories[i % categories.len()]);
-            variant_ids.push(new_id());
-            barcodes.push(ean13(478_000_000_000 + i as u64));
-            skus.push(format!("SKU-{i:06}"));
-            prices.push(rng.gen_range(10..5000i64) * 100);
+            chunk.categories.push(categories[i % categories.len()]);
+            chunk.variant_ids.push(new_id());
+            chunk.barcodes.push(ean13(478_000_000_000 + i as u64));
+            chunk.skus.push(format!("SKU-{i:06}"));
+            chunk.prices.push(rng.gen_range(10..5000i64) * 100);
         }
-        tx.execute(
-            "INSERT INTO products (tenant_id, id, name, category_id) \
-             SELECT $1, u.id, u.name, u.cat FROM UNNEST($2::uuid[], $3::text[], $4::uuid[]) AS u(id, name, cat)",
-            &[&DEMO_TENANT, &ids, &names, &cats],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO product_variants (tenant_id, id, product_id, barcode, sku, price) \
-             SELECT $1, u.vid, u.pid, u.barcode, u.sku, u.price \
-             FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[]) AS u(vid, pid, barcode, sku, price)",
-            &[&DEMO_TENANT, &variant_ids, &ids, &barcodes, &skus, &prices],
-        )
-        .await?;
+        pg::demo::insert_products(tx, DEMO_TENANT, &chunk).await?;
         for w in &warehouses {
-            // Opening stock: a receiving movement and the level it sums to.
-            tx.execute(
-                "INSERT INTO stock_movements (tenant_id, warehouse_id, variant_id, delta, cause, document_id) \
-                 SELECT $1, $2, v, 100, 'receiving', $3 FROM UNNEST($4::uuid[]) AS v",
-                &[&DEMO_TENANT, w, &receiving, &variant_ids],
-            )
-            .await?;
-            tx.execute(
-                "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity) \
-                 SELECT $1, $2, v, 100 FROM UNNEST($3::uuid[]) AS v",
-                &[&DEMO_TENANT, w, &variant_ids],
-            )
-            .await?;
+            pg::demo::opening_stock(tx, DEMO_TENANT, *w, receiving, &chunk.variant_ids, 100)
+                .await?;
         }
         done += n;
         bar.set_position(done as u64);
     }
-    tx.commit().await?;
     bar.finish();
     Ok(())
 }

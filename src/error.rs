@@ -1,9 +1,11 @@
-//! The one place where errors become HTTP. Every error body is
-//! `{"error": {"code", "message"}}` (plus `field` for validation errors);
-//! a 500 hides its detail from the client and logs the cause chain.
+//! The one place where errors become HTTP. Every error answers a
+//! `jowi_actors::error::Code` (the table of codes, statuses and meanings);
+//! the body is `{"error": {"code", "message"}}` (plus `field` for
+//! validation errors); a 500 hides its detail and logs the cause chain.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use jowi_actors::error::Code;
 use jowi_actors::Error as DomainError;
 use serde::Serialize;
 use std::fmt;
@@ -17,8 +19,6 @@ pub enum ApiError {
     /// PATCH without a version.
     VersionRequired,
     RouteNotFound,
-    /// Load shedding: a bounded queue is full.
-    Busy(String),
 }
 
 #[derive(Serialize)]
@@ -35,28 +35,22 @@ struct Detail<'a> {
 }
 
 impl ApiError {
-    /// The table: (status, code) for every error.
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The code of every error (its status comes with it).
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::Domain(e) => match e {
-                DomainError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-                DomainError::Invalid { .. } => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-                }
-                DomainError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-                DomainError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
-                DomainError::Gone { code, .. } => (StatusCode::GONE, code),
-                DomainError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-                DomainError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-                DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-                DomainError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            },
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::VersionRequired => (StatusCode::PRECONDITION_REQUIRED, "version_required"),
-            ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "route_not_found"),
-            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::Domain(e) => e.code(),
+            ApiError::BadRequest(_) => Code::BadRequest,
+            ApiError::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            ApiError::VersionRequired => Code::VersionRequired,
+            ApiError::RouteNotFound => Code::RouteNotFound,
         }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        let code = self.code();
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, code.as_str())
     }
 
     /// Status, code and client-facing message (also used per item of the
@@ -82,9 +76,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::Domain(e) => write!(f, "{e}"),
-            ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) | ApiError::Busy(m) => {
-                f.write_str(m)
-            }
+            ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => f.write_str(m),
             ApiError::VersionRequired => f.write_str(
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
@@ -159,3 +151,51 @@ pub fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's error list is the code table (regenerate it from the
+    /// expected text this test prints when they differ).
+    #[test]
+    fn readme_lists_every_error_code() {
+        let mut want = String::from("| code | status | meaning |\n| --- | --- | --- |\n");
+        for c in Code::ALL {
+            want.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                c.as_str(),
+                c.status(),
+                c.meaning()
+            ));
+        }
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .unwrap_or_default();
+        let start = "<!-- error-codes:start (generated from jowi_actors::error::Code; checked by a test) -->\n";
+        let got = readme
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once("<!-- error-codes:end -->"))
+            .map(|(table, _)| table)
+            .unwrap_or_default();
+        assert_eq!(
+            got, want,
+            "README.md error table is out of date; expected:\n{want}"
+        );
+    }
+
+    /// Every status in the table is a valid HTTP status.
+    #[test]
+    fn every_code_maps_to_its_status() {
+        for c in Code::ALL {
+            assert_eq!(
+                StatusCode::from_u16(c.status()).ok().map(|s| s.as_u16()),
+                Some(c.status())
+            );
+        }
+        let busy = ApiError::Domain(DomainError::Busy("x".into()));
+        assert_eq!(
+            busy.status_and_code(),
+            (StatusCode::SERVICE_UNAVAILABLE, "busy")
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! sha256 is stored. Verified tokens are cached in memory; revocation drops
 //! them here and, through the bus, on every other instance.
 
+use crate::bus::{Bus, BusEvent};
 use crate::domain::{Role, TenantId};
 use crate::error::{Error, Result};
 use crate::pg::{self, Db};
@@ -121,13 +122,67 @@ impl Authenticator {
         name: Option<&str>,
     ) -> Result<(Uuid, String)> {
         let (token, hash) = new_token(tenant);
-        let id = pg::org::insert_token(&self.db, tx, tenant, &hash, role, register, name).await?;
+        let id = pg::org::insert_token(tx, tenant, &hash, role, register, name).await?;
         Ok((id, token))
     }
 
     /// Drops a revoked token from the cache.
     pub fn forget(&self, hash: &TokenHash) {
         self.cache.remove(hash);
+    }
+
+    /// Issues a token in its own transaction (the owner's `POST /tokens`).
+    pub async fn issue_token(
+        &self,
+        tenant: TenantId,
+        role: Role,
+        name: &str,
+    ) -> Result<(Uuid, String)> {
+        let mut client = self.db.client().await?;
+        let tx = self.db.begin(&mut client).await?;
+        let issued = self.issue(&tx, tenant, role, None, Some(name)).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    /// Revokes a token: stored first, then dropped from this cache and, over
+    /// the bus, from every other instance's.
+    pub async fn revoke(&self, tenant: TenantId, id: Uuid, bus: &dyn Bus) -> Result<()> {
+        let hash = pg::org::revoke_token(&self.db, tenant, id).await?;
+        if let Ok(hash) = <TokenHash>::try_from(hash.as_slice()) {
+            self.forget(&hash);
+            bus.publish(BusEvent::TokenRevoked {
+                tenant_id: tenant,
+                token_hash: hex::encode(hash),
+            });
+        }
+        Ok(())
+    }
+
+    /// A new tenant and its owner token, inside `tx`. The one place tenants
+    /// are made: the admin route (`create_tenant`) and `jowi demo`.
+    pub async fn create_tenant_on(
+        &self,
+        tx: &pg::Tx<'_>,
+        id: TenantId,
+        name: &str,
+        token_name: &str,
+    ) -> Result<String> {
+        pg::org::insert_tenant(tx, id, name).await?;
+        let (_, token) = self
+            .issue(tx, id, Role::Owner, None, Some(token_name))
+            .await?;
+        Ok(token)
+    }
+
+    /// A new tenant and its owner token, in one transaction.
+    pub async fn create_tenant(&self, name: &str) -> Result<(TenantId, String)> {
+        let id = crate::domain::new_id();
+        let mut client = self.db.client().await?;
+        let tx = self.db.begin(&mut client).await?;
+        let token = self.create_tenant_on(&tx, id, name, "owner").await?;
+        tx.commit().await?;
+        Ok((id, token))
     }
 }
 

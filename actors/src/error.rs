@@ -1,7 +1,62 @@
-//! Domain errors. They carry data and no HTTP types; `src/error.rs` in the
-//! binary maps each variant to a status code in one table.
+//! Domain errors and the one table of error codes. Errors carry data and
+//! no HTTP types; every error answers one `Code`, and each code has its
+//! HTTP status and meaning here (`src/error.rs` builds the response from
+//! it; the README's list is checked against it).
 
 use thiserror::Error;
+
+macro_rules! codes {
+    ($($variant:ident = ($code:literal, $status:literal, $meaning:literal),)*) => {
+        /// Every error code the API answers: `{"error": {"code", ...}}`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in table order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// The HTTP status it is answered with.
+            pub fn status(self) -> u16 {
+                match self { $(Code::$variant => $status,)* }
+            }
+
+            /// What it means for the client, in one sentence.
+            pub fn meaning(self) -> &'static str {
+                match self { $(Code::$variant => $meaning,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    BadRequest = ("bad_request", 400, "Malformed request: invalid JSON, wrong types, unknown fields, bad path or query values."),
+    Unauthorized = ("unauthorized", 401, "No bearer token, or one that is unknown or revoked."),
+    Forbidden = ("forbidden", 403, "The token's role may not do this (or the admin API is disabled)."),
+    NotFound = ("not_found", 404, "No such entity in this tenant (another tenant's id answers this too)."),
+    RouteNotFound = ("route_not_found", 404, "No such endpoint."),
+    VersionConflict = ("version_conflict", 409, "The edit names a stale version: read the entity again and redo the edit."),
+    IdempotencyConflict = ("idempotency_conflict", 409, "This receipt or stock document id was already used with another body."),
+    NumberTaken = ("number_taken", 409, "The offline receipt number is already used by another receipt."),
+    ShiftClosed = ("shift_closed", 409, "The shift is closed (the receipt happened after the close, or it was closed already)."),
+    ShiftAlreadyOpen = ("shift_already_open", 409, "The register already has an open shift."),
+    ReturnExceedsSale = ("return_exceeds_sale", 409, "The return takes back more than is left to return on its sale."),
+    DuplicateBarcode = ("duplicate_barcode", 409, "The barcode belongs to another product."),
+    DuplicatePhone = ("duplicate_phone", 409, "A customer with this phone number exists."),
+    CategoryInUse = ("category_in_use", 409, "The category still holds products or categories."),
+    CursorExpired = ("cursor_expired", 410, "The events cursor is older than what retention keeps; the message names the seq to restart from."),
+    PayloadTooLarge = ("payload_too_large", 413, "The body is larger than `server.max_body_bytes`."),
+    ValidationFailed = ("validation_failed", 422, "Well-formed but breaks a rule; `field` names the field."),
+    VersionRequired = ("version_required", 428, "A PATCH must name the version it edits (body `version` or `If-Match`)."),
+    Internal = ("internal", 500, "A bug or an unexpected failure: logged, details hidden."),
+    Busy = ("busy", 503, "Load shed: a bounded queue is full or the store did not answer in time. Nothing was stored; retry with the same id."),
+    Unavailable = ("unavailable", 503, "A dependency is down or the write failed. Nothing was stored; retry with the same id."),
+}
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -17,7 +72,7 @@ pub enum Error {
     /// The request collides with stored state (duplicate barcode, receipt id
     /// reused with another body, number taken, shift already open...).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: Code, message: String },
 
     /// Optimistic concurrency: the caller edited a stale version.
     #[error("version conflict: you sent version {expected}, the current version is {current}")]
@@ -26,7 +81,7 @@ pub enum Error {
     /// What the request points at existed but is no longer kept (an events
     /// cursor older than the retention window).
     #[error("{message}")]
-    Gone { code: &'static str, message: String },
+    Gone { code: Code, message: String },
 
     #[error("{0}")]
     Unauthorized(String),
@@ -34,7 +89,13 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
 
-    /// A dependency is down or a bound is reached; the client may retry.
+    /// Load shedding: a bounded queue is full or an actor did not answer
+    /// in time. Nothing was stored; the client may retry.
+    #[error("{0}")]
+    Busy(String),
+
+    /// A dependency is down or the write failed. Nothing was stored; the
+    /// client may retry.
     #[error("{0}")]
     Unavailable(String),
 
@@ -52,7 +113,7 @@ impl Error {
         }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: Code, message: impl Into<String>) -> Self {
         Error::Conflict {
             code,
             message: message.into(),
@@ -69,17 +130,18 @@ impl Error {
         match self {
             Error::NotFound { entity } => Error::NotFound { entity },
             Error::Invalid { field, message } => Error::invalid(field.clone(), message.clone()),
-            Error::Conflict { code, message } => Error::conflict(code, message.clone()),
+            Error::Conflict { code, message } => Error::conflict(*code, message.clone()),
             Error::VersionConflict { expected, current } => Error::VersionConflict {
                 expected: *expected,
                 current: *current,
             },
             Error::Gone { code, message } => Error::Gone {
-                code,
+                code: *code,
                 message: message.clone(),
             },
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
+            Error::Busy(m) => Error::Busy(m.clone()),
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
             Error::Internal(_) => {
                 Error::Unavailable("the receipt could not be stored; retry".into())
@@ -87,9 +149,20 @@ impl Error {
         }
     }
 
-    /// True when the client should retry the same request later.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Unavailable(_))
+    /// The code this error is answered with.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::NotFound { .. } => Code::NotFound,
+            Error::Invalid { .. } => Code::ValidationFailed,
+            Error::Conflict { code, .. } => *code,
+            Error::VersionConflict { .. } => Code::VersionConflict,
+            Error::Gone { code, .. } => *code,
+            Error::Unauthorized(_) => Code::Unauthorized,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::Busy(_) => Code::Busy,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::Internal(_) => Code::Internal,
+        }
     }
 }
 
@@ -133,5 +206,23 @@ impl From<deadpool_postgres::PoolError> for Error {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
             other => Error::Unavailable(format!("database pool: {other}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Codes are unique strings, and every status is one a client can act on.
+    #[test]
+    fn the_code_table_is_consistent() {
+        let names: HashSet<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len(), "a code string is used twice");
+        for c in Code::ALL {
+            assert!((400..600).contains(&c.status()), "{c:?}");
+            assert!(c.meaning().ends_with('.'), "{c:?}");
+        }
+        assert_eq!(Error::invalid("f", "m").code(), Code::ValidationFailed);
     }
 }

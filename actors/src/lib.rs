@@ -4,7 +4,8 @@
 //! Layers (imports only point down; `tests/layers.rs` checks it):
 //! ```text
 //! directory                      spawns actors; routes bus events to them
-//! store  tenant  writer  auth    actors and the write order
+//! store  tenant  writer  auth    actors and the write order;
+//! maintenance                    upkeep (partitions) beside them
 //! pg     bus                     queries and rows; transport between instances
 //! domain                         plain types, rules as pure functions
 //! error  metrics                 leaves

@@ -4,8 +4,7 @@ use crate::auth::check_admin;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use jowi_actors::domain::{new_id, parse_name, Role};
-use jowi_actors::pg;
+use jowi_actors::domain::parse_name;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -37,29 +36,6 @@ pub async fn create_tenant(
 ) -> ApiResult<HttpResponse> {
     check_admin(&req, &state.settings.server.admin_token)?;
     let name = parse_name("name", &body.name, 200)?;
-    let tenant = create(&state.db, &state.auth, &name).await?;
-    Ok(HttpResponse::Created().json(tenant))
-}
-
-/// Tenant plus owner token in one transaction (also used by `jowi demo`).
-pub async fn create(
-    db: &pg::Db,
-    auth: &jowi_actors::auth::Authenticator,
-    name: &str,
-) -> jowi_actors::Result<CreatedTenant> {
-    let id = new_id();
-    let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    let stmt = db
-        .prepare(&tx, "INSERT INTO tenants (id, name) VALUES ($1, $2)")
-        .await?;
-    tx.execute(&stmt, &[&id, &name]).await?;
-    let (_, token) = auth
-        .issue(&tx, id, Role::Owner, None, Some("owner"))
-        .await?;
-    tx.commit().await?;
-    Ok(CreatedTenant {
-        tenant_id: id,
-        token,
-    })
+    let (tenant_id, token) = state.auth.create_tenant(&name).await?;
+    Ok(HttpResponse::Created().json(CreatedTenant { tenant_id, token }))
 }

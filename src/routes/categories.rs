@@ -2,9 +2,8 @@
 //! through its TenantActor.
 
 use super::{double_option, edited_version};
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::ApiResult;
-use crate::state::AppState;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use jowi_actors::domain::catalog::Category;
 use jowi_actors::domain::parse_name;
@@ -42,18 +41,13 @@ pub struct CategoryPatch {
 #[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = NewCategory,
     responses((status = 201, body = Category), (status = 422), (status = 403)))]
 #[post("/categories")]
-pub async fn create(
-    auth: Auth,
-    state: web::Data<AppState>,
-    body: web::Json<NewCategory>,
-) -> ApiResult<HttpResponse> {
-    auth.require_manage("edit the catalog")?;
+pub async fn create(tenant: Tenant, body: web::Json<NewCategory>) -> ApiResult<HttpResponse> {
+    tenant.auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let msg = CreateCategory {
         name: parse_name("name", &body.name, 200)?,
         parent_id: body.parent_id,
     };
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let category = tenant.actor.send(msg).await??;
     Ok(HttpResponse::Created().json(category))
 }
@@ -61,20 +55,14 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
     responses((status = 200, body = Vec<Category>)))]
 #[get("/categories")]
-pub async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let tenant = state.directory.tenant(auth.tenant()).await?;
+pub async fn list(tenant: Tenant) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(tenant.catalog.categories()))
 }
 
 #[utoipa::path(get, path = "/api/v1/categories/{id}", tag = "catalog",
     responses((status = 200, body = Category), (status = 404)))]
 #[get("/categories/{id}")]
-pub async fn get_one(
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    let tenant = state.directory.tenant(auth.tenant()).await?;
+pub async fn get_one(tenant: Tenant, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let category = tenant
         .catalog
         .category(*id)
@@ -87,12 +75,11 @@ pub async fn get_one(
 #[patch("/categories/{id}")]
 pub async fn update(
     req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
+    tenant: Tenant,
     id: web::Path<Uuid>,
     body: web::Json<CategoryPatch>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_manage("edit the catalog")?;
+    tenant.auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let version = edited_version(&req, body.version)?;
     let name = body
@@ -100,7 +87,6 @@ pub async fn update(
         .as_deref()
         .map(|n| parse_name("name", n, 200))
         .transpose()?;
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let category = tenant
         .actor
         .send(UpdateCategory {
@@ -116,13 +102,8 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/categories/{id}", tag = "catalog",
     responses((status = 204), (status = 404), (status = 409)))]
 #[delete("/categories/{id}")]
-pub async fn remove(
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    auth.require_manage("edit the catalog")?;
-    let tenant = state.directory.tenant(auth.tenant()).await?;
+pub async fn remove(tenant: Tenant, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    tenant.auth.require_manage("edit the catalog")?;
     tenant.actor.send(DeleteCategory { id: *id }).await??;
     Ok(HttpResponse::NoContent().finish())
 }

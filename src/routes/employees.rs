@@ -1,7 +1,7 @@
 //! Employees with roles (owner, manager, cashier).
 
 use super::optional_text;
-use crate::auth::Auth;
+use crate::auth::{Auth, Tenant};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use actix_web::{delete, get, post, web, HttpResponse};
@@ -39,18 +39,17 @@ pub struct EmployeeFilter {
     responses((status = 201, body = Employee), (status = 422)))]
 #[post("/employees")]
 pub async fn create(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<NewEmployee>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_manage("manage employees")?;
+    tenant.auth.require_manage("manage employees")?;
     let body = body.into_inner();
     let name = parse_name("name", &body.name, 200)?;
     if !matches!(body.role.as_str(), "owner" | "manager" | "cashier") {
         return Err(Error::invalid("role", "must be owner, manager or cashier").into());
     }
     if let Some(store) = body.store_id {
-        let tenant = state.directory.tenant(auth.tenant()).await?;
         if tenant.catalog.store(store).is_none() {
             return Err(Error::invalid("store_id", format!("store {store} does not exist")).into());
         }
@@ -60,7 +59,7 @@ pub async fn create(
         .transpose()?;
     let employee = org::insert_employee(
         &state.db,
-        auth.tenant(),
+        tenant.auth.tenant(),
         &name,
         &body.role,
         body.store_id,

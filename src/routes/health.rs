@@ -23,14 +23,9 @@ pub async fn live() -> HttpResponse {
     responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let db_ok = tokio::time::timeout(Duration::from_secs(2), async {
-        match state.db.client().await {
-            Ok(c) => c.simple_query("SELECT 1").await.is_ok(),
-            Err(_) => false,
-        }
-    })
-    .await
-    .unwrap_or(false);
+    let db_ok = tokio::time::timeout(Duration::from_secs(2), state.db.ping())
+        .await
+        .unwrap_or(false);
     let bus_ok = state.bus.connected();
     let status = state.db.pool.status();
     let body = json!({

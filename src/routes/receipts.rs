@@ -1,7 +1,7 @@
 //! Receipts: post one (idempotent by client id), upload an offline backlog,
 //! read one, list a store's. Every 2xx means committed in PostgreSQL.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
@@ -29,21 +29,20 @@ const ACTOR_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends one receipt to its store's actor.
 async fn post_receipt(
     state: &AppState,
-    auth: &Auth,
+    tenant: &Tenant,
     receipt: ReceiptRequest,
 ) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
-    let tenant = state.directory.tenant(auth.tenant()).await?;
-    let store = state.directory.store(&tenant, receipt.store_id).await?;
+    let store = state.directory.store(tenant, receipt.store_id).await?;
     let msg = CreateReceipt {
         receipt,
-        caller_register: auth.0.register_id,
+        caller_register: tenant.auth.0.register_id,
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),
-        Err(_) => Err(ApiError::Busy(
+        Err(_) => Err(ApiError::Domain(Error::Busy(
             "the store is busy; retry with the same receipt id".into(),
-        )),
+        ))),
     }
 }
 
@@ -55,13 +54,13 @@ async fn post_receipt(
               (status = 422), (status = 503, description = "not stored; retry with the same id")))]
 #[post("/receipts")]
 pub async fn create(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<ReceiptRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("post receipts")?;
+    tenant.auth.require_sell("post receipts")?;
     Ok(
-        match post_receipt(&state, &auth, body.into_inner()).await? {
+        match post_receipt(&state, &tenant, body.into_inner()).await? {
             Posted::Created(r) => HttpResponse::Created().json(r),
             Posted::Replayed(r) => HttpResponse::Ok().json(r),
         },
@@ -70,7 +69,7 @@ pub async fn create(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReceiptBatch {
+pub struct ReceiptUpload {
     /// At most `sales.offline_batch_max` (default 500) receipts.
     pub receipts: Vec<ReceiptRequest>,
 }
@@ -109,15 +108,15 @@ pub struct BatchReply {
 /// Upload an offline backlog: each receipt is answered on its own; one bad
 /// receipt does not reject the others. Sales go first, then returns (a
 /// return may name a sale of the same upload).
-#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptBatch,
+#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptUpload,
     responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts")))]
 #[post("/receipts/batch")]
 pub async fn batch(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<ReceiptBatch>,
+    body: web::Json<ReceiptUpload>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("post receipts")?;
+    tenant.auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;
     let max = state.settings.sales.offline_batch_max;
     if receipts.is_empty() || receipts.len() > max {
@@ -131,8 +130,8 @@ pub async fn batch(
         .partition(|(_, r)| r.kind == ReceiptKind::Sale);
     for group in [sales, returns] {
         let posted = futures_util::future::join_all(group.into_iter().map(|(i, r)| {
-            let (state, auth) = (&state, &auth);
-            async move { (i, post_receipt(state, auth, r).await) }
+            let (state, tenant) = (&state, &tenant);
+            async move { (i, post_receipt(state, tenant, r).await) }
         }))
         .await;
         for (i, outcome) in posted {
@@ -217,7 +216,7 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
 #[get("/receipts")]
 pub async fn list(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     q: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
@@ -226,7 +225,6 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant
         .catalog
         .store(q.store_id)
@@ -234,7 +232,7 @@ pub async fn list(
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let items = receipts::list_receipts(
         &state.db,
-        auth.tenant(),
+        tenant.auth.tenant(),
         q.store_id,
         q.from,
         q.to,

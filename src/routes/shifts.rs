@@ -1,6 +1,6 @@
 //! Cashier shifts: open, cash in/out, X report, close with Z report.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
@@ -67,21 +67,20 @@ async fn shift_for(auth: &Auth, state: &AppState, id: Uuid) -> ApiResult<Shift> 
     responses((status = 201, body = Shift), (status = 409, description = "shift_already_open"), (status = 422)))]
 #[post("/shifts")]
 pub async fn open(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<OpenShift>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_sell("open shifts")?;
-    own_register(&auth, body.register_id)?;
+    tenant.auth.require_sell("open shifts")?;
+    own_register(&tenant.auth, body.register_id)?;
     let opening = Money::parse_non_negative("opening_cash", body.opening_cash)?;
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let register = tenant
         .catalog
         .register(body.register_id)
         .ok_or_else(|| Error::invalid("register_id", "no such register"))?;
     let shift = shifts::open(
         &state.db,
-        auth.tenant(),
+        tenant.auth.tenant(),
         register.store_id,
         register.id,
         opening.0,

@@ -1,23 +1,20 @@
 //! Stock: levels per store, stock documents (receiving, write-off, transfer,
 //! inventory count), and the live stock WebSocket.
 
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use jowi_actors::domain::stock::{
-    document_hash, DocumentKind, Level, PostedDocument, StockDocument,
-};
-use jowi_actors::domain::{JsonDecimal, Quantity};
-use jowi_actors::pg::stock::{self, DocumentOutcome};
-use jowi_actors::store::messages::{ApplyLevels, Subscribe};
+use jowi_actors::directory::stock_documents::DocumentPosted;
+use jowi_actors::domain::stock::{Level, NewDocument, PostedDocument};
+use jowi_actors::pg::stock;
+use jowi_actors::store::messages::Subscribe;
 use jowi_actors::store::stock::{Resume, Start, StockEvent};
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,7 +34,7 @@ pub struct LevelParams {
     responses((status = 200, body = Vec<Level>), (status = 404)))]
 #[get("/stores/{id}/stock")]
 pub async fn store_levels(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     q: web::Query<LevelParams>,
@@ -46,11 +43,10 @@ pub async fn store_levels(
     if !(1..=10_000).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 10000").into());
     }
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = tenant.catalog.store(*id).ok_or(Error::not_found("store"))?;
     let rows = stock::levels(
         &state.db,
-        auth.tenant(),
+        tenant.auth.tenant(),
         &store.warehouse_ids,
         q.variant_id,
         limit,
@@ -59,119 +55,23 @@ pub async fn store_levels(
     Ok(HttpResponse::Ok().json(rows))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DocumentLine {
-    pub variant_id: Uuid,
-    /// > 0; for an inventory count, the counted quantity (>= 0).
-    #[schema(value_type = String)]
-    pub quantity: JsonDecimal,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewDocument {
-    /// Client-generated; the idempotency key.
-    pub id: Uuid,
-    pub kind: DocumentKind,
-    pub warehouse_id: Uuid,
-    /// Transfers: the receiving warehouse.
-    pub to_warehouse_id: Option<Uuid>,
-    pub lines: Vec<DocumentLine>,
-}
-
 /// Post a stock document. Idempotent by id like receipts (201 / 200 replay / 409).
 #[utoipa::path(post, path = "/api/v1/stock/movements", tag = "stock", request_body = NewDocument,
     responses((status = 201, body = PostedDocument), (status = 200, body = PostedDocument, description = "replay"),
               (status = 409), (status = 422)))]
 #[post("/stock/movements")]
 pub async fn post_movement(
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Json<NewDocument>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_manage("post stock documents")?;
-    let body = body.into_inner();
-    let tenant = state.directory.tenant(auth.tenant()).await?;
-    let store_of: HashMap<Uuid, Uuid> = tenant
-        .catalog
-        .stores()
-        .iter()
-        .flat_map(|s| s.warehouse_ids.iter().map(move |w| (*w, s.id)))
-        .collect();
-    if !store_of.contains_key(&body.warehouse_id) {
-        return Err(Error::invalid("warehouse_id", "no such warehouse").into());
-    }
-    match (body.kind, body.to_warehouse_id) {
-        (DocumentKind::Transfer, Some(to)) if to == body.warehouse_id => {
-            return Err(Error::invalid("to_warehouse_id", "must differ from warehouse_id").into())
-        }
-        (DocumentKind::Transfer, Some(to)) if !store_of.contains_key(&to) => {
-            return Err(Error::invalid("to_warehouse_id", "no such warehouse").into())
-        }
-        (DocumentKind::Transfer, None) => {
-            return Err(
-                Error::invalid("to_warehouse_id", "a transfer names its destination").into(),
-            )
-        }
-        (DocumentKind::Transfer, Some(_)) => {}
-        (_, Some(_)) => {
-            return Err(
-                Error::invalid("to_warehouse_id", "only transfers have a destination").into(),
-            )
-        }
-        (_, None) => {}
-    }
-    if body.lines.is_empty() || body.lines.len() > 1000 {
-        return Err(Error::invalid("lines", "a document has 1 to 1000 lines").into());
-    }
-    let mut lines = Vec::with_capacity(body.lines.len());
-    let mut seen = std::collections::HashSet::new();
-    for (i, l) in body.lines.iter().enumerate() {
-        if tenant.catalog.variant(l.variant_id).is_none() {
-            return Err(Error::invalid(format!("lines[{i}].variant_id"), "no such variant").into());
-        }
-        if !seen.insert(l.variant_id) {
-            return Err(Error::invalid(format!("lines[{i}].variant_id"), "appears twice").into());
-        }
-        let field = format!("lines[{i}].quantity");
-        let q = if body.kind == DocumentKind::Inventory && l.quantity.0.is_zero() {
-            rust_decimal::Decimal::ZERO
-        } else {
-            Quantity::parse(&field, l.quantity.0, false)?.decimal()
-        };
-        lines.push((l.variant_id, q));
-    }
-    let doc = StockDocument {
-        id: body.id,
-        kind: body.kind,
-        warehouse_id: body.warehouse_id,
-        to_warehouse_id: body.to_warehouse_id,
-        lines,
-        body_hash: document_hash(&serde_json::to_vec(&body).unwrap_or_default()),
-    };
-    match stock::post_document(&state.db, auth.tenant(), &doc, &store_of).await? {
-        DocumentOutcome::Replayed(d) => Ok(HttpResponse::Ok().json(d)),
-        DocumentOutcome::Created(d, updates) => {
-            // Tell the affected stores' actors (live subscribers, bus).
-            let mut by_store: HashMap<Uuid, Vec<_>> = HashMap::new();
-            for u in updates {
-                by_store.entry(u.store_id).or_default().push(u);
-            }
-            for (store, levels) in by_store {
-                if let Ok(addr) = state.directory.store(&tenant, store).await {
-                    let _ = addr
-                        .send(ApplyLevels {
-                            levels,
-                            cause: body.kind.as_str().to_owned(),
-                            publish: true,
-                        })
-                        .await;
-                }
-            }
-            Ok(HttpResponse::Created().json(d))
-        }
-    }
+    tenant.auth.require_manage("post stock documents")?;
+    Ok(
+        match state.directory.post_stock_document(&tenant, &body).await? {
+            DocumentPosted::Created(d) => HttpResponse::Created().json(d),
+            DocumentPosted::Replayed(d) => HttpResponse::Ok().json(d),
+        },
+    )
 }
 
 #[derive(Serialize)]
@@ -218,12 +118,11 @@ pub struct WsParams {
 pub async fn ws(
     req: HttpRequest,
     body: web::Payload,
-    auth: Auth,
+    tenant: Tenant,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     q: web::Query<WsParams>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = state.directory.store(&tenant, *id).await?;
     let sub = store
         .send(Subscribe {

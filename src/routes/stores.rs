@@ -1,9 +1,8 @@
 //! Stores (each with a default warehouse) and their registers.
 
 use super::optional_text;
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::ApiResult;
-use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use jowi_actors::domain::catalog::{Register, Store};
 use jowi_actors::domain::parse_name;
@@ -44,37 +43,26 @@ pub struct CreatedRegister {
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores", request_body = NewStore,
     responses((status = 201, body = Store), (status = 403), (status = 422)))]
 #[post("/stores")]
-pub async fn create(
-    auth: Auth,
-    state: web::Data<AppState>,
-    body: web::Json<NewStore>,
-) -> ApiResult<HttpResponse> {
-    auth.require_manage("manage stores")?;
+pub async fn create(tenant: Tenant, body: web::Json<NewStore>) -> ApiResult<HttpResponse> {
+    tenant.auth.require_manage("manage stores")?;
     let msg = CreateStore {
         name: parse_name("name", &body.name, 200)?,
         address: optional_text("address", body.address.as_deref(), 500)?,
     };
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let store = tenant.actor.send(msg).await??;
     Ok(HttpResponse::Created().json(store))
 }
 
 #[utoipa::path(get, path = "/api/v1/stores", tag = "stores", responses((status = 200, body = Vec<Store>)))]
 #[get("/stores")]
-pub async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let tenant = state.directory.tenant(auth.tenant()).await?;
+pub async fn list(tenant: Tenant) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(tenant.catalog.stores()))
 }
 
 #[utoipa::path(get, path = "/api/v1/stores/{id}", tag = "stores",
     responses((status = 200, body = Store), (status = 404)))]
 #[get("/stores/{id}")]
-pub async fn get_one(
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    let tenant = state.directory.tenant(auth.tenant()).await?;
+pub async fn get_one(tenant: Tenant, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let store = tenant.catalog.store(*id).ok_or(Error::not_found("store"))?;
     Ok(HttpResponse::Ok().json(store))
 }
@@ -84,17 +72,15 @@ pub async fn get_one(
     responses((status = 201, body = CreatedRegister), (status = 404)))]
 #[post("/stores/{id}/registers")]
 pub async fn create_register(
-    auth: Auth,
-    state: web::Data<AppState>,
+    tenant: Tenant,
     id: web::Path<Uuid>,
     body: web::Json<NewRegister>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_manage("manage registers")?;
+    tenant.auth.require_manage("manage registers")?;
     let msg = CreateRegister {
         store_id: *id,
         name: parse_name("name", &body.name, 100)?,
     };
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let (register, token) = tenant.actor.send(msg).await??;
     Ok(HttpResponse::Created().json(CreatedRegister { register, token }))
 }
@@ -102,12 +88,7 @@ pub async fn create_register(
 #[utoipa::path(get, path = "/api/v1/stores/{id}/registers", tag = "stores",
     responses((status = 200, body = Vec<Register>), (status = 404)))]
 #[get("/stores/{id}/registers")]
-pub async fn list_registers(
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    let tenant = state.directory.tenant(auth.tenant()).await?;
+pub async fn list_registers(tenant: Tenant, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     tenant.catalog.store(*id).ok_or(Error::not_found("store"))?;
     Ok(HttpResponse::Ok().json(tenant.catalog.registers_of(*id)))
 }

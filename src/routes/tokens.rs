@@ -5,9 +5,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{delete, post, web, HttpResponse};
-use jowi_actors::bus::BusEvent;
 use jowi_actors::domain::{parse_name, Role};
-use jowi_actors::pg::org;
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -53,13 +51,7 @@ pub async fn issue(
         .into());
     }
     let name = parse_name("name", &body.name, 100)?;
-    let mut client = state.db.client().await?;
-    let tx = client.transaction().await.map_err(Error::from)?;
-    let (id, token) = state
-        .auth
-        .issue(&tx, auth.tenant(), role, None, Some(&name))
-        .await?;
-    tx.commit().await.map_err(Error::from)?;
+    let (id, token) = state.auth.issue_token(auth.tenant(), role, &name).await?;
     Ok(HttpResponse::Created().json(IssuedToken {
         id,
         role: role.as_str().to_owned(),
@@ -78,13 +70,9 @@ pub async fn revoke(
     if auth.0.role != Role::Owner {
         return Err(ApiError::forbidden("revoke tokens"));
     }
-    let hash = org::revoke_token(&state.db, auth.tenant(), *id).await?;
-    if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
-        state.auth.forget(&hash);
-        state.bus.publish(BusEvent::TokenRevoked {
-            tenant_id: auth.tenant(),
-            token_hash: hash.iter().map(|b| format!("{b:02x}")).collect(),
-        });
-    }
+    state
+        .auth
+        .revoke(auth.tenant(), *id, state.bus.as_ref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

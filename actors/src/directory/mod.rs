@@ -4,6 +4,7 @@
 //! on top of the crate: `dispatch` routes bus events to its actors.
 
 mod dispatch;
+pub mod stock_documents;
 
 use crate::auth::Authenticator;
 use crate::bus::Bus;
@@ -246,10 +247,6 @@ impl Directory {
             tenants_loaded: loaded.len(),
             entries: loaded.iter().map(|h| h.catalog.entries()).sum(),
         }
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
     }
 }
 

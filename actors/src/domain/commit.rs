@@ -20,7 +20,7 @@
 
 use super::receipt::{PreparedReceipt, ReceiptKind, ReceiptLine, StoredReceipt};
 use super::{RegisterId, TenantId, VariantId};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -97,7 +97,7 @@ impl From<Rejection> for Error {
     fn from(r: Rejection) -> Self {
         match r {
             Rejection::IdConflict => Error::conflict(
-                "idempotency_conflict",
+                Code::IdempotencyConflict,
                 "this receipt id was already used with a different body",
             ),
             Rejection::InFlight => {
@@ -108,10 +108,10 @@ impl From<Rejection> for Error {
                 Error::invalid("shift_id", "the shift belongs to another register")
             }
             Rejection::ShiftClosed => {
-                Error::conflict("shift_closed", "the shift is closed; open a new one")
+                Error::conflict(Code::ShiftClosed, "the shift is closed; open a new one")
             }
             Rejection::NumberTaken(n) => Error::conflict(
-                "number_taken",
+                Code::NumberTaken,
                 format!("receipt number {n} is already used by another receipt"),
             ),
             Rejection::NoSuchSale => {
@@ -122,7 +122,7 @@ impl From<Rejection> for Error {
                 returning,
                 left,
             } => Error::conflict(
-                "return_exceeds_sale",
+                Code::ReturnExceedsSale,
                 format!(
                     "variant {variant}: returning {returning}, only {left} left to return on that sale"
                 ),

@@ -5,7 +5,7 @@
 use super::{tenant_lock_key, Db, Tx};
 use crate::domain::catalog::{Category, Product, Register, Store, Variant, VariantInput};
 use crate::domain::{CategoryId, ProductId, TenantId};
-use crate::error::{constraint, Error, Result};
+use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -23,12 +23,11 @@ pub struct CatalogRows {
 /// Loads a tenant's live categories, products, stores and registers.
 pub async fn load(db: &Db, tenant: TenantId) -> Result<CatalogRows> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
+    let tx = db.begin(&mut client).await?;
     let mut rows = CatalogRows::default();
 
-    let stmt = db
+    let stmt = tx
         .prepare(
-            &tx,
             "SELECT id, name, parent_id, version, created_at, updated_at FROM categories \
              WHERE tenant_id = $1 AND deleted_at IS NULL",
         )
@@ -44,9 +43,8 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<CatalogRows> {
         });
     }
 
-    let stmt = db
+    let stmt = tx
         .prepare(
-            &tx,
             "SELECT product_id, id, barcode, sku, price FROM product_variants \
              WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY product_id, id",
         )
@@ -60,9 +58,8 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<CatalogRows> {
             price: row.get(4),
         });
     }
-    let stmt = db
+    let stmt = tx
         .prepare(
-            &tx,
             "SELECT id, name, category_id, version, change_seq, created_at, updated_at \
              FROM products WHERE tenant_id = $1 AND deleted_at IS NULL",
         )
@@ -82,12 +79,9 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<CatalogRows> {
         });
     }
 
-    rows.stores = load_stores(db, &tx, tenant).await?;
-    let stmt = db
-        .prepare(
-            &tx,
-            "SELECT id, store_id, number, name FROM registers WHERE tenant_id = $1",
-        )
+    rows.stores = load_stores(&tx, tenant).await?;
+    let stmt = tx
+        .prepare("SELECT id, store_id, number, name FROM registers WHERE tenant_id = $1")
         .await?;
     for row in tx.query(&stmt, &[&tenant]).await? {
         rows.registers.push(Register {
@@ -101,10 +95,9 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<CatalogRows> {
     Ok(rows)
 }
 
-async fn load_stores(db: &Db, tx: &Tx<'_>, tenant: TenantId) -> Result<Vec<Store>> {
-    let stmt = db
+async fn load_stores(tx: &Tx<'_>, tenant: TenantId) -> Result<Vec<Store>> {
+    let stmt = tx
         .prepare(
-            tx,
             "SELECT s.id, s.name, s.address, s.created_at, \
                     (SELECT w.id FROM warehouses w WHERE w.tenant_id = s.tenant_id \
                        AND w.store_id = s.id AND w.is_default), \
@@ -131,24 +124,19 @@ async fn load_stores(db: &Db, tx: &Tx<'_>, tenant: TenantId) -> Result<Vec<Store
 
 /// Reads one product (live or deleted) with its live variants.
 pub async fn fetch_product(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     id: ProductId,
 ) -> Result<Option<(Product, Option<DateTime<Utc>>)>> {
-    let stmt = db
-        .prepare(
-            tx,
-            "SELECT id, name, category_id, version, change_seq, created_at, updated_at, deleted_at \
+    let stmt = tx.prepare("SELECT id, name, category_id, version, change_seq, created_at, updated_at, deleted_at \
              FROM products WHERE tenant_id = $1 AND id = $2",
         )
         .await?;
     let Some(row) = tx.query_opt(&stmt, &[&tenant, &id]).await? else {
         return Ok(None);
     };
-    let vstmt = db
+    let vstmt = tx
         .prepare(
-            tx,
             "SELECT id, barcode, sku, price FROM product_variants \
              WHERE tenant_id = $1 AND product_id = $2 AND deleted_at IS NULL ORDER BY id",
         )
@@ -182,10 +170,11 @@ pub async fn fetch_product(
 
 /// Starts a catalog write: a transaction holding the tenant's lock.
 pub async fn begin_write<'a>(
+    db: &Db,
     client: &'a mut deadpool_postgres::Object,
     tenant: TenantId,
 ) -> Result<Tx<'a>> {
-    let tx = client.transaction().await?;
+    let tx = db.begin(client).await?;
     tx.execute(
         "SELECT pg_advisory_xact_lock($1)",
         &[&tenant_lock_key(tenant)],
@@ -201,13 +190,12 @@ fn map_variant_conflict(err: tokio_postgres::Error) -> Error {
             .and_then(|d| d.detail())
             .unwrap_or("a barcode is already used by another product")
             .to_owned();
-        return Error::conflict("duplicate_barcode", detail);
+        return Error::conflict(Code::DuplicateBarcode, detail);
     }
     err.into()
 }
 
 pub async fn insert_product(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     id: ProductId,
@@ -215,19 +203,15 @@ pub async fn insert_product(
     category_id: Option<CategoryId>,
     variants: &[VariantInput],
 ) -> Result<()> {
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO products (tenant_id, id, name, category_id) VALUES ($1, $2, $3, $4)",
-        )
+    let stmt = tx
+        .prepare("INSERT INTO products (tenant_id, id, name, category_id) VALUES ($1, $2, $3, $4)")
         .await?;
     tx.execute(&stmt, &[&tenant, &id, &name, &category_id])
         .await?;
-    insert_variants(db, tx, tenant, id, variants).await
+    insert_variants(tx, tenant, id, variants).await
 }
 
 async fn insert_variants(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     product: ProductId,
@@ -243,10 +227,7 @@ async fn insert_variants(
     let barcodes: Vec<&str> = variants.iter().map(|v| v.barcode.as_str()).collect();
     let skus: Vec<Option<&str>> = variants.iter().map(|v| v.sku.as_deref()).collect();
     let prices: Vec<i64> = variants.iter().map(|v| v.price).collect();
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO product_variants (tenant_id, id, product_id, barcode, sku, price) \
+    let stmt = tx.prepare("INSERT INTO product_variants (tenant_id, id, product_id, barcode, sku, price) \
              SELECT $1, u.id, $2, u.barcode, u.sku, u.price \
              FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::bigint[]) AS u(id, barcode, sku, price)",
         )
@@ -269,12 +250,7 @@ pub struct ProductEdit<'a> {
     pub variants: Option<&'a [VariantInput]>,
 }
 
-pub async fn update_product(
-    db: &Db,
-    tx: &Tx<'_>,
-    tenant: TenantId,
-    edit: ProductEdit<'_>,
-) -> Result<()> {
+pub async fn update_product(tx: &Tx<'_>, tenant: TenantId, edit: ProductEdit<'_>) -> Result<()> {
     let ProductEdit {
         id,
         expected_version,
@@ -282,10 +258,7 @@ pub async fn update_product(
         category_id,
         variants,
     } = edit;
-    let stmt = db
-        .prepare(
-            tx,
-            "UPDATE products SET name = COALESCE($3, name), \
+    let stmt = tx.prepare("UPDATE products SET name = COALESCE($3, name), \
                 category_id = CASE WHEN $4 THEN $5 ELSE category_id END, \
                 version = version + 1, change_seq = nextval('catalog_change_seq'), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND version = $6",
@@ -307,14 +280,13 @@ pub async fn update_product(
         )
         .await?;
     if n == 0 {
-        return Err(stale_or_missing(db, tx, tenant, id, expected_version).await);
+        return Err(stale_or_missing(tx, tenant, id, expected_version).await);
     }
     if let Some(variants) = variants {
         let keep: Vec<Uuid> = variants.iter().filter_map(|v| v.id).collect();
         // Variants named by id must belong to this product.
-        let owned = db
+        let owned = tx
             .prepare(
-                tx,
                 "SELECT id FROM product_variants WHERE tenant_id = $1 AND product_id = $2 \
                  AND deleted_at IS NULL AND id = ANY($3)",
             )
@@ -328,9 +300,8 @@ pub async fn update_product(
         }
         // Retire first, then edit and add: a barcode may move between
         // variants of the same product without tripping the unique index.
-        let retire = db
+        let retire = tx
             .prepare(
-                tx,
                 "UPDATE product_variants SET deleted_at = now() WHERE tenant_id = $1 \
                  AND product_id = $2 AND deleted_at IS NULL AND NOT (id = ANY($3))",
             )
@@ -343,18 +314,14 @@ pub async fn update_product(
             let skus: Vec<Option<&str>> = edited.iter().map(|v| v.sku.as_deref()).collect();
             let prices: Vec<i64> = edited.iter().map(|v| v.price).collect();
             // Park edited barcodes first so swaps inside one product work.
-            let park = db
+            let park = tx
                 .prepare(
-                    tx,
                     "UPDATE product_variants SET barcode = '~' || id::text \
                      WHERE tenant_id = $1 AND id = ANY($2)",
                 )
                 .await?;
             tx.execute(&park, &[&tenant, &ids]).await?;
-            let upd = db
-                .prepare(
-                    tx,
-                    "UPDATE product_variants v SET barcode = u.barcode, sku = u.sku, price = u.price \
+            let upd = tx.prepare("UPDATE product_variants v SET barcode = u.barcode, sku = u.sku, price = u.price \
                      FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::bigint[]) AS u(id, barcode, sku, price) \
                      WHERE v.tenant_id = $1 AND v.id = u.id",
                 )
@@ -368,19 +335,13 @@ pub async fn update_product(
             .filter(|v| v.id.is_none())
             .cloned()
             .collect();
-        insert_variants(db, tx, tenant, id, &added).await?;
+        insert_variants(tx, tenant, id, &added).await?;
     }
     Ok(())
 }
 
-async fn stale_or_missing(
-    db: &Db,
-    tx: &Tx<'_>,
-    tenant: TenantId,
-    id: ProductId,
-    expected: i32,
-) -> Error {
-    match fetch_product(db, tx, tenant, id).await {
+async fn stale_or_missing(tx: &Tx<'_>, tenant: TenantId, id: ProductId, expected: i32) -> Error {
+    match fetch_product(tx, tenant, id).await {
         Ok(Some((p, None))) => Error::VersionConflict {
             expected,
             current: p.version,
@@ -391,10 +352,9 @@ async fn stale_or_missing(
 }
 
 /// Soft-deletes a product and its variants (their barcodes become free).
-pub async fn delete_product(db: &Db, tx: &Tx<'_>, tenant: TenantId, id: ProductId) -> Result<()> {
-    let stmt = db
+pub async fn delete_product(tx: &Tx<'_>, tenant: TenantId, id: ProductId) -> Result<()> {
+    let stmt = tx
         .prepare(
-            tx,
             "UPDATE products SET deleted_at = now(), version = version + 1, \
                 change_seq = nextval('catalog_change_seq'), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
@@ -403,9 +363,8 @@ pub async fn delete_product(db: &Db, tx: &Tx<'_>, tenant: TenantId, id: ProductI
     if tx.execute(&stmt, &[&tenant, &id]).await? == 0 {
         return Err(Error::not_found("product"));
     }
-    let stmt = db
+    let stmt = tx
         .prepare(
-            tx,
             "UPDATE product_variants SET deleted_at = now() \
              WHERE tenant_id = $1 AND product_id = $2 AND deleted_at IS NULL",
         )
@@ -432,19 +391,15 @@ pub async fn changes_since(
     limit: i64,
 ) -> Result<Vec<ProductChange>> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    let stmt = db
-        .prepare(
-            &tx,
-            "SELECT id, name, category_id, version, change_seq, created_at, updated_at, deleted_at \
+    let tx = db.begin(&mut client).await?;
+    let stmt = tx.prepare("SELECT id, name, category_id, version, change_seq, created_at, updated_at, deleted_at \
              FROM products WHERE tenant_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3",
         )
         .await?;
     let rows = tx.query(&stmt, &[&tenant, &since, &limit]).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
-    let vstmt = db
+    let vstmt = tx
         .prepare(
-            &tx,
             "SELECT product_id, id, barcode, sku, price FROM product_variants \
              WHERE tenant_id = $1 AND product_id = ANY($2) AND deleted_at IS NULL ORDER BY id",
         )
@@ -487,14 +442,12 @@ pub async fn changes_since(
 // ---- categories ------------------------------------------------------------
 
 pub async fn fetch_category(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     id: CategoryId,
 ) -> Result<Option<(Category, bool)>> {
-    let stmt = db
+    let stmt = tx
         .prepare(
-            tx,
             "SELECT id, name, parent_id, version, created_at, updated_at, deleted_at IS NOT NULL \
              FROM categories WHERE tenant_id = $1 AND id = $2",
         )
@@ -515,25 +468,20 @@ pub async fn fetch_category(
 }
 
 pub async fn insert_category(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     id: CategoryId,
     name: &str,
     parent: Option<CategoryId>,
 ) -> Result<()> {
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO categories (tenant_id, id, name, parent_id) VALUES ($1, $2, $3, $4)",
-        )
+    let stmt = tx
+        .prepare("INSERT INTO categories (tenant_id, id, name, parent_id) VALUES ($1, $2, $3, $4)")
         .await?;
     tx.execute(&stmt, &[&tenant, &id, &name, &parent]).await?;
     Ok(())
 }
 
 pub async fn update_category(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     id: CategoryId,
@@ -541,10 +489,7 @@ pub async fn update_category(
     name: Option<&str>,
     parent: Option<Option<CategoryId>>,
 ) -> Result<()> {
-    let stmt = db
-        .prepare(
-            tx,
-            "UPDATE categories SET name = COALESCE($3, name), \
+    let stmt = tx.prepare("UPDATE categories SET name = COALESCE($3, name), \
                 parent_id = CASE WHEN $4 THEN $5 ELSE parent_id END, \
                 version = version + 1, change_seq = nextval('catalog_change_seq'), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND version = $6",
@@ -559,7 +504,7 @@ pub async fn update_category(
         )
         .await?;
     if n == 0 {
-        return Err(match fetch_category(db, tx, tenant, id).await? {
+        return Err(match fetch_category(tx, tenant, id).await? {
             Some((c, false)) => Error::VersionConflict {
                 expected: expected_version,
                 current: c.version,
@@ -570,10 +515,9 @@ pub async fn update_category(
     Ok(())
 }
 
-pub async fn delete_category(db: &Db, tx: &Tx<'_>, tenant: TenantId, id: CategoryId) -> Result<()> {
-    let stmt = db
+pub async fn delete_category(tx: &Tx<'_>, tenant: TenantId, id: CategoryId) -> Result<()> {
+    let stmt = tx
         .prepare(
-            tx,
             "UPDATE categories SET deleted_at = now(), version = version + 1, \
                 change_seq = nextval('catalog_change_seq'), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod commit;
+pub mod demo;
 pub mod org;
 pub mod outbox;
 pub mod partitions;
@@ -85,12 +86,6 @@ pub async fn migrate(url: &str) -> anyhow::Result<usize> {
     Ok(report.applied_migrations().len())
 }
 
-/// Statement helper that honours the statement-cache setting.
-#[derive(Clone, Copy, Debug)]
-pub struct Statements {
-    pub cache: bool,
-}
-
 /// The pool plus how statements are prepared on it.
 #[derive(Clone)]
 pub struct Db {
@@ -100,7 +95,36 @@ pub struct Db {
     pub timer: Option<std::sync::Arc<timing::StatementTimer>>,
 }
 
-pub type Tx<'a> = deadpool_postgres::Transaction<'a>;
+/// A transaction that knows how statements are prepared on its pool, so
+/// queries take one `&Tx` instead of a `(&Db, &Transaction)` pair.
+pub struct Tx<'a> {
+    inner: deadpool_postgres::Transaction<'a>,
+    statement_cache: bool,
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = deadpool_postgres::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl Tx<'_> {
+    /// Prepares `sql`: cached per connection normally; fresh per
+    /// transaction behind a transaction-mode PgBouncer, where a statement
+    /// prepared on one server connection is unknown on the next.
+    pub async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement> {
+        if self.statement_cache {
+            Ok(self.inner.prepare_cached(sql).await?)
+        } else {
+            Ok(self.inner.prepare(sql).await?)
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.inner.commit().await?)
+    }
+}
 
 impl Db {
     pub fn new(pool: Pool, statement_cache: bool) -> Self {
@@ -134,28 +158,19 @@ impl Db {
         Ok(self.pool.get().await?)
     }
 
-    /// Prepares `sql` inside `tx`: cached per connection normally; fresh per
-    /// transaction behind a transaction-mode PgBouncer, where a statement
-    /// prepared on one server connection is unknown on the next.
-    pub async fn prepare(&self, tx: &Tx<'_>, sql: &str) -> Result<tokio_postgres::Statement> {
-        if self.statement_cache {
-            Ok(tx.prepare_cached(sql).await?)
-        } else {
-            Ok(tx.prepare(sql).await?)
-        }
+    /// Starts a transaction on `client` (a connection of this pool).
+    pub async fn begin<'a>(&self, client: &'a mut deadpool_postgres::Object) -> Result<Tx<'a>> {
+        Ok(Tx {
+            inner: client.transaction().await?,
+            statement_cache: self.statement_cache,
+        })
     }
 
-    /// `prepare` on a client whose transaction the caller runs by hand
-    /// (BEGIN ... COMMIT pipelined with the statements).
-    pub async fn prepare_on(
-        &self,
-        client: &deadpool_postgres::ClientWrapper,
-        sql: &str,
-    ) -> Result<tokio_postgres::Statement> {
-        if self.statement_cache {
-            Ok(client.prepare_cached(sql).await?)
-        } else {
-            Ok(client.prepare(sql).await?)
+    /// True when PostgreSQL answers a trivial query (readiness).
+    pub async fn ping(&self) -> bool {
+        match self.client().await {
+            Ok(c) => c.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
         }
     }
 
@@ -167,8 +182,8 @@ impl Db {
     ) -> Result<Vec<tokio_postgres::Row>> {
         let run = async {
             let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            let stmt = self.prepare(&tx, sql).await?;
+            let tx = self.begin(&mut client).await?;
+            let stmt = tx.prepare(sql).await?;
             let rows = tx.query(&stmt, params).await?;
             tx.commit().await?;
             Ok(rows)

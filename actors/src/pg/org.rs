@@ -3,13 +3,20 @@
 use super::{Db, Tx};
 use crate::domain::catalog::{Register, Store};
 use crate::domain::{events, new_id, Role, StoreId, TenantId};
-use crate::error::{constraint, Error, Result};
+use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub async fn insert_tenant(tx: &Tx<'_>, id: TenantId, name: &str) -> Result<()> {
+    let stmt = tx
+        .prepare("INSERT INTO tenants (id, name) VALUES ($1, $2)")
+        .await?;
+    tx.execute(&stmt, &[&id, &name]).await?;
+    Ok(())
+}
+
 pub async fn insert_token(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     hash: &[u8],
@@ -18,9 +25,8 @@ pub async fn insert_token(
     name: Option<&str>,
 ) -> Result<Uuid> {
     let id = new_id();
-    let stmt = db
+    let stmt = tx
         .prepare(
-            tx,
             "INSERT INTO api_tokens (tenant_id, id, token_hash, role, register_id, name) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -67,7 +73,6 @@ pub async fn revoke_token(db: &Db, tenant: TenantId, id: Uuid) -> Result<Vec<u8>
 }
 
 pub async fn insert_store(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     name: &str,
@@ -75,30 +80,21 @@ pub async fn insert_store(
 ) -> Result<Store> {
     let id = new_id();
     let warehouse = new_id();
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO stores (tenant_id, id, name, address) VALUES ($1, $2, $3, $4) RETURNING created_at",
+    let stmt = tx.prepare("INSERT INTO stores (tenant_id, id, name, address) VALUES ($1, $2, $3, $4) RETURNING created_at",
         )
         .await?;
     let created_at: DateTime<Utc> = tx
         .query_one(&stmt, &[&tenant, &id, &name, &address])
         .await?
         .get(0);
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO warehouses (tenant_id, id, store_id, name, is_default) VALUES ($1, $2, $3, $4, true)",
+    let stmt = tx.prepare("INSERT INTO warehouses (tenant_id, id, store_id, name, is_default) VALUES ($1, $2, $3, $4, true)",
         )
         .await?;
     let wname = format!("{name} — main");
     tx.execute(&stmt, &[&tenant, &warehouse, &id, &wname])
         .await?;
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO store_settings (tenant_id, store_id) VALUES ($1, $2)",
-        )
+    let stmt = tx
+        .prepare("INSERT INTO store_settings (tenant_id, store_id) VALUES ($1, $2)")
         .await?;
     tx.execute(&stmt, &[&tenant, &id]).await?;
     Ok(Store {
@@ -114,17 +110,13 @@ pub async fn insert_store(
 /// Adds a register with the tenant's next register number. Runs under the
 /// tenant's catalog lock, so numbers are handed out one at a time.
 pub async fn insert_register(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     store: StoreId,
     name: &str,
 ) -> Result<Register> {
     let id = new_id();
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO registers (tenant_id, id, store_id, number, name) \
+    let stmt = tx.prepare("INSERT INTO registers (tenant_id, id, store_id, number, name) \
              SELECT $1, $2, $3, COALESCE(MAX(number), 0) + 1, $4 FROM registers WHERE tenant_id = $1 \
              RETURNING number",
         )
@@ -264,10 +256,9 @@ pub async fn insert_customer(
 ) -> Result<Customer> {
     let id = new_id();
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    let stmt = db
+    let tx = db.begin(&mut client).await?;
+    let stmt = tx
         .prepare(
-            &tx,
             "INSERT INTO customers (tenant_id, id, name, phone, email) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id, name, phone, email, created_at",
         )
@@ -277,7 +268,7 @@ pub async fn insert_customer(
         .await
         .map_err(duplicate_phone)?;
     let customer = customer_row(&row);
-    super::outbox::append(db, &tx, tenant, events::CUSTOMER_CREATED, &customer).await?;
+    super::outbox::append(&tx, tenant, events::CUSTOMER_CREATED, &customer).await?;
     tx.commit().await?;
     Ok(customer)
 }
@@ -285,7 +276,7 @@ pub async fn insert_customer(
 fn duplicate_phone(e: tokio_postgres::Error) -> Error {
     if constraint(&e) == Some("customers_tenant_id_phone_key") {
         return Error::conflict(
-            "duplicate_phone",
+            Code::DuplicatePhone,
             "a customer with this phone already exists",
         );
     }
@@ -303,10 +294,9 @@ pub async fn update_customer(
     email: Option<Option<&str>>,
 ) -> Result<Customer> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    let stmt = db
+    let tx = db.begin(&mut client).await?;
+    let stmt = tx
         .prepare(
-            &tx,
             "UPDATE customers SET name = COALESCE($3, name), phone = COALESCE($4, phone), \
                email = CASE WHEN $5 THEN $6 ELSE email END \
              WHERE tenant_id = $1 AND id = $2 RETURNING id, name, phone, email, created_at",
@@ -320,7 +310,7 @@ pub async fn update_customer(
         .map_err(duplicate_phone)?
         .ok_or(Error::not_found("customer"))?;
     let customer = customer_row(&row);
-    super::outbox::append(db, &tx, tenant, events::CUSTOMER_UPDATED, &customer).await?;
+    super::outbox::append(&tx, tenant, events::CUSTOMER_UPDATED, &customer).await?;
     tx.commit().await?;
     Ok(customer)
 }

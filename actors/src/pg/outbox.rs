@@ -20,7 +20,7 @@
 
 use super::{Db, Tx};
 use crate::domain::{new_id, TenantId};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Duration;
@@ -36,7 +36,6 @@ const SQL_APPEND: &str = "INSERT INTO outbox_pending (tenant_id, event_id, type,
 /// Appends one event in the caller's transaction: it exists if and only if
 /// that transaction commits. Answers the event id.
 pub async fn append<T: Serialize + ?Sized>(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     event_type: &str,
@@ -45,7 +44,7 @@ pub async fn append<T: Serialize + ?Sized>(
     let id = new_id();
     let payload = serde_json::to_string(data)
         .map_err(|e| Error::Internal(anyhow::anyhow!("serializing a {event_type} event: {e}")))?;
-    let stmt = db.prepare(tx, SQL_APPEND).await?;
+    let stmt = tx.prepare(SQL_APPEND).await?;
     tx.execute(&stmt, &[&tenant, &id, &event_type, &payload])
         .await?;
     Ok(id)
@@ -76,17 +75,15 @@ const SQL_SEQUENCE: &str = "WITH moved AS ( \
 /// the sequencer lock.
 pub async fn sequence(db: &Db, limit: i64) -> Result<Option<u64>> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
+    let tx = db.begin(&mut client).await?;
     // Taken in its own statement, so the move's snapshot is newer than the
     // previous holder's commit (it reads event_heads as that one left it).
-    let lock = db
-        .prepare(&tx, "SELECT pg_try_advisory_xact_lock($1)")
-        .await?;
+    let lock = tx.prepare("SELECT pg_try_advisory_xact_lock($1)").await?;
     let got: bool = tx.query_one(&lock, &[&SEQUENCER_LOCK]).await?.get(0);
     if !got {
         return Ok(None);
     }
-    let stmt = db.prepare(&tx, SQL_SEQUENCE).await?;
+    let stmt = tx.prepare(SQL_SEQUENCE).await?;
     let n = tx.execute(&stmt, &[&limit]).await?;
     tx.commit().await?;
     Ok(Some(n))
@@ -97,7 +94,7 @@ pub async fn sequence(db: &Db, limit: i64) -> Result<Option<u64>> {
 /// cursor behind it gets a clear error. Answers the events removed.
 pub async fn prune(db: &Db, keep: Duration, limit: i64) -> Result<u64> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
+    let tx = db.begin(&mut client).await?;
     let got: bool = tx
         .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PRUNER_LOCK])
         .await?
@@ -188,17 +185,12 @@ pub async fn feed(
     limit: i64,
 ) -> Result<FeedPage> {
     let mut client = db.client().await?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
+    let tx = db.begin(&mut client).await?;
+    // One snapshot for the head and the page.
+    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
-    let head = db
-        .prepare(
-            &tx,
-            "SELECT last_seq, pruned_through FROM event_heads WHERE tenant_id = $1",
-        )
+    let head = tx
+        .prepare("SELECT last_seq, pruned_through FROM event_heads WHERE tenant_id = $1")
         .await?;
     let (last, pruned): (i64, i64) = tx
         .query_opt(&head, &[&tenant])
@@ -209,7 +201,7 @@ pub async fn feed(
         None => pruned,
         Some(a) if a < pruned => {
             return Err(Error::Gone {
-                code: "cursor_expired",
+                code: Code::CursorExpired,
                 message: format!(
                     "events up to seq {pruned} are past the retention window; \
                      the oldest kept is {}: start again from after={pruned}",
@@ -219,9 +211,8 @@ pub async fn feed(
         }
         Some(a) => a,
     };
-    let stmt = db
+    let stmt = tx
         .prepare(
-            &tx,
             "SELECT seq, event_id, type, occurred_at, payload FROM events \
              WHERE tenant_id = $1 AND seq > $2 \
                AND (cardinality($3::text[]) = 0 OR type = ANY($3)) \
@@ -265,7 +256,6 @@ pub async fn pending_stats(db: &Db) -> Result<(i64, f64)> {
 /// write-off, transfer, inventory), in the document's transaction. Same
 /// payload as the receipt path's, plus the document.
 pub async fn append_stock_changes(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: TenantId,
     levels: &[crate::domain::stock::LevelUpdate],
@@ -292,9 +282,8 @@ pub async fn append_stock_changes(
             .to_string(),
         );
     }
-    let stmt = db
+    let stmt = tx
         .prepare(
-            tx,
             "INSERT INTO outbox_pending (tenant_id, event_id, type, payload) \
              SELECT $1, u.e, $2, u.p::json \
              FROM UNNEST($3::uuid[], $4::text[]) WITH ORDINALITY AS u(e, p, o) ORDER BY u.o",

@@ -15,8 +15,8 @@ use uuid::Uuid;
 /// A stored receipt by id.
 pub async fn load_receipt(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<StoredReceipt>> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    let r = load_receipt_on(&*tx, tenant, id).await?;
+    let tx = db.begin(&mut client).await?;
+    let r = load_receipt_on(&**tx, tenant, id).await?;
     tx.commit().await?;
     Ok(r)
 }

@@ -2,7 +2,7 @@
 //! cash in/out, X report (running totals) and Z report (on close).
 
 use super::Db;
-use crate::error::{constraint, Error, Result};
+use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -63,7 +63,7 @@ pub async fn open(
         {
             let open = current_open(db, tenant, register).await?;
             Err(Error::conflict(
-                "shift_already_open",
+                Code::ShiftAlreadyOpen,
                 format!(
                     "register already has an open shift{}",
                     open.map(|s| format!(": {}", s.id)).unwrap_or_default()
@@ -101,13 +101,13 @@ pub async fn close(db: &Db, tenant: Uuid, id: Uuid, counted_cash: i64) -> Result
          AND closed_at IS NULL RETURNING {SHIFT_COLS}"
     );
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
+    let tx = db.begin(&mut client).await?;
     let row = tx.query_opt(&sql, &[&tenant, &id, &counted_cash]).await?;
     match row {
         Some(r) => {
             let shift = shift_row(&r);
-            let z = totals(&*tx, tenant, shift.clone()).await?;
-            super::outbox::append(db, &tx, tenant, crate::domain::events::SHIFT_CLOSED, &z).await?;
+            let z = totals(&**tx, tenant, shift.clone()).await?;
+            super::outbox::append(&tx, tenant, crate::domain::events::SHIFT_CLOSED, &z).await?;
             tx.commit().await?;
             Ok(shift)
         }
@@ -115,7 +115,7 @@ pub async fn close(db: &Db, tenant: Uuid, id: Uuid, counted_cash: i64) -> Result
             drop(tx);
             get(db, tenant, id).await?;
             Err(Error::conflict(
-                "shift_closed",
+                Code::ShiftClosed,
                 "the shift is already closed",
             ))
         }
@@ -141,7 +141,7 @@ pub async fn cash_movement(
         .await?;
     if rows.is_empty() {
         get(db, tenant, shift).await?;
-        return Err(Error::conflict("shift_closed", "the shift is closed"));
+        return Err(Error::conflict(Code::ShiftClosed, "the shift is closed"));
     }
     Ok(id)
 }

@@ -6,7 +6,7 @@ use super::{Db, Tx};
 use crate::domain::stock::{
     DocumentKind, Level, LevelUpdate, Movement, PostedDocument, StockDocument,
 };
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -72,10 +72,9 @@ pub async fn post_document(
     store_of: &HashMap<Uuid, Uuid>,
 ) -> Result<DocumentOutcome> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    let stmt = db
+    let tx = db.begin(&mut client).await?;
+    let stmt = tx
         .prepare(
-            &tx,
             "INSERT INTO stock_documents (tenant_id, id, kind, body_hash) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant_id, id) DO NOTHING",
         )
@@ -92,21 +91,18 @@ pub async fn post_document(
         )
         .await?;
     if inserted == 0 {
-        let stmt = db
-            .prepare(
-                &tx,
-                "SELECT body_hash, kind FROM stock_documents WHERE tenant_id = $1 AND id = $2",
-            )
+        let stmt = tx
+            .prepare("SELECT body_hash, kind FROM stock_documents WHERE tenant_id = $1 AND id = $2")
             .await?;
         let row = tx.query_one(&stmt, &[&tenant, &doc.id]).await?;
         let hash: Vec<u8> = row.get(0);
         if hash.as_slice() != doc.body_hash {
             return Err(Error::conflict(
-                "idempotency_conflict",
+                Code::IdempotencyConflict,
                 "this document id was already used with a different body",
             ));
         }
-        let movements = stored_movements(db, &tx, tenant, doc.id).await?;
+        let movements = stored_movements(&tx, tenant, doc.id).await?;
         tx.commit().await?;
         return Ok(DocumentOutcome::Replayed(PostedDocument {
             id: doc.id,
@@ -149,9 +145,8 @@ pub async fn post_document(
         DocumentKind::Inventory => {
             let variants: Vec<Uuid> = doc.lines.iter().map(|(v, _)| *v).collect();
             // Lock the counted rows (creating missing ones at 0) in order.
-            let stmt = db
+            let stmt = tx
                 .prepare(
-                    &tx,
                     "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity) \
                      SELECT $1, $2, v, 0 FROM UNNEST($3::uuid[]) AS v ORDER BY v \
                      ON CONFLICT (tenant_id, warehouse_id, variant_id) DO NOTHING",
@@ -159,10 +154,7 @@ pub async fn post_document(
                 .await?;
             tx.execute(&stmt, &[&tenant, &doc.warehouse_id, &variants])
                 .await?;
-            let stmt = db
-                .prepare(
-                    &tx,
-                    "SELECT variant_id, quantity FROM stock_levels WHERE tenant_id = $1 AND warehouse_id = $2 \
+            let stmt = tx.prepare("SELECT variant_id, quantity FROM stock_levels WHERE tenant_id = $1 AND warehouse_id = $2 \
                      AND variant_id = ANY($3) ORDER BY variant_id FOR UPDATE",
                 )
                 .await?;
@@ -182,9 +174,8 @@ pub async fn post_document(
         }
     }
 
-    let levels = apply_deltas(db, &tx, tenant, doc.id, &deltas, store_of).await?;
-    super::outbox::append_stock_changes(db, &tx, tenant, &levels, doc.kind.as_str(), doc.id)
-        .await?;
+    let levels = apply_deltas(&tx, tenant, doc.id, &deltas, store_of).await?;
+    super::outbox::append_stock_changes(&tx, tenant, &levels, doc.kind.as_str(), doc.id).await?;
     tx.commit().await?;
     let movements = deltas
         .iter()
@@ -206,7 +197,6 @@ pub async fn post_document(
 }
 
 async fn apply_deltas(
-    db: &Db,
     tx: &Tx<'_>,
     tenant: Uuid,
     document: Uuid,
@@ -223,19 +213,13 @@ async fn apply_deltas(
         d.push(*delta);
         c.push(*cause);
     }
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO stock_movements (tenant_id, warehouse_id, variant_id, delta, cause, document_id) \
+    let stmt = tx.prepare("INSERT INTO stock_movements (tenant_id, warehouse_id, variant_id, delta, cause, document_id) \
              SELECT $1, u.w, u.v, u.d, u.c, $2 FROM UNNEST($3::uuid[], $4::uuid[], $5::numeric[], $6::text[]) AS u(w, v, d, c)",
         )
         .await?;
     tx.execute(&stmt, &[&tenant, &document, &w, &v, &d, &c])
         .await?;
-    let stmt = db
-        .prepare(
-            tx,
-            "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at) \
+    let stmt = tx.prepare("INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at) \
              SELECT $1, u.w, u.v, u.d, now() FROM UNNEST($2::uuid[], $3::uuid[], $4::numeric[]) AS u(w, v, d) \
              ORDER BY 2, 3 \
              ON CONFLICT (tenant_id, warehouse_id, variant_id) \
@@ -260,15 +244,9 @@ async fn apply_deltas(
         .collect())
 }
 
-async fn stored_movements(
-    db: &Db,
-    tx: &Tx<'_>,
-    tenant: Uuid,
-    document: Uuid,
-) -> Result<Vec<Movement>> {
-    let stmt = db
+async fn stored_movements(tx: &Tx<'_>, tenant: Uuid, document: Uuid) -> Result<Vec<Movement>> {
+    let stmt = tx
         .prepare(
-            tx,
             "SELECT warehouse_id, variant_id, delta, cause FROM stock_movements \
              WHERE tenant_id = $1 AND document_id = $2 AND cause NOT IN ('sale', 'return') \
              ORDER BY warehouse_id, variant_id",

@@ -10,7 +10,7 @@
 use super::outbox::{event_row, Event};
 use super::Db;
 use crate::domain::TenantId;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Duration;
@@ -234,7 +234,7 @@ pub async fn redeliver(db: &Db, tenant: TenantId, id: Uuid, from_seq: i64) -> Re
     get(db, tenant, id).await?;
     if from_seq <= pruned {
         return Err(Error::Gone {
-            code: "cursor_expired",
+            code: Code::CursorExpired,
             message: format!(
                 "events up to seq {pruned} are past the retention window; the oldest kept is {}",
                 pruned + 1

@@ -13,7 +13,7 @@ pub mod messages;
 pub mod stock;
 
 use crate::bus::{Bus, BusEvent};
-use crate::domain::commit::Posted;
+use crate::domain::commit::{Posted, Rejection};
 use crate::domain::receipt::{body_hash, prepare, PreparedReceipt, StoredReceipt, Till};
 use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
@@ -184,13 +184,13 @@ impl Handler<CreateReceipt> for StoreActor {
                 let r = if *h == hash {
                     Ok(Posted::Replayed((**receipt).clone()))
                 } else {
-                    Err(id_conflict())
+                    Err(Rejection::IdConflict.into())
                 };
                 return Box::pin(fut::ready(r));
             }
             Some(Recent::Pending { hash: h, waiters }) => {
                 if *h != hash {
-                    return Box::pin(fut::ready(Err(id_conflict())));
+                    return Box::pin(fut::ready(Err(Rejection::IdConflict.into())));
                 }
                 let (tx, rx) = oneshot::channel();
                 waiters.push(tx);
@@ -301,11 +301,4 @@ impl Handler<GetLevels> for StoreActor {
     fn handle(&mut self, msg: GetLevels, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.book.levels(msg.variant_id))
     }
-}
-
-fn id_conflict() -> Error {
-    Error::conflict(
-        "idempotency_conflict",
-        "this receipt id was already used with a different body",
-    )
 }

@@ -79,10 +79,6 @@ impl StockBook {
         }
     }
 
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
     pub fn epoch(&self) -> u32 {
         self.epoch
     }

@@ -14,8 +14,8 @@ use crate::auth::Authenticator;
 use crate::bus::{Bus, BusEvent, Entity};
 use crate::domain::catalog::{Category, Product, Register, Store, VariantInput};
 use crate::domain::{events, new_id, Role, TenantId};
-use crate::error::{Error, Result};
-use crate::pg::{self, Db};
+use crate::error::{Code, Error, Result};
+use crate::pg::{self, Db, Tx};
 use actix::prelude::*;
 use catalog::Catalog;
 use messages::*;
@@ -193,7 +193,7 @@ impl TenantCore {
             if let Some(owner) = self.catalog.barcode_owner(&v.barcode) {
                 if Some(owner.product_id) != product {
                     return Err(Error::conflict(
-                        "duplicate_barcode",
+                        Code::DuplicateBarcode,
                         format!(
                             "barcode {} is already used by product {}",
                             v.barcode, owner.product_id
@@ -205,20 +205,27 @@ impl TenantCore {
         Ok(())
     }
 
+    /// The catalog write sequence: a transaction under the tenant's lock
+    /// (`pg::catalog::begin_write`), `write` in it, COMMIT, then memory,
+    /// then the bus. Memory and the bus only ever see committed changes.
+    async fn write<T: Change>(&self, write: impl AsyncFnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut client = self.db.client().await?;
+        let tx = pg::catalog::begin_write(&self.db, &mut client, self.tenant).await?;
+        let change = write(&tx).await?;
+        tx.commit().await?;
+        let (entity, id, version) = change.apply(&self.catalog);
+        self.announce(entity, id, version);
+        Ok(change)
+    }
+
     async fn create_category(&self, msg: CreateCategory) -> Result<Category> {
         self.check_category("parent_id", msg.parent_id)?;
         let id = new_id();
-        let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        pg::catalog::insert_category(&self.db, &tx, self.tenant, id, &msg.name, msg.parent_id)
-            .await?;
-        let (category, _) = pg::catalog::fetch_category(&self.db, &tx, self.tenant, id)
-            .await?
-            .ok_or(Error::not_found("category"))?;
-        tx.commit().await?;
-        self.catalog.apply_category(category.clone());
-        self.announce(Entity::Category, id, category.version.into());
-        Ok(category)
+        self.write(async |tx| {
+            pg::catalog::insert_category(tx, self.tenant, id, &msg.name, msg.parent_id).await?;
+            fetch_category(tx, self.tenant, id).await
+        })
+        .await
     }
 
     async fn update_category(&self, msg: UpdateCategory) -> Result<Category> {
@@ -242,25 +249,19 @@ impl TenantCore {
                 cursor = self.catalog.category(c).and_then(|c| c.parent_id);
             }
         }
-        let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        pg::catalog::update_category(
-            &self.db,
-            &tx,
-            self.tenant,
-            msg.id,
-            msg.version,
-            msg.name.as_deref(),
-            msg.parent_id,
-        )
-        .await?;
-        let (category, _) = pg::catalog::fetch_category(&self.db, &tx, self.tenant, msg.id)
-            .await?
-            .ok_or(Error::not_found("category"))?;
-        tx.commit().await?;
-        self.catalog.apply_category(category.clone());
-        self.announce(Entity::Category, msg.id, category.version.into());
-        Ok(category)
+        self.write(async |tx| {
+            pg::catalog::update_category(
+                tx,
+                self.tenant,
+                msg.id,
+                msg.version,
+                msg.name.as_deref(),
+                msg.parent_id,
+            )
+            .await?;
+            fetch_category(tx, self.tenant, msg.id).await
+        })
+        .await
     }
 
     async fn delete_category(&self, msg: DeleteCategory) -> Result<()> {
@@ -269,50 +270,37 @@ impl TenantCore {
         }
         if self.catalog.category_in_use(msg.id) {
             return Err(Error::conflict(
-                "category_in_use",
+                Code::CategoryInUse,
                 "the category still holds products or categories",
             ));
         }
-        let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        pg::catalog::delete_category(&self.db, &tx, self.tenant, msg.id).await?;
-        tx.commit().await?;
-        self.catalog.remove_category(msg.id);
-        self.announce(Entity::Category, msg.id, i64::MAX);
-        Ok(())
+        self.write(async |tx| {
+            pg::catalog::delete_category(tx, self.tenant, msg.id).await?;
+            Ok(Removed(Entity::Category, msg.id))
+        })
+        .await
+        .map(drop)
     }
 
     async fn create_product(&self, msg: CreateProduct) -> Result<Product> {
         self.check_category("category_id", msg.category_id)?;
         self.check_barcodes(None, &msg.variants)?;
         let id = new_id();
-        let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        pg::catalog::insert_product(
-            &self.db,
-            &tx,
-            self.tenant,
-            id,
-            &msg.name,
-            msg.category_id,
-            &msg.variants,
-        )
-        .await?;
-        let (product, _) = pg::catalog::fetch_product(&self.db, &tx, self.tenant, id)
-            .await?
-            .ok_or(Error::not_found("product"))?;
-        pg::outbox::append(
-            &self.db,
-            &tx,
-            self.tenant,
-            events::PRODUCT_CREATED,
-            &product,
-        )
-        .await?;
-        tx.commit().await?;
-        self.catalog.apply_product(product.clone());
-        self.announce(Entity::Product, id, product.change_seq);
-        Ok(product)
+        self.write(async |tx| {
+            pg::catalog::insert_product(
+                tx,
+                self.tenant,
+                id,
+                &msg.name,
+                msg.category_id,
+                &msg.variants,
+            )
+            .await?;
+            let product = fetch_product(tx, self.tenant, id).await?;
+            pg::outbox::append(tx, self.tenant, events::PRODUCT_CREATED, &product).await?;
+            Ok(product)
+        })
+        .await
     }
 
     async fn update_product(&self, msg: UpdateProduct) -> Result<Product> {
@@ -322,36 +310,24 @@ impl TenantCore {
         if let Some(v) = &msg.variants {
             self.check_barcodes(Some(msg.id), v)?;
         }
-        let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        pg::catalog::update_product(
-            &self.db,
-            &tx,
-            self.tenant,
-            pg::catalog::ProductEdit {
-                id: msg.id,
-                expected_version: msg.version,
-                name: msg.name.as_deref(),
-                category_id: msg.category_id,
-                variants: msg.variants.as_deref(),
-            },
-        )
-        .await?;
-        let (product, _) = pg::catalog::fetch_product(&self.db, &tx, self.tenant, msg.id)
-            .await?
-            .ok_or(Error::not_found("product"))?;
-        pg::outbox::append(
-            &self.db,
-            &tx,
-            self.tenant,
-            events::PRODUCT_UPDATED,
-            &product,
-        )
-        .await?;
-        tx.commit().await?;
-        self.catalog.apply_product(product.clone());
-        self.announce(Entity::Product, msg.id, product.change_seq);
-        Ok(product)
+        self.write(async |tx| {
+            pg::catalog::update_product(
+                tx,
+                self.tenant,
+                pg::catalog::ProductEdit {
+                    id: msg.id,
+                    expected_version: msg.version,
+                    name: msg.name.as_deref(),
+                    category_id: msg.category_id,
+                    variants: msg.variants.as_deref(),
+                },
+            )
+            .await?;
+            let product = fetch_product(tx, self.tenant, msg.id).await?;
+            pg::outbox::append(tx, self.tenant, events::PRODUCT_UPDATED, &product).await?;
+            Ok(product)
+        })
+        .await
     }
 
     async fn delete_product(&self, msg: DeleteProduct) -> Result<()> {
@@ -367,76 +343,59 @@ impl TenantCore {
                 });
             }
         }
-        let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        pg::catalog::delete_product(&self.db, &tx, self.tenant, msg.id).await?;
-        let gone =
-            serde_json::json!({"id": msg.id, "version": current.version + 1, "deleted": true});
-        pg::outbox::append(&self.db, &tx, self.tenant, events::PRODUCT_DELETED, &gone).await?;
-        tx.commit().await?;
-        self.catalog.remove_product(msg.id);
-        self.announce(Entity::Product, msg.id, i64::MAX);
-        Ok(())
+        self.write(async |tx| {
+            pg::catalog::delete_product(tx, self.tenant, msg.id).await?;
+            let gone =
+                serde_json::json!({"id": msg.id, "version": current.version + 1, "deleted": true});
+            pg::outbox::append(tx, self.tenant, events::PRODUCT_DELETED, &gone).await?;
+            Ok(Removed(Entity::Product, msg.id))
+        })
+        .await
+        .map(drop)
     }
 
     async fn create_store(&self, msg: CreateStore) -> Result<Store> {
-        let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        let store = pg::org::insert_store(
-            &self.db,
-            &tx,
-            self.tenant,
-            &msg.name,
-            msg.address.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        self.catalog.apply_store(store.clone());
-        self.announce(Entity::Store, store.id, 1);
-        Ok(store)
+        self.write(async |tx| {
+            pg::org::insert_store(tx, self.tenant, &msg.name, msg.address.as_deref()).await
+        })
+        .await
     }
 
     async fn create_register(&self, msg: CreateRegister) -> Result<(Register, String)> {
         if self.catalog.store(msg.store_id).is_none() {
             return Err(Error::not_found("store"));
         }
-        let mut client = self.db.client().await?;
-        let tx = pg::catalog::begin_write(&mut client, self.tenant).await?;
-        let register =
-            pg::org::insert_register(&self.db, &tx, self.tenant, msg.store_id, &msg.name).await?;
-        let (_, token) = self
-            .auth
-            .issue(
-                &tx,
-                self.tenant,
-                Role::Register,
-                Some(register.id),
-                Some(&msg.name),
-            )
-            .await?;
-        tx.commit().await?;
-        self.catalog.apply_register(register.clone());
-        self.announce(Entity::Register, register.id, 1);
-        Ok((register, token))
+        self.write(async |tx| {
+            let register =
+                pg::org::insert_register(tx, self.tenant, msg.store_id, &msg.name).await?;
+            let (_, token) = self
+                .auth
+                .issue(
+                    tx,
+                    self.tenant,
+                    Role::Register,
+                    Some(register.id),
+                    Some(&msg.name),
+                )
+                .await?;
+            Ok((register, token))
+        })
+        .await
     }
 
     /// Re-reads one entity after another instance changed it.
     pub async fn reload(&self, entity: Entity, id: uuid::Uuid) -> Result<()> {
         let mut client = self.db.client().await?;
-        let tx = client.transaction().await?;
+        let tx = self.db.begin(&mut client).await?;
         match entity {
-            Entity::Product => {
-                match pg::catalog::fetch_product(&self.db, &tx, self.tenant, id).await? {
-                    Some((p, None)) => self.catalog.apply_product(p),
-                    _ => self.catalog.remove_product(id),
-                }
-            }
-            Entity::Category => {
-                match pg::catalog::fetch_category(&self.db, &tx, self.tenant, id).await? {
-                    Some((c, false)) => self.catalog.apply_category(c),
-                    _ => self.catalog.remove_category(id),
-                }
-            }
+            Entity::Product => match pg::catalog::fetch_product(&tx, self.tenant, id).await? {
+                Some((p, None)) => self.catalog.apply_product(p),
+                _ => self.catalog.remove_product(id),
+            },
+            Entity::Category => match pg::catalog::fetch_category(&tx, self.tenant, id).await? {
+                Some((c, false)) => self.catalog.apply_category(c),
+                _ => self.catalog.remove_category(id),
+            },
             Entity::Store | Entity::Register => {
                 // Rare: rebuild the store and register maps wholesale.
                 let fresh = pg::catalog::load(&self.db, self.tenant).await?;
@@ -450,5 +409,71 @@ impl TenantCore {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A live category just written (read back inside the write).
+async fn fetch_category(tx: &Tx<'_>, tenant: TenantId, id: uuid::Uuid) -> Result<Category> {
+    pg::catalog::fetch_category(tx, tenant, id)
+        .await?
+        .map(|(c, _)| c)
+        .ok_or(Error::not_found("category"))
+}
+
+/// A product just written (read back inside the write).
+async fn fetch_product(tx: &Tx<'_>, tenant: TenantId, id: uuid::Uuid) -> Result<Product> {
+    pg::catalog::fetch_product(tx, tenant, id)
+        .await?
+        .map(|(p, _)| p)
+        .ok_or(Error::not_found("product"))
+}
+
+/// What a committed catalog write changes in memory, and the news of it
+/// for other instances: (entity, id, version).
+trait Change {
+    fn apply(&self, catalog: &Catalog) -> (Entity, uuid::Uuid, i64);
+}
+
+impl Change for Category {
+    fn apply(&self, catalog: &Catalog) -> (Entity, uuid::Uuid, i64) {
+        catalog.apply_category(self.clone());
+        (Entity::Category, self.id, self.version.into())
+    }
+}
+
+impl Change for Product {
+    fn apply(&self, catalog: &Catalog) -> (Entity, uuid::Uuid, i64) {
+        catalog.apply_product(self.clone());
+        (Entity::Product, self.id, self.change_seq)
+    }
+}
+
+impl Change for Store {
+    fn apply(&self, catalog: &Catalog) -> (Entity, uuid::Uuid, i64) {
+        catalog.apply_store(self.clone());
+        (Entity::Store, self.id, 1)
+    }
+}
+
+/// A new register and its device token (the token is not kept).
+impl Change for (Register, String) {
+    fn apply(&self, catalog: &Catalog) -> (Entity, uuid::Uuid, i64) {
+        catalog.apply_register(self.0.clone());
+        (Entity::Register, self.0.id, 1)
+    }
+}
+
+/// A soft-deleted product or category: gone from memory; the highest
+/// version, so no older news brings it back.
+struct Removed(Entity, uuid::Uuid);
+
+impl Change for Removed {
+    fn apply(&self, catalog: &Catalog) -> (Entity, uuid::Uuid, i64) {
+        match self.0 {
+            Entity::Product => catalog.remove_product(self.1),
+            Entity::Category => catalog.remove_category(self.1),
+            Entity::Store | Entity::Register => {}
+        }
+        (self.0, self.1, i64::MAX)
     }
 }

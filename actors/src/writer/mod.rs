@@ -81,7 +81,7 @@ impl Writer {
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     self.pending.fetch_sub(1, Ordering::SeqCst);
-                    Error::Unavailable("the receipt writer is busy; retry".into())
+                    Error::Busy("the receipt writer is busy; retry with the same id".into())
                 }
                 mpsc::error::TrySendError::Closed(_) => {
                     self.pending.fetch_sub(1, Ordering::SeqCst);
@@ -193,8 +193,10 @@ async fn commit(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchCommitted, Co
         let now = micros(Utc::now());
         let facts = tx.begin_and_read(batch).await?;
         let decisions = decide(batch, &facts);
-        let mut effects = tx.write(batch, &decisions, now).await?;
+        // Inside the transaction: behind a transaction-mode PgBouncer the
+        // connection is only ours until COMMIT.
         let replays = tx.load_replays(batch, &decisions).await?;
+        let mut effects = tx.write(batch, &decisions, now).await?;
         Ok(BatchCommitted {
             posted: answers(batch, decisions, &mut effects.numbers, replays, now),
             levels: effects.levels,

@@ -1,6 +1,5 @@
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::ApiResult;
-use crate::state::AppState;
 use actix_web::{get, web, HttpResponse};
 use jowi_actors::domain::catalog::{Category, Product, Variant};
 use jowi_actors::domain::parse_barcode;
@@ -23,13 +22,8 @@ pub struct BarcodeHit {
 #[utoipa::path(get, path = "/api/v1/products/barcode/{barcode}", tag = "catalog",
     responses((status = 200, body = BarcodeHit), (status = 404)))]
 #[get("/products/barcode/{barcode}")]
-pub async fn by_barcode(
-    auth: Auth,
-    state: web::Data<AppState>,
-    barcode: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+pub async fn by_barcode(tenant: Tenant, barcode: web::Path<String>) -> ApiResult<HttpResponse> {
     let barcode = parse_barcode("barcode", &barcode)?;
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let (product, variant) = tenant
         .catalog
         .by_barcode(&barcode)

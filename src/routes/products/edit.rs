@@ -1,8 +1,7 @@
 use super::{parse_variants, VariantBody};
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::ApiResult;
 use crate::routes::{double_option, edited_version};
-use crate::state::AppState;
 use actix_web::{delete, patch, web, HttpRequest, HttpResponse};
 use jowi_actors::domain::catalog::Product;
 use jowi_actors::domain::parse_name;
@@ -33,12 +32,11 @@ pub struct ProductPatch {
 #[patch("/products/{id}")]
 pub async fn update(
     req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
+    tenant: Tenant,
     id: web::Path<Uuid>,
     body: web::Json<ProductPatch>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_manage("edit the catalog")?;
+    tenant.auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let version = edited_version(&req, body.version)?;
     let msg = UpdateProduct {
@@ -52,7 +50,6 @@ pub async fn update(
         category_id: body.category_id,
         variants: body.variants.map(|v| parse_variants(v, true)).transpose()?,
     };
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let product = tenant.actor.send(msg).await??;
     Ok(HttpResponse::Ok().json(product))
 }
@@ -63,13 +60,11 @@ pub async fn update(
 #[delete("/products/{id}")]
 pub async fn remove(
     req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
+    tenant: Tenant,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    auth.require_manage("edit the catalog")?;
+    tenant.auth.require_manage("edit the catalog")?;
     let version = edited_version(&req, None).ok();
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     tenant
         .actor
         .send(DeleteProduct { id: *id, version })

@@ -1,6 +1,5 @@
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::ApiResult;
-use crate::state::AppState;
 use actix_web::{get, web, HttpResponse};
 use jowi_actors::domain::catalog::Product;
 use jowi_actors::Error;
@@ -10,12 +9,7 @@ use uuid::Uuid;
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
     responses((status = 200, body = Product), (status = 404)))]
 #[get("/products/{id}")]
-pub async fn get_one(
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    let tenant = state.directory.tenant(auth.tenant()).await?;
+pub async fn get_one(tenant: Tenant, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let product = tenant
         .catalog
         .product(*id)

@@ -1,6 +1,5 @@
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::ApiResult;
-use crate::state::AppState;
 use actix_web::{get, web, HttpResponse};
 use jowi_actors::tenant::catalog::{ListQuery, ProductPage};
 use jowi_actors::Error;
@@ -26,11 +25,7 @@ pub struct ListParams {
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListParams),
     responses((status = 200, body = ProductPage), (status = 422)))]
 #[get("/products")]
-pub async fn list(
-    auth: Auth,
-    state: web::Data<AppState>,
-    params: web::Query<ListParams>,
-) -> ApiResult<HttpResponse> {
+pub async fn list(tenant: Tenant, params: web::Query<ListParams>) -> ApiResult<HttpResponse> {
     let p = params.into_inner();
     let limit = p.limit.unwrap_or(50);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -43,7 +38,6 @@ pub async fn list(
         }
         Some(q) => Some(q.to_lowercase()),
     };
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let page = tenant.catalog.list(&ListQuery {
         limit,
         cursor: p.cursor,

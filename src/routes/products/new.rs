@@ -1,7 +1,6 @@
 use super::{parse_variants, VariantBody};
-use crate::auth::Auth;
+use crate::auth::Tenant;
 use crate::error::ApiResult;
-use crate::state::AppState;
 use actix_web::{post, web, HttpResponse};
 use jowi_actors::domain::catalog::Product;
 use jowi_actors::domain::parse_name;
@@ -23,19 +22,14 @@ pub struct NewProduct {
     responses((status = 201, body = Product), (status = 409, description = "duplicate barcode"),
               (status = 422, description = "invalid field or unknown category")))]
 #[post("/products")]
-pub async fn create(
-    auth: Auth,
-    state: web::Data<AppState>,
-    body: web::Json<NewProduct>,
-) -> ApiResult<HttpResponse> {
-    auth.require_manage("edit the catalog")?;
+pub async fn create(tenant: Tenant, body: web::Json<NewProduct>) -> ApiResult<HttpResponse> {
+    tenant.auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let msg = CreateProduct {
         name: parse_name("name", &body.name, 300)?,
         category_id: body.category_id,
         variants: parse_variants(body.variants, false)?,
     };
-    let tenant = state.directory.tenant(auth.tenant()).await?;
     let product = tenant.actor.send(msg).await??;
     Ok(HttpResponse::Created().json(product))
 }

@@ -259,7 +259,7 @@ fn a_rejected_receipt_leaves_its_number_free() {
 fn every_rejection_has_its_error_code() {
     use crate::error::Error as E;
     let code = |r: Rejection| match Error::from(r) {
-        E::Conflict { code, .. } => code.to_owned(),
+        E::Conflict { code, .. } => code.as_str().to_owned(),
         E::Invalid { field, .. } => format!("invalid:{field}"),
         E::Unavailable(_) => "unavailable".to_owned(),
         other => format!("{other:?}"),

@@ -164,7 +164,9 @@ impl BatchTx {
         Ok(effects)
     }
 
-    /// The stored receipts of the `Replay` verdicts (after COMMIT).
+    /// The stored receipts of the `Replay` verdicts (before the write; a
+    /// round trip per replay, and replays rarely reach the writer: the store
+    /// actor answers most from memory).
     pub async fn load_replays(
         &self,
         batch: &[PreparedReceipt],

@@ -156,14 +156,6 @@ impl ReceiptTables {
             self.p_amount.push(p.amount);
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.r_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.r_id.is_empty()
-    }
 }
 
 impl BatchWriter for ReceiptTables {
