@@ -242,7 +242,25 @@ async fn kill_9_between_commit_and_delivery_loses_no_event() {
                     .map(str::to_owned)
             })
             .collect();
-        committed.iter().all(|id| got.contains(id))
+        // ... and the receiver has caught up with everything published.
+        let published: i64 = db
+            .query_one(
+                "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM outbox_pending)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let seqs: HashSet<i64> = rx
+            .delivered()
+            .iter()
+            .map(|r| {
+                serde_json::from_slice::<Value>(&r.body).unwrap()["seq"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        committed.iter().all(|id| got.contains(id)) && seqs.len() as i64 == published
     })
     .await;
     server.kill().ok();
