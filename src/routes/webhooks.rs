@@ -239,7 +239,10 @@ pub async fn redeliver(
     if body.from_seq < 1 {
         return Err(jowi_actors::Error::invalid("from_seq", "must be 1 or more").into());
     }
-    let webhook = pgw::redeliver(&state.db, auth.tenant(), *id, body.from_seq).await?;
+    // A claim in progress is revoked; its request in flight (at most one
+    // attempt timeout, plus a margin) ends before anyone replays.
+    let hold = std::time::Duration::from_millis(state.settings.webhooks.timeout_ms + 1_000);
+    let webhook = pgw::redeliver(&state.db, auth.tenant(), *id, body.from_seq, hold).await?;
     state.webhooks.wake();
     Ok(HttpResponse::Ok().json(webhook))
 }

@@ -7,7 +7,6 @@
 //! write the worker makes after a claim checks it still holds the lease, so
 //! two instances never deliver for one subscription at the same time.
 
-use super::outbox::{event_row, Event};
 use super::Db;
 use crate::domain::TenantId;
 use crate::error::{Code, Error, Result};
@@ -223,7 +222,18 @@ pub async fn delete(db: &Db, tenant: TenantId, id: Uuid) -> Result<()> {
 
 /// Moves the cursor back so events from `from_seq` on are delivered again
 /// (in order), and lifts a pause. `from_seq` must still be kept.
-pub async fn redeliver(db: &Db, tenant: TenantId, id: Uuid, from_seq: i64) -> Result<Subscription> {
+///
+/// A worker delivering for it right now loses its claim (its next record
+/// finds the lease gone and stops), and nobody may claim it again until
+/// `hold` has passed, so that worker's request in flight (at most one, of
+/// at most the attempt timeout) never overlaps the replay.
+pub async fn redeliver(
+    db: &Db,
+    tenant: TenantId,
+    id: Uuid,
+    from_seq: i64,
+    hold: Duration,
+) -> Result<Subscription> {
     let head = db
         .query(
             "SELECT last_seq, pruned_through FROM event_heads WHERE tenant_id = $1",
@@ -252,11 +262,14 @@ pub async fn redeliver(db: &Db, tenant: TenantId, id: Uuid, from_seq: i64) -> Re
             &format!(
                 "UPDATE webhook_subscriptions SET cursor_seq = $3::int8 - 1, failures = 0, \
                    first_failure_at = NULL, next_attempt_at = now(), paused_at = NULL, \
-                   paused_reason = NULL, version = version + 1, updated_at = now() \
+                   paused_reason = NULL, version = version + 1, updated_at = now(), \
+                   lease_owner = NULL, \
+                   lease_until = CASE WHEN lease_until > now() \
+                     THEN now() + make_interval(secs => $4) END \
                  WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL \
                  RETURNING {COLUMNS}"
             ),
-            &[&tenant, &id, &from_seq],
+            &[&tenant, &id, &from_seq, &hold.as_secs_f64()],
         )
         .await?;
     rows.first()
@@ -385,10 +398,10 @@ pub async fn next_events(
     c: &Claimed,
     after: i64,
     limit: i64,
-) -> Result<(i64, Vec<Event>)> {
+) -> Result<(i64, Vec<Outgoing>)> {
     let rows = db
         .query(
-            "SELECT h.head, e.seq, e.event_id, e.type, e.occurred_at, e.payload \
+            "SELECT h.head, e.seq, e.event_id, e.type, e.occurred_at, e.payload::text \
              FROM (SELECT COALESCE((SELECT last_seq FROM event_heads WHERE tenant_id = $1), 0) \
                    AS head) h \
              LEFT JOIN LATERAL (SELECT seq, event_id, type, occurred_at, payload FROM events \
@@ -402,14 +415,45 @@ pub async fn next_events(
     let events = rows
         .iter()
         .filter(|r| r.get::<_, Option<i64>>(1).is_some())
-        .map(|r| event_row(c.tenant_id, r, 1))
+        .map(|r| Outgoing {
+            seq: r.get(1),
+            event_id: r.get(2),
+            event_type: r.get(3),
+            occurred_at: r.get(4),
+            data: r.get(5),
+        })
         .collect();
     Ok((head, events))
 }
 
+/// An event on its way to a subscriber: the payload stays JSON text from
+/// the database to the wire (no parse and re-serialize per delivery).
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub seq: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The `data` object as JSON text.
+    pub data: String,
+}
+
+impl Outgoing {
+    /// The request body: the same JSON object as the feed's entry.
+    pub fn body(&self, tenant: Uuid) -> Vec<u8> {
+        let ty = serde_json::to_string(&self.event_type).unwrap_or_default();
+        let at = serde_json::to_string(&self.occurred_at).unwrap_or_default();
+        format!(
+            "{{\"event_id\":\"{}\",\"type\":{ty},\"occurred_at\":{at},\"tenant_id\":\"{tenant}\",\"seq\":{},\"data\":{}}}",
+            self.event_id, self.seq, self.data
+        )
+        .into_bytes()
+    }
+}
+
 /// The result of one attempt, for the log.
 pub struct Attempt<'a> {
-    pub event: &'a Event,
+    pub event: &'a Outgoing,
     pub attempt: i32,
     pub status_code: Option<i32>,
     pub ok: bool,
@@ -558,4 +602,31 @@ pub async fn backlog_stats(db: &Db) -> Result<(i64, f64, i64)> {
         .first()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .unwrap_or((0, 0.0, 0)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The body built from JSON text is the documented object.
+    #[test]
+    fn outgoing_body_is_the_event_object() {
+        let e = Outgoing {
+            seq: 7,
+            event_id: Uuid::from_u128(1),
+            event_type: "receipt.created".into(),
+            occurred_at: chrono::DateTime::from_timestamp(1_700_000_000, 5_000).unwrap(),
+            data: r#"{"id": "x", "total": 100}"#.into(),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&e.body(Uuid::from_u128(2))).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "event_id": Uuid::from_u128(1), "type": "receipt.created",
+                "occurred_at": "2023-11-14T22:13:20.000005Z", "tenant_id": Uuid::from_u128(2),
+                "seq": 7, "data": {"id": "x", "total": 100}
+            })
+        );
+    }
 }

@@ -6,8 +6,8 @@ use super::signing::{
 };
 use super::ssrf::{literal_allowed, GuardedResolver};
 use super::WebhookSettings;
-use crate::pg::outbox::{self, Event};
-use crate::pg::webhooks::{self as pgw, Attempt, Claimed, Delivered};
+use crate::pg::outbox;
+use crate::pg::webhooks::{self as pgw, Attempt, Claimed, Delivered, Outgoing};
 use crate::pg::Db;
 use chrono::Utc;
 use parking_lot::Mutex;
@@ -363,7 +363,7 @@ pub fn backoff(s: &WebhookSettings, failures: i32) -> Duration {
 
 /// One signed POST. Ok(status) on 2xx; otherwise the status (if any) and
 /// a readable error.
-async fn send(ctx: &Ctx, c: &Claimed, event: &Event) -> Result<i32, (Option<i32>, String)> {
+async fn send(ctx: &Ctx, c: &Claimed, event: &Outgoing) -> Result<i32, (Option<i32>, String)> {
     let url = reqwest::Url::parse(&c.url).map_err(|e| (None, format!("bad URL: {e}")))?;
     if url.scheme() == "https" && !TLS {
         return Err((
@@ -376,7 +376,7 @@ async fn send(ctx: &Ctx, c: &Claimed, event: &Event) -> Result<i32, (Option<i32>
     if !literal_allowed(&url, ctx.settings.allow_private_urls) {
         return Err((None, "the URL points at a private address".into()));
     }
-    let body = serde_json::to_vec(event).map_err(|e| (None, format!("serializing: {e}")))?;
+    let body = event.body(c.tenant_id);
     let ts = Utc::now().timestamp();
     let signature = signing::sign(&c.secret, ts, &body);
     let request = ctx
