@@ -5,7 +5,9 @@ use jowi_actors::auth::Authenticator;
 use jowi_actors::bus::Bus;
 use jowi_actors::directory::Directory;
 use jowi_actors::metrics::Metrics;
+use jowi_actors::pg::replica::ReadRouter;
 use jowi_actors::pg::Db;
+use jowi_actors::sessions::Sessions;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -17,6 +19,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Wakes the outbox sequencer after a write.
     pub webhooks: jowi_actors::webhooks::WebhookHandle,
+    /// Reports and receipt history: the replica when healthy, else `db`.
+    pub reads: ReadRouter,
     /// Tripped on SIGTERM: live subscriptions close with a reason.
     pub shutdown: crate::shutdown::Shutdown,
+    /// Back-office sign-in and sessions (cookie auth).
+    pub sessions: Arc<Sessions>,
 }

@@ -1,13 +1,15 @@
 //! Crash test: receipts under load, `kill -9` of the real server binary in
 //! the middle, restart, retries of everything unanswered. Then every receipt
 //! that was answered 2xx exists exactly once (with the number it was
-//! given), every retried one exists exactly once, and every stock level
-//! equals its ledger.
+//! given), every retried one exists exactly once, every stock level
+//! equals its ledger, and the running report totals equal their rebuild.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/totals_check.rs"]
+mod totals_check;
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -242,4 +244,7 @@ async fn kill_9_mid_load_loses_and_doubles_nothing() {
         .get(0);
     assert_eq!(items, 2 * stored.len() as i64, "no half-written receipt");
     helpers::assert_stock_equals_ledger(&db).await;
+    // The running totals committed with their receipts: after kill -9 they
+    // still equal the totals recomputed from the receipts.
+    totals_check::assert_totals_match_rebuild(&db_url).await;
 }

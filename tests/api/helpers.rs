@@ -518,17 +518,25 @@ pub async fn open_shop(
 /// movements (the ledger), in the database `db` is connected to.
 #[allow(dead_code)]
 pub async fn assert_stock_equals_ledger(db: &tokio_postgres::Client) {
-    let bad: i64 = db
-        .query_one(
+    // The simple protocol: no prepared statement, so this also works over a
+    // transaction-mode PgBouncer, which may switch server connections
+    // between a statement's prepare and its execution.
+    let rows = db
+        .simple_query(
             "SELECT count(*) FROM stock_levels l FULL JOIN \
                (SELECT tenant_id, warehouse_id, variant_id, sum(delta) AS s FROM stock_movements GROUP BY 1, 2, 3) m \
                USING (tenant_id, warehouse_id, variant_id) \
              WHERE COALESCE(l.quantity, 0) <> COALESCE(m.s, 0)",
-            &[],
         )
         .await
-        .expect("ledger query")
-        .get(0);
+        .expect("ledger query");
+    let bad: i64 = rows
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
+            _ => None,
+        })
+        .expect("ledger count");
     assert_eq!(
         bad, 0,
         "stock levels that differ from the sum of their movements"

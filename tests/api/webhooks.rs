@@ -121,7 +121,8 @@ async fn catalog_and_customer_events_arrive_signed_and_match_the_feed() {
         .patch(
             &format!("/api/v1/customers/{cid}"),
             &t.token,
-            json!({"email": "ann@example.com"}),
+            // Customer edits are versioned (retail): name the one created.
+            json!({"email": "ann@example.com", "version": c.body["version"]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

@@ -14,15 +14,19 @@ pub mod stock;
 
 use crate::bus::{Bus, BusEvent};
 use crate::domain::commit::{Posted, Rejection};
-use crate::domain::receipt::{body_hash, prepare, PreparedReceipt, StoredReceipt, Till};
+use crate::domain::receipt::{
+    body_hash, prepare, PreparedReceipt, ReceiptKind, StoredReceipt, Till,
+};
 use crate::domain::stock::LevelUpdate;
-use crate::error::{Error, Result};
+use crate::domain::store_settings::NegativeStock;
+use crate::error::{Code, Error, Result};
 use crate::metrics::Metrics;
 use crate::tenant::catalog::Catalog;
 use crate::writer::Writer;
 use actix::prelude::*;
 use chrono::Utc;
 use messages::*;
+use rust_decimal::Decimal;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use stock::StockBook;
@@ -147,14 +151,35 @@ impl StoreActor {
             warehouse_id: store.default_warehouse_id,
             register_number: register.number,
         };
-        prepare(
+        let prepared = prepare(
             self.tenant,
             req,
             &*self.catalog,
             &till,
+            &msg.money,
             Utc::now(),
             self.settings.max_clock_skew_s,
-        )
+        )?;
+        // Refuse an online sale that would take stock below zero when the
+        // store says so; an offline upload (client-numbered) happened
+        // already and is always taken.
+        let refuse = msg.money.settings.settings.negative_stock == NegativeStock::Refuse;
+        if refuse && prepared.kind == ReceiptKind::Sale && prepared.client_seq.is_none() {
+            let mut want: HashMap<Uuid, Decimal> = HashMap::new();
+            for l in &prepared.lines {
+                *want.entry(l.variant_id).or_default() += l.quantity.decimal();
+            }
+            for (variant, qty) in want {
+                let have = self.book.quantity(prepared.warehouse_id, variant);
+                if have < qty {
+                    return Err(Error::conflict(
+                        Code::InsufficientStock,
+                        format!("variant {variant}: selling {qty}, {have} in stock"),
+                    ));
+                }
+            }
+        }
+        Ok(prepared)
     }
 }
 

@@ -83,6 +83,14 @@ impl StockBook {
         self.epoch
     }
 
+    /// The level this book holds (0 when it holds none).
+    pub fn quantity(&self, warehouse: Uuid, variant: Uuid) -> Decimal {
+        self.levels
+            .get(&(warehouse, variant))
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.len()
     }
@@ -97,6 +105,8 @@ impl StockBook {
                 variant_id: *v,
                 quantity: *q,
                 negative: Level::is_negative(*q),
+                // Cost is a back-office figure: read from PostgreSQL only.
+                avg_cost: None,
             })
             .collect();
         out.sort_by_key(|l| (l.variant_id, l.warehouse_id));

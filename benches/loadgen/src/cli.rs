@@ -19,6 +19,27 @@ pub enum Command {
     Setup(SetupArgs),
     /// Run scenarios against a running server and write the JSON + markdown report.
     Run(Box<RunArgs>),
+    /// Write sales history for the fixture's tenants straight into PostgreSQL.
+    History(HistoryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// PostgreSQL URL of the bench database (after `setup`).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// The fixture written by `setup`.
+    #[arg(long, default_value = "benches/results/.fixture.json")]
+    pub fixture: PathBuf,
+    /// Receipts in total, spread evenly over registers and days.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub receipts: usize,
+    /// Days of history, ending yesterday.
+    #[arg(long, default_value_t = 365)]
+    pub days: i64,
+    /// Tenants written at once (one connection each).
+    #[arg(long, default_value_t = 2)]
+    pub parallel: usize,
 }
 
 #[derive(Args, Debug)]
@@ -54,12 +75,15 @@ pub enum ScenarioName {
     Barcode,
     List,
     Receipt,
+    /// `receipt` with taxes, discounts, cash rounding and points.
+    ReceiptRich,
     /// `receipt` with active webhook subscriptions (`--webhook-subscriptions`).
     ReceiptWebhook,
     Mix,
     Ws,
     PgInsert,
     Connections,
+    Reports,
 }
 
 impl ScenarioName {
@@ -69,11 +93,13 @@ impl ScenarioName {
             ScenarioName::Barcode => "barcode",
             ScenarioName::List => "list",
             ScenarioName::Receipt => "receipt",
+            ScenarioName::ReceiptRich => "receipt-rich",
             ScenarioName::ReceiptWebhook => "receipt-webhook",
             ScenarioName::Mix => "mix",
             ScenarioName::Ws => "ws",
             ScenarioName::PgInsert => "pg-insert",
             ScenarioName::Connections => "connections",
+            ScenarioName::Reports => "reports",
         }
     }
 }

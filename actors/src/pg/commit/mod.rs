@@ -14,8 +14,8 @@
 //! two batches never deadlock.
 //!
 //! # Adding derived data (the extension point)
-//! Data derived from receipts (stock today; running totals, loyalty
-//! points, outbox events next) commits in the same transaction as its
+//! Data derived from receipts (stock, loyalty points, running totals,
+//! outbox events) commits in the same transaction as its
 //! receipts. Each kind is a `BatchWriter` in its own module beside
 //! `stock.rs`: it builds its column arrays from the accepted receipts
 //! (`push`), gives its statements with those arrays as parameters
@@ -26,25 +26,29 @@
 //! receipt tables and the numbering. It costs no extra round trip.
 
 mod facts;
+pub mod loyalty;
 mod numbering;
 pub mod outbox;
 pub mod pipeline;
 pub mod receipts;
 pub mod stock;
+pub mod totals;
 
 use super::receipts::load_receipt_on;
 use super::Db;
-use crate::domain::commit::{Decisions, Posted, Verdict};
+use crate::domain::commit::{Decisions, Facts, Posted, Verdict};
 use crate::domain::receipt::{PreparedReceipt, StoredReceipt};
 use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
+use loyalty::LoyaltyWriter;
 use numbering::{NumberWriter, Numbers};
 use outbox::OutboxWriter;
 use pipeline::Sql;
 use receipts::{stored_number, ReceiptTables};
 use stock::StockWriter;
 use tokio_postgres::Row;
+use totals::TotalsWriter;
 
 /// A group of tables a batch writes: column arrays and their statements.
 pub trait BatchWriter: Send + Sync {
@@ -94,6 +98,8 @@ impl From<tokio_postgres::Error> for CommitError {
 pub struct BatchTx {
     client: deadpool_postgres::Object,
     statement_cache: bool,
+    /// Write the running report totals (`sales.running_totals`).
+    pub running_totals: bool,
 }
 
 impl BatchTx {
@@ -101,6 +107,7 @@ impl BatchTx {
         Ok(BatchTx {
             client: db.client().await?,
             statement_cache: db.statement_cache,
+            running_totals: true,
         })
     }
 
@@ -123,6 +130,7 @@ impl BatchTx {
     pub async fn write(
         &self,
         batch: &[PreparedReceipt],
+        facts: &Facts,
         decisions: &Decisions,
         now: DateTime<Utc>,
     ) -> Result<Effects, CommitError> {
@@ -135,18 +143,28 @@ impl BatchTx {
         let lines = accepted.iter().map(|(r, _)| r.lines.len()).sum();
         let mut receipts = ReceiptTables::new(now, accepted.len(), lines);
         let mut stock = StockWriter::new(now, lines);
+        let mut loyalty = LoyaltyWriter::new(now);
+        let mut totals = TotalsWriter::default();
         let mut events = OutboxWriter::new(now, accepted.len());
         for (r, n) in &accepted {
-            receipts.push(r, stored_number(r, n));
+            let sold_by = facts.sold_by.get(&(r.tenant_id, r.shift_id));
+            receipts.push_sold_by(r, stored_number(r, n), sold_by.and_then(|c| c.employee_id));
             stock.push(r);
+            loyalty.push(r);
+            if let (Some(ctx), true) = (sold_by, self.running_totals) {
+                totals.push(r, ctx);
+            }
             events.push(r, stored_number(r, n));
         }
         stock.seal();
+        loyalty.seal();
+        totals.seal();
         events.seal();
         let numbering = NumberWriter::new(batch, decisions);
         // Pipeline order: receipt tables, derived data, then the numbering
         // (register locks last).
-        let writers: [&dyn BatchWriter; 4] = [&receipts, &stock, &events, &numbering];
+        let writers: [&dyn BatchWriter; 6] =
+            [&receipts, &stock, &loyalty, &totals, &events, &numbering];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();
         let counts: Vec<usize> = per_writer.iter().map(Vec::len).collect();
         let statements: Vec<Sql<'_>> = per_writer.into_iter().flatten().collect();

@@ -154,7 +154,12 @@ mod tests {
                     quantity: Quantity(Decimal::from(*q)),
                     price: 100,
                     discount: 0,
+                    receipt_discount: 0,
+                    tax: 11 * q,
+                    tax_rate_id: Some(Uuid::from_u128(9)),
+                    discount_id: None,
                     total: 100 * q,
+                    tax_included: true,
                 })
                 .collect(),
             payments: vec![ReceiptPayment {
@@ -166,6 +171,13 @@ mod tests {
             total: 100,
             paid: 100,
             change: 0,
+            money: crate::domain::receipt_money::ReceiptTotals {
+                tax_total: 11,
+                payable: 100,
+                ..Default::default()
+            },
+            points: None,
+            return_basis: None,
         }
     }
 
@@ -185,6 +197,10 @@ mod tests {
         let first: serde_json::Value = serde_json::from_str(&w.r_payload[0]).unwrap();
         assert_eq!(first["number"], "1-1");
         assert_eq!(first["items"].as_array().unwrap().len(), 2);
+        // The money rules' fields travel with the receipt.
+        assert_eq!(first["tax_total"], 11);
+        assert_eq!(first["payable"], 100);
+        assert_eq!(first["items"][0]["tax"], 22);
         assert_eq!(w.l_variant, vec![Uuid::from_u128(7), Uuid::from_u128(8)]);
         assert_eq!(w.l_delta, vec![Decimal::from(-4), Decimal::from(-1)]);
         assert_eq!(w.l_store, vec![Uuid::from_u128(2); 2]);
