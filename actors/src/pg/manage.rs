@@ -465,12 +465,18 @@ pub async fn cash_movement(
             .as_bytes(),
     )
     .to_vec();
+    // The shift's running totals move in the same statement, only when the
+    // movement is new (a replay inserts nothing and adds nothing).
     let rows = db
         .query(
-            "INSERT INTO cash_movements (tenant_id, id, shift_id, kind, amount, note, body_hash) \
-             SELECT $1, $2, s.id, $4, $5, $6, $7 FROM shifts s \
-             WHERE s.tenant_id = $1 AND s.id = $3 AND s.closed_at IS NULL \
-             ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id",
+            &format!(
+                "WITH moved AS (INSERT INTO cash_movements (tenant_id, id, shift_id, kind, amount, note, body_hash) \
+                 SELECT $1, $2, s.id, $4, $5, $6, $7 FROM shifts s \
+                 WHERE s.tenant_id = $1 AND s.id = $3 AND s.closed_at IS NULL \
+                 ON CONFLICT (tenant_id, id) DO NOTHING RETURNING tenant_id, id, shift_id, kind, amount), \
+                 totals AS ({}) SELECT id FROM moved",
+                super::totals::SQL_CASH_MOVEMENT_TOTALS
+            ),
             &[&tenant, &id, &shift, &kind, &amount, &note, &hash],
         )
         .await?;

@@ -158,8 +158,7 @@ impl BatchTx {
         let numbering = NumberWriter::new(batch, decisions);
         // Pipeline order: receipt tables, derived data, then the numbering
         // (register locks last).
-        let writers: [&dyn BatchWriter; 5] =
-            [&receipts, &stock, &loyalty, &totals, &numbering];
+        let writers: [&dyn BatchWriter; 5] = [&receipts, &stock, &loyalty, &totals, &numbering];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();
         let counts: Vec<usize> = per_writer.iter().map(Vec::len).collect();
         let statements: Vec<Sql<'_>> = per_writer.into_iter().flatten().collect();
