@@ -193,7 +193,7 @@ pub struct ShiftReport {
     pub counted_cash: Option<i64>,
     /// counted - expected (negative: cash missing).
     pub difference: Option<i64>,
-    /// Z reports only (absent from X): sales minus returns: discounts given (line + receipt), tax, cash
+    /// Sales minus returns: discounts given (line + receipt), tax, cash
     /// rounding, points earned and spent (the money rules' lines).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub money: Option<ShiftMoney>,
@@ -305,12 +305,9 @@ async fn report_in(tx: &Tx<'_>, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
         cash_out: r.get(24),
     };
     let mut report = report_from_totals(shift_row(r), &t, r.get(25));
-    // The money rules' lines (tax per rate, rounding, points) are summed
-    // from the receipts once the shift is closed: the Z report is read
-    // rarely, the X report (no `money`) stays one primary-key read.
-    if report.shift.closed_at.is_some() {
-        report.money = Some(shift_money(tx, tenant, id).await?);
-    }
+    // The money rules' lines (tax per rate, rounding, points) are still
+    // summed from the shift's receipts: not yet in the running totals.
+    report.money = Some(shift_money(tx, tenant, id).await?);
     Ok(report)
 }
 
