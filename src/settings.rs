@@ -16,6 +16,7 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     pub sales: SalesSettings,
     pub limits: LimitSettings,
+    pub webhooks: jowi_actors::webhooks::WebhookSettings,
     pub maintenance: MaintenanceSettings,
     pub backoffice: BackofficeSettings,
 }
@@ -247,6 +248,7 @@ impl Settings {
                 return Err(anyhow!("{key} must be greater than 0"));
             }
         }
+        self.webhooks.validate().map_err(|e| anyhow!(e))?;
         Ok(())
     }
 

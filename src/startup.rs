@@ -117,6 +117,7 @@ impl Application {
             },
         ));
         let limits = Arc::new(RateLimits::new(settings.limits.clone(), &registry)?);
+        let webhooks = start_webhooks(&settings, &registry)?;
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             db,
@@ -125,6 +126,7 @@ impl Application {
             bus,
             metrics,
             limits,
+            webhooks,
             reads,
             shutdown: Default::default(),
             sessions: Arc::new(jowi_actors::sessions::Sessions::new(
@@ -204,6 +206,18 @@ impl Application {
     pub async fn run_until_signalled(self) -> anyhow::Result<()> {
         crate::shutdown::run(self.server, &self.state, &self.writer).await
     }
+}
+
+/// The outbox sequencer and webhook worker, on a pool of their own.
+fn start_webhooks(
+    settings: &Settings,
+    registry: &prometheus::Registry,
+) -> anyhow::Result<jowi_actors::webhooks::WebhookHandle> {
+    let metrics = jowi_actors::webhooks::metrics::WebhookMetrics::register(registry)?;
+    let mut pool = pool_settings(settings);
+    pool.max_size = settings.webhooks.pool_max;
+    let db = Db::new(pg::connect(&pool)?, settings.database.statement_cache);
+    jowi_actors::webhooks::start(db, settings.webhooks.clone(), metrics)
 }
 
 fn build_server(

@@ -58,6 +58,7 @@ codes! {
     InsufficientPoints = ("insufficient_points", 409, "The customer's points balance does not cover the points paid or taken."),
     InsufficientStock = ("insufficient_stock", 409, "The store refuses negative stock and an online sale would take a level below zero."),
     CsrfRejected = ("csrf_rejected", 403, "A cookie-authenticated write without the session's CSRF token, or from another origin."),
+    CursorExpired = ("cursor_expired", 410, "The events cursor is older than what retention keeps; the message names the seq to restart from."),
     PayloadTooLarge = ("payload_too_large", 413, "The body is larger than `server.max_body_bytes`."),
     ValidationFailed = ("validation_failed", 422, "Well-formed but breaks a rule; `field` names the field."),
     VersionRequired = ("version_required", 428, "A PATCH must name the version it edits (body `version` or `If-Match`)."),
@@ -92,6 +93,11 @@ pub enum Error {
     /// Optimistic concurrency: the caller edited a stale version.
     #[error("version conflict: you sent version {expected}, the current version is {current}")]
     VersionConflict { expected: i32, current: i32 },
+
+    /// What the request points at existed but is no longer kept (an events
+    /// cursor older than the retention window).
+    #[error("{message}")]
+    Gone { code: Code, message: String },
 
     #[error("{0}")]
     Unauthorized(String),
@@ -156,6 +162,10 @@ impl Error {
             Error::TotalsMismatch { server } => Error::TotalsMismatch {
                 server: server.clone(),
             },
+            Error::Gone { code, message } => Error::Gone {
+                code: *code,
+                message: message.clone(),
+            },
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
             Error::Denied { code, message } => Error::Denied {
@@ -190,6 +200,7 @@ impl Error {
             Error::Conflict { code, .. } => *code,
             Error::VersionConflict { .. } => Code::VersionConflict,
             Error::TotalsMismatch { .. } => Code::TotalsMismatch,
+            Error::Gone { code, .. } => *code,
             Error::Unauthorized(_) => Code::Unauthorized,
             Error::Forbidden(_) => Code::Forbidden,
             Error::Denied { code, .. } => *code,

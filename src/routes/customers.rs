@@ -14,6 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // PATCH /customers/{id} (versioned, with its customer.updated event)
+    // lives in `manage`.
     cfg.service(create).service(by_phone).service(get_one);
 }
 

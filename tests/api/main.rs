@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod receiver;
 
 mod auth;
 mod authz;
@@ -25,4 +26,5 @@ mod sales;
 mod shift_window;
 mod stock_order;
 mod totals_check;
+mod webhooks;
 mod ws;

@@ -199,13 +199,23 @@ fn partial_return(rng: &mut StdRng, w: &Week, sale: &Value, at: DateTime<Utc>) -
     } else {
         rng.gen_range(1..=sold_milli)
     };
-    // The server gives back the returned share of the line's total (after
-    // its discount), rounded half away from zero (money_rules::returns).
-    let net = line_amount(price, sold_milli) - line["discount"].as_i64().unwrap_or(0);
-    let total = if milli == sold_milli {
-        net
+    // The server decides a return's money (README, money rules): its share
+    // of what the line took, rounded half away from zero.
+    // The sale may hold the variant on several lines: the server returns
+    // from their sum.
+    let (mut all_milli, mut all_total) = (0i64, 0i64);
+    for l in sale["items"].as_array().unwrap() {
+        if l["variant_id"].as_str() == Some(variant) {
+            let m =
+                (l["quantity"].as_str().unwrap().parse::<f64>().unwrap() * 1000.0).round() as i64;
+            all_milli += m;
+            all_total += line_amount(price, m) - l["discount"].as_i64().unwrap_or(0);
+        }
+    }
+    let total = if milli == all_milli {
+        all_total
     } else {
-        (2 * net * milli + sold_milli) / (2 * sold_milli)
+        (2 * all_total * milli + all_milli) / (2 * all_milli)
     };
     let method = if rng.gen_bool(0.5) { "cash" } else { "card" };
     json!({

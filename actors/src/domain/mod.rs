@@ -7,6 +7,7 @@
 pub mod business_day;
 pub mod catalog;
 pub mod commit;
+pub mod events;
 pub mod import;
 mod money;
 pub mod money_rules;

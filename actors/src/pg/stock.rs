@@ -180,6 +180,7 @@ pub async fn post_document(
         super::retail::apply_receiving_costs(&tx, tenant, doc.warehouse_id, &doc.costs).await?;
     }
     let levels = apply_deltas(&tx, tenant, doc.id, &deltas, store_of).await?;
+    super::outbox::append_stock_changes(&tx, tenant, &levels, doc.kind.as_str(), doc.id).await?;
     tx.commit().await?;
     let movements = deltas
         .iter()
