@@ -40,6 +40,7 @@ pub struct ErrorResponses;
 enum Verb {
     Get,
     Post,
+    Put,
     Patch,
     Delete,
 }
@@ -109,7 +110,7 @@ fn describe(op: &mut Operation, path: &str, verb: Verb) {
     if has_path_params || verb != Verb::Get || path.contains("receipts") {
         add("404", "not_found: no such entity for this tenant", false);
     }
-    if matches!(verb, Verb::Post | Verb::Patch | Verb::Delete) {
+    if matches!(verb, Verb::Post | Verb::Put | Verb::Patch | Verb::Delete) {
         add("409", "conflict (see the code)", false);
     }
     if has_body {
@@ -140,6 +141,7 @@ impl Modify for ErrorResponses {
             for (op, verb) in [
                 (&mut item.get, Verb::Get),
                 (&mut item.post, Verb::Post),
+                (&mut item.put, Verb::Put),
                 (&mut item.patch, Verb::Patch),
                 (&mut item.delete, Verb::Delete),
             ] {

@@ -534,7 +534,7 @@ pub async fn adjust_points(
     body: web::Json<PointsAdjustment>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("adjust points")?;
-    if body.points == 0 || body.points.abs() > 1_000_000_000 {
+    if body.points == 0 || body.points.unsigned_abs() > 1_000_000_000 {
         return Err(Error::invalid("points", "non-zero, at most 10^9 either way").into());
     }
     let reason = parse_name("reason", &body.reason, 500)?;
