@@ -16,6 +16,13 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     pub sales: SalesSettings,
     pub maintenance: MaintenanceSettings,
+    pub memory: MemorySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySettings {
+    pub budget_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +154,7 @@ impl Settings {
             ),
             ("sales.ws_replay_events", self.sales.ws_replay_events as u64),
             ("sales.ws_queue_events", self.sales.ws_queue_events as u64),
+            ("memory.budget_bytes", self.memory.budget_bytes as u64),
             (
                 "maintenance.partition_interval_ms",
                 self.maintenance.partition_interval_ms,

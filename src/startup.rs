@@ -12,6 +12,7 @@ use anyhow::Context;
 use jowi_actors::auth::Authenticator;
 use jowi_actors::bus::{redis_bus::RedisBus, Bus, InProcessBus};
 use jowi_actors::directory::{Directory, SalesWiring};
+use jowi_actors::memory::MemoryBudget;
 use jowi_actors::maintenance::partitions::{self, PartitionMetrics, PartitionSettings};
 use jowi_actors::metrics::Metrics;
 use jowi_actors::pg::timing::StatementTimer;
@@ -106,6 +107,7 @@ impl Application {
                     mailbox_capacity: settings.sales.store_mailbox_capacity,
                 }),
                 replay_events: settings.sales.ws_replay_events,
+                budget: MemoryBudget::new(settings.memory.budget_bytes, Some(&registry))?,
             },
         ));
         let state = web::Data::new(AppState {

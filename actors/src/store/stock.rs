@@ -4,6 +4,8 @@
 //! database.
 
 use crate::domain::stock::Level;
+use crate::memory::{Holder, MemoryBudget, Part};
+use parking_lot::Mutex;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -62,10 +64,17 @@ pub struct StockBook {
     epoch: u32,
     levels: HashMap<(Uuid, Uuid), Decimal>,
     seq: u64,
-    replay: VecDeque<StockChange>,
+    /// Shared with the memory budget's evictor, which may empty it (a
+    /// resume then gets a snapshot instead of the missed changes).
+    replay: Arc<Mutex<VecDeque<StockChange>>>,
     replay_cap: usize,
+    /// The replay buffer's place under the memory budget, once attached.
+    holder: Option<Arc<Holder>>,
     subscribers: Vec<Subscriber>,
 }
+
+/// Estimated bytes of one buffered change (its `cause` is a short word).
+const CHANGE_BYTES: usize = std::mem::size_of::<StockChange>() + 16;
 
 impl StockBook {
     pub fn new(levels: HashMap<(Uuid, Uuid), Decimal>, replay_cap: usize) -> Self {
@@ -73,9 +82,35 @@ impl StockBook {
             epoch: rand::random(),
             levels,
             seq: 0,
-            replay: VecDeque::with_capacity(replay_cap.min(4096)),
+            replay: Arc::new(Mutex::new(VecDeque::new())),
             replay_cap,
+            holder: None,
             subscribers: Vec::new(),
+        }
+    }
+
+    /// Puts the replay buffer under `budget`: its size is counted and the
+    /// budget may empty it when it is the least recently used item.
+    pub fn under_budget(mut self, budget: &MemoryBudget) -> Self {
+        let buffer = Arc::downgrade(&self.replay);
+        let len = self.replay.lock().len();
+        let holder = budget.hold(Part::Replay, len * CHANGE_BYTES, move || {
+            if let Some(b) = buffer.upgrade() {
+                let mut b = b.lock();
+                b.clear();
+                b.shrink_to_fit();
+            }
+            true
+        });
+        self.holder = Some(holder);
+        self
+    }
+
+    /// Keeps the budget's view of the buffer current after a change.
+    fn account(&self, len: usize) {
+        if let Some(h) = &self.holder {
+            h.set_bytes(len * CHANGE_BYTES);
+            h.touch();
         }
     }
 
@@ -130,10 +165,15 @@ impl StockBook {
             cause: cause.to_owned(),
             seq: self.seq,
         };
-        if self.replay.len() >= self.replay_cap {
-            self.replay.pop_front();
-        }
-        self.replay.push_back(change.clone());
+        let len = {
+            let mut replay = self.replay.lock();
+            if replay.len() >= self.replay_cap {
+                replay.pop_front();
+            }
+            replay.push_back(change.clone());
+            replay.len()
+        };
+        self.account(len);
         let before = self.subscribers.len();
         // Never wait on a subscriber: a full queue means it is too slow.
         self.subscribers.retain(
@@ -164,22 +204,22 @@ impl StockBook {
             tx,
             lagged: Arc::clone(&lagged),
         });
-        let oldest = self.replay.front().map_or(self.seq + 1, |c| c.seq);
+        let replay = self.replay.lock();
+        let oldest = replay.front().map_or(self.seq + 1, |c| c.seq);
         let start = match since_seq {
             // Everything after `since` is still in the window (or nothing
             // happened since).
             Some(since) if since <= self.seq && since + 1 >= oldest => Start::Replay(
-                self.replay
-                    .iter()
-                    .filter(|c| c.seq > since)
-                    .cloned()
-                    .collect(),
+                replay.iter().filter(|c| c.seq > since).cloned().collect(),
             ),
             _ => Start::Snapshot {
                 seq: self.seq,
                 levels: self.levels(None),
             },
         };
+        let len = replay.len();
+        drop(replay);
+        self.account(len);
         (start, rx, lagged)
     }
 }
