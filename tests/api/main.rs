@@ -7,6 +7,7 @@ mod auth;
 mod bus;
 mod catalog;
 mod health;
+mod leaks;
 mod memory;
 mod ops_metrics;
 mod org;

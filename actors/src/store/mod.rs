@@ -220,7 +220,7 @@ impl Actor for StoreActor {
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.metrics
             .ws_subscribers
-            .sub(self.book.subscriber_count() as i64);
+            .sub(self.book.open_subscriber_count() as i64);
     }
 }
 

@@ -174,19 +174,28 @@ impl StockBook {
             replay.len()
         };
         self.account(len);
-        let before = self.subscribers.len();
+        let mut slow = 0;
         // Never wait on a subscriber: a full queue means it is too slow.
+        // Only those count as dropped here: a closed one was counted off by
+        // its socket when it closed.
         self.subscribers.retain(
             |s| match s.tx.try_send(StockEvent::Change(change.clone())) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     s.lagged.store(true, Ordering::SeqCst);
+                    slow += 1;
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             },
         );
-        before - self.subscribers.len()
+        slow
+    }
+
+    /// Subscribers whose socket is still open (closed ones wait for the
+    /// next change or subscription to be pruned).
+    pub fn open_subscriber_count(&self) -> usize {
+        self.subscribers.iter().filter(|s| !s.tx.is_closed()).count()
     }
 
     /// Registers a subscriber with a queue of `queue` events. Resuming this
@@ -198,6 +207,9 @@ impl StockBook {
         queue: usize,
     ) -> (Start, mpsc::Receiver<StockEvent>, Arc<AtomicBool>) {
         let since_seq = resume.filter(|r| r.epoch == self.epoch).map(|r| r.seq);
+        // Prune the closed ones here too: a store without sales would keep
+        // every subscriber that ever left.
+        self.subscribers.retain(|s| !s.tx.is_closed());
         let (tx, rx) = mpsc::channel(queue.max(1));
         let lagged = Arc::new(AtomicBool::new(false));
         self.subscribers.push(Subscriber {
