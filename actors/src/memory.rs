@@ -358,6 +358,7 @@ impl MemoryBudget {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
@@ -386,7 +387,10 @@ mod tests {
         for (n, id) in ids.iter().enumerate() {
             budget.remember_receipt(store, *id, info(n as u32));
         }
-        assert!(budget.recent_receipt(store, ids[0]).is_some(), "touch the first");
+        assert!(
+            budget.recent_receipt(store, ids[0]).is_some(),
+            "touch the first"
+        );
         budget.remember_receipt(store, Uuid::now_v7(), info(99));
         assert!(budget.total_bytes() <= per * 20);
         assert!(budget.recent_receipt(store, ids[0]).is_some());

@@ -137,8 +137,7 @@ impl Directory {
             .get_or_try_init(|| async {
                 let levels =
                     pg::stock::load_levels(&self.db, tenant.tenant, &info.warehouse_ids).await?;
-                let book =
-                    StockBook::new(levels, self.replay_events).under_budget(&self.budget);
+                let book = StockBook::new(levels, self.replay_events).under_budget(&self.budget);
                 let actor = StoreActor::new(
                     tenant.tenant,
                     store,
@@ -237,7 +236,11 @@ impl Directory {
         let memory = self.budget.hold(
             Part::Catalogs,
             catalog.entries() * CATALOG_ENTRY_BYTES,
-            move || tenants.upgrade().is_some_and(|t| drop_unused(&t, &metrics, tenant)),
+            move || {
+                tenants
+                    .upgrade()
+                    .is_some_and(|t| drop_unused(&t, &metrics, tenant))
+            },
         );
         Ok(Arc::new(TenantHandle {
             tenant,

@@ -241,24 +241,21 @@ impl Handler<CreateReceipt> for StoreActor {
             // Stored, but the catalog changed since: the database answers.
             return Box::pin(self.replay_from_db(id, hash, None).into_actor(self));
         }
-        match self.pending.get_mut(&id) {
-            Some(Pending { hash: h, waiters }) => {
-                if *h != hash {
-                    return Box::pin(fut::ready(Err(Rejection::IdConflict.into())));
-                }
-                let (tx, rx) = oneshot::channel();
-                waiters.push(tx);
-                return Box::pin(
-                    async move {
-                        match rx.await {
-                            Ok(r) => r.map(Posted::Replayed),
-                            Err(_) => Err(Error::Unavailable("retry".into())),
-                        }
-                    }
-                    .into_actor(self),
-                );
+        if let Some(Pending { hash: h, waiters }) = self.pending.get_mut(&id) {
+            if *h != hash {
+                return Box::pin(fut::ready(Err(Rejection::IdConflict.into())));
             }
-            None => {}
+            let (tx, rx) = oneshot::channel();
+            waiters.push(tx);
+            return Box::pin(
+                async move {
+                    match rx.await {
+                        Ok(r) => r.map(Posted::Replayed),
+                        Err(_) => Err(Error::Unavailable("retry".into())),
+                    }
+                }
+                .into_actor(self),
+            );
         }
         let prepared = match self.validate(&msg, Utc::now()) {
             Ok(p) => p,

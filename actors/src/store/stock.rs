@@ -195,7 +195,10 @@ impl StockBook {
     /// Subscribers whose socket is still open (closed ones wait for the
     /// next change or subscription to be pruned).
     pub fn open_subscriber_count(&self) -> usize {
-        self.subscribers.iter().filter(|s| !s.tx.is_closed()).count()
+        self.subscribers
+            .iter()
+            .filter(|s| !s.tx.is_closed())
+            .count()
     }
 
     /// Registers a subscriber with a queue of `queue` events. Resuming this
@@ -221,9 +224,9 @@ impl StockBook {
         let start = match since_seq {
             // Everything after `since` is still in the window (or nothing
             // happened since).
-            Some(since) if since <= self.seq && since + 1 >= oldest => Start::Replay(
-                replay.iter().filter(|c| c.seq > since).cloned().collect(),
-            ),
+            Some(since) if since <= self.seq && since + 1 >= oldest => {
+                Start::Replay(replay.iter().filter(|c| c.seq > since).cloned().collect())
+            }
             _ => Start::Snapshot {
                 seq: self.seq,
                 levels: self.levels(None),
