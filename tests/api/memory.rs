@@ -78,7 +78,10 @@ async fn replay_after_a_price_change_answers_the_stored_price() {
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert_eq!(first.body["items"][0]["price"], 1000);
     let b = app.get("/api/v1/products/barcode/bc0", &s.owner).await;
-    let path = format!("/api/v1/products/{}", b.body["product"]["id"].as_str().unwrap());
+    let path = format!(
+        "/api/v1/products/{}",
+        b.body["product"]["id"].as_str().unwrap()
+    );
     let r = app
         .patch(
             &path,
@@ -88,9 +91,7 @@ async fn replay_after_a_price_change_answers_the_stored_price() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let again = app
-        .post("/api/v1/receipts", &s.register_token, body)
-        .await;
+    let again = app.post("/api/v1/receipts", &s.register_token, body).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     assert_eq!(again.body, first.body);
 }
@@ -143,7 +144,12 @@ async fn budget_evicts_the_least_recently_used_catalog() {
         .find(|l| l.starts_with("jowi_memory_evictions_total{part=\"catalogs\"}"))
         .unwrap_or_default()
         .to_owned();
-    let n: f64 = line.rsplit(' ').next().unwrap_or("0").parse().unwrap_or(0.0);
+    let n: f64 = line
+        .rsplit(' ')
+        .next()
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0.0);
     assert!(n >= 1.0, "{line}");
     let (held, budget, _) = memory(&app.cache_stats().await);
     assert!(held <= budget);
