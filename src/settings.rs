@@ -23,6 +23,7 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct MemorySettings {
     pub budget_bytes: usize,
+    pub receipt_ttl_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -107,7 +107,11 @@ impl Application {
                     mailbox_capacity: settings.sales.store_mailbox_capacity,
                 }),
                 replay_events: settings.sales.ws_replay_events,
-                budget: MemoryBudget::new(settings.memory.budget_bytes, Some(&registry))?,
+                budget: MemoryBudget::new(
+                    settings.memory.budget_bytes,
+                    Duration::from_secs(settings.memory.receipt_ttl_s),
+                    Some(&registry),
+                )?,
             },
         ));
         let state = web::Data::new(AppState {

@@ -22,7 +22,7 @@ use uuid::Uuid;
 /// Estimated bytes of one fast-path entry besides its number's text: the
 /// key, the entry, its place in the order map and the hash table's slack.
 const RECEIPT_ENTRY_BYTES: usize =
-    std::mem::size_of::<((Uuid, Uuid), (u64, ReplayInfo))>() * 8 / 7 + 64;
+    std::mem::size_of::<((Uuid, Uuid), (u64, u32, ReplayInfo))>() * 8 / 7 + 64;
 
 /// What is kept of a committed receipt to answer its replay without the
 /// database: enough to check the body and to rebuild the stored receipt from
@@ -151,8 +151,8 @@ impl Drop for Holder {
 
 #[derive(Default)]
 struct RecentReceipts {
-    /// (store, receipt id) -> (last use, what is kept).
-    map: HashMap<(Uuid, Uuid), (u64, ReplayInfo)>,
+    /// (store, receipt id) -> (last use, its second, what is kept).
+    map: HashMap<(Uuid, Uuid), (u64, u32, ReplayInfo)>,
     /// Last use -> key: the front is the least recently used.
     order: BTreeMap<u64, (Uuid, Uuid)>,
 }
@@ -174,6 +174,11 @@ pub struct BudgetStats {
 
 pub struct MemoryBudget {
     limit: i64,
+    /// Recent receipts unused this long are dropped even under the budget:
+    /// registers retry within seconds, and PostgreSQL answers later
+    /// replays, so the steady state stays small and flat.
+    receipt_ttl_s: u32,
+    epoch: std::time::Instant,
     ledger: Arc<Ledger>,
     receipts: Mutex<RecentReceipts>,
     holders: Mutex<Vec<Weak<Holder>>>,
@@ -183,8 +188,13 @@ pub struct MemoryBudget {
 }
 
 impl MemoryBudget {
-    /// A budget of `limit` bytes; its metrics go to `registry` when given.
-    pub fn new(limit: usize, registry: Option<&Registry>) -> prometheus::Result<Arc<Self>> {
+    /// A budget of `limit` bytes, recent receipts kept at most
+    /// `receipt_ttl` after their last use; metrics go to `registry`.
+    pub fn new(
+        limit: usize,
+        receipt_ttl: std::time::Duration,
+        registry: Option<&Registry>,
+    ) -> prometheus::Result<Arc<Self>> {
         let metrics = BudgetMetrics::new()?;
         if let Some(r) = registry {
             r.register(Box::new(metrics.limit.clone()))?;
@@ -199,6 +209,8 @@ impl MemoryBudget {
         }
         Ok(Arc::new(Self {
             limit,
+            receipt_ttl_s: u32::try_from(receipt_ttl.as_secs()).unwrap_or(u32::MAX),
+            epoch: std::time::Instant::now(),
             ledger: Arc::new(Ledger {
                 clock: AtomicU64::new(1),
                 total: AtomicI64::new(0),
@@ -215,9 +227,11 @@ impl MemoryBudget {
         let mut r = self.receipts.lock();
         let tick = self.ledger.tick();
         let RecentReceipts { map, order } = &mut *r;
-        let (used, info) = map.get_mut(&(store, id))?;
+        let now = self.second();
+        let (used, at, info) = map.get_mut(&(store, id))?;
         order.remove(used);
         *used = tick;
+        *at = now;
         order.insert(tick, (store, id));
         Some(info.clone())
     }
@@ -228,15 +242,40 @@ impl MemoryBudget {
             let mut r = self.receipts.lock();
             let tick = self.ledger.tick();
             let added = receipt_bytes(&info);
+            let now = self.second();
             let RecentReceipts { map, order } = &mut *r;
-            if let Some((used, old)) = map.insert((store, id), (tick, info)) {
+            if let Some((used, _, old)) = map.insert((store, id), (tick, now, info)) {
                 order.remove(&used);
                 self.ledger.add(Part::Receipts, -receipt_bytes(&old));
             }
             order.insert(tick, (store, id));
             self.ledger.add(Part::Receipts, added);
+            // Expire from the least recently used end (also the oldest).
+            let mut expired = 0;
+            while let Some((&used, &key)) = order.iter().next() {
+                match map.get(&key) {
+                    Some((_, at, _)) if now.saturating_sub(*at) < self.receipt_ttl_s => break,
+                    _ => {}
+                }
+                order.remove(&used);
+                if let Some((_, _, info)) = map.remove(&key) {
+                    self.ledger.add(Part::Receipts, -receipt_bytes(&info));
+                }
+                expired += 1;
+            }
+            if expired > 0 {
+                self.ledger
+                    .metrics
+                    .evictions
+                    .with_label_values(&[Part::Receipts.as_str()])
+                    .inc_by(expired);
+            }
         }
         self.enforce();
+    }
+
+    fn second(&self) -> u32 {
+        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
     /// Registers a catalog or replay buffer of `bytes`; `evict` drops it
@@ -330,7 +369,7 @@ impl MemoryBudget {
                         break;
                     }
                     order.remove(&used);
-                    if let Some((_, info)) = map.remove(&key) {
+                    if let Some((_, _, info)) = map.remove(&key) {
                         self.ledger.add(Part::Receipts, -receipt_bytes(&info));
                     }
                     dropped += 1;
@@ -362,6 +401,9 @@ impl MemoryBudget {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    const HOUR: Duration = Duration::from_secs(3600);
 
     fn info(n: u32) -> ReplayInfo {
         ReplayInfo {
@@ -381,7 +423,7 @@ mod tests {
     #[test]
     fn receipts_are_dropped_least_recently_used_first() {
         let per = receipt_bytes(&info(1)) as usize;
-        let budget = MemoryBudget::new(per * 20, None).unwrap();
+        let budget = MemoryBudget::new(per * 20, HOUR, None).unwrap();
         let store = Uuid::now_v7();
         let ids: Vec<Uuid> = (0..20).map(|_| Uuid::now_v7()).collect();
         for (n, id) in ids.iter().enumerate() {
@@ -399,9 +441,24 @@ mod tests {
     }
 
     #[test]
+    fn unused_receipts_expire_even_under_the_budget() {
+        let budget = MemoryBudget::new(1 << 20, Duration::ZERO, None).unwrap();
+        let store = Uuid::now_v7();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        budget.remember_receipt(store, a, info(1));
+        budget.remember_receipt(store, b, info(2));
+        // A zero time to live keeps nothing past its own insert.
+        assert!(budget.recent_receipt(store, a).is_none());
+        assert!(budget.recent_receipt(store, b).is_none());
+        assert_eq!(budget.stats().receipts, 0);
+        assert_eq!(budget.stats().receipts_bytes, 0);
+        assert!(budget.stats().evictions >= 2);
+    }
+
+    #[test]
     fn an_idle_holder_goes_before_recent_receipts_and_one_in_use_stays() {
         let per = receipt_bytes(&info(1)) as usize;
-        let budget = MemoryBudget::new(per * 10, None).unwrap();
+        let budget = MemoryBudget::new(per * 10, HOUR, None).unwrap();
         let asked = Arc::new(AtomicUsize::new(0));
         let a = Arc::clone(&asked);
         let busy = budget.hold(Part::Catalogs, per * 3, move || {
