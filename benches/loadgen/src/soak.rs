@@ -547,34 +547,39 @@ fn chart(r: &SoakReport) -> String {
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{L}\" y=\"18\" font-size=\"13\">p99 latency per request kind (ms) by window — soak {} at {:.0} req/s</text>\n",
+         <text x=\"{L}\" y=\"18\" font-size=\"13\">p99 latency per request kind (ms, log scale) by window — soak {} at {:.0} req/s</text>\n",
         bottom + H + 40.0,
         r.git.short,
         r.rate
     );
-    let y_ms = |v: f64| top + H - H * (v / max_ms).min(1.0);
+    // Log scale from 0.1 ms: the bounds and a multi-second stall both show.
+    let lo = 0.1f64.log10();
+    let y_ms = |v: f64| top + H - H * ((v.max(0.1).log10() - lo) / (max_ms.log10() - lo)).min(1.0);
     let y_rss = |v: f64| bottom + H - H * (v / max_rss).min(1.0);
-    for (panel_top, label) in [
-        (top, format!("{max_ms:.0} ms")),
-        (bottom, format!("{max_rss:.0} MB")),
+    for (panel_top, label, zero) in [
+        (top, format!("{max_ms:.0} ms"), "0.1 ms"),
+        (bottom, format!("{max_rss:.0} MB"), "0"),
     ] {
         let _ = writeln!(
             s,
             "<rect x=\"{L}\" y=\"{panel_top}\" width=\"{}\" height=\"{H}\" fill=\"none\" stroke=\"#999\"/>\
-             <text x=\"4\" y=\"{}\">{label}</text><text x=\"4\" y=\"{}\">0</text>",
+             <text x=\"4\" y=\"{}\">{label}</text><text x=\"4\" y=\"{}\">{zero}</text>",
             W - L - 20.0,
             panel_top + 10.0,
             panel_top + H
         );
     }
-    for (bound, what) in [(P99_MAX_MS, "50 ms"), (BARCODE_P99_MAX_MS, "barcode 10 ms")] {
+    for (i, (bound, what)) in [(P99_MAX_MS, "50 ms"), (BARCODE_P99_MAX_MS, "barcode 10 ms")]
+        .into_iter()
+        .enumerate()
+    {
         let y = y_ms(bound);
         let _ = writeln!(
             s,
             "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#aaa\" stroke-dasharray=\"4 3\"/>\
              <text x=\"{}\" y=\"{:.1}\" fill=\"#888\">{what}</text>",
             W - 20.0,
-            W - 110.0,
+            W - 110.0 - 100.0 * i as f64,
             y - 3.0
         );
     }
