@@ -10,8 +10,8 @@ set -euo pipefail
 
 DEPLOY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$DEPLOY/.." && pwd)
-# shellcheck source=lib.sh
-. "$DEPLOY/lib.sh"
+# shellcheck source=../scripts/lib.sh
+. "$DEPLOY/../scripts/lib.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/jowi-validate.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -241,11 +241,11 @@ check_alertmanager() {
 check_scripts() {
     local f
     local ops=("$DEPLOY/db/top-statements.sh" "$DEPLOY/db/index-usage.sh" "$DEPLOY/backup/base-backup-loop.sh")
-    for f in "$DEPLOY/validate.sh" "$DEPLOY/lib.sh" "$DEPLOY/local/cluster.sh" "${ops[@]}"; do bash -n "$f"; done
+    for f in "$DEPLOY/validate.sh" "$ROOT/scripts/lib.sh" "$DEPLOY/local/cluster.sh" "${ops[@]}"; do bash -n "$f"; done
     [ -x "$DEPLOY/local/cluster.sh" ] || { echo "local/cluster.sh is not executable"; return 1; }
     if command -v shellcheck >/dev/null 2>&1; then
         # -P SCRIPTDIR: `source=` paths are relative to each script.
-        shellcheck -x -P SCRIPTDIR "$DEPLOY/validate.sh" "$DEPLOY/lib.sh" "$DEPLOY/local/cluster.sh" "${ops[@]}"
+        shellcheck -x -P SCRIPTDIR "$DEPLOY/validate.sh" "$ROOT/scripts/lib.sh" "$DEPLOY/local/cluster.sh" "${ops[@]}"
     else
         echo "bash -n ok (shellcheck not installed)"
     fi

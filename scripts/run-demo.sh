@@ -26,5 +26,5 @@ have cargo || die "cargo not found: install Rust (rustup) first"
 cargo build --release --bin jowi >&2
 ./target/release/jowi migrate
 ./target/release/jowi demo
-log "serving on http://$JOWI_LISTEN (Ctrl-C stops)"
+log "serving on http://$JOWI_LISTEN — open it in a browser and sign in with the e-mail and password above (Ctrl-C stops)"
 exec ./target/release/jowi serve

@@ -23,6 +23,9 @@ have redis-server || missing+=(redis-server)
 have nginx || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 # A real Prometheus evaluates the alert rules (tests/prometheus.rs).
 have prometheus || missing+=(prometheus)
+# The back office's browser test (tests/browser) drives headless Chromium.
+have chromium || missing+=(chromium)
+have chromedriver || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 fi

@@ -1,5 +1,6 @@
-//! Bearer token -> `Auth` (the caller's principal). The tenant of every
-//! request comes from here, never from a path, body or header it picks.
+//! Bearer token (or back-office session cookie) -> `Auth` (the caller's
+//! principal). The tenant of every request comes from here, never from a
+//! path, body or header it picks.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -43,12 +44,25 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        // No Authorization header but a session cookie: a person in the
+        // back office (CSRF-checked in crate::web::session).
+        let cookie = match req.headers().contains_key(header::AUTHORIZATION) {
+            false => crate::web::session::cookie_value(req).map(|c| (c, req.clone())),
+            true => None,
+        };
         let token = bearer(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiError::Domain(DomainError::Internal(anyhow::anyhow!("app state missing")))
             })?;
-            let principal = state.auth.authenticate(&token?).await?;
+            let principal = match cookie {
+                Some((cookie, req)) => {
+                    crate::web::session::authenticate(&state, &req, &cookie)
+                        .await?
+                        .principal
+                }
+                None => state.auth.authenticate(&token?).await?,
+            };
             let span = tracing::Span::current();
             span.record("tenant_id", tracing::field::display(principal.tenant_id));
             Ok(Auth(principal))

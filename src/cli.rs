@@ -1,4 +1,4 @@
-//! Command line: `jowi serve`, `jowi migrate`, `jowi demo`.
+//! Command line: `jowi serve`, `jowi migrate`, `jowi demo`, `jowi reports rebuild`.
 
 use crate::settings::Settings;
 use clap::{Parser, Subcommand};
@@ -27,6 +27,22 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         products: usize,
     },
+    /// Import products from a CSV file (product,category,sku,barcode,price).
+    ImportCatalog {
+        file: std::path::PathBuf,
+        /// The tenant to import into.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+    },
+    /// Sales report totals.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Recompute the running totals from receipts (idempotent).
+    Rebuild(crate::reports_cli::RebuildArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -48,6 +64,12 @@ pub fn main() -> ExitCode {
                 Ok(())
             }
             Command::Demo { products } => crate::demo::run(&settings, products).await,
+            Command::ImportCatalog { file, tenant } => {
+                crate::catalog_import::run(&settings, &file, tenant).await
+            }
+            Command::Reports(ReportsCommand::Rebuild(args)) => {
+                crate::reports_cli::run_rebuild(&settings, args).await
+            }
         }
     });
     match result {

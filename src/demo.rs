@@ -51,7 +51,7 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
     let auth = Authenticator::new(db.clone());
     let mut client = db.client().await?;
     let tx = db.begin(&mut client).await?;
-    let owner = if pg::demo::tenant_exists(&db, DEMO_TENANT).await? {
+    let owner = if pg::org::tenant_exists(&db, DEMO_TENANT).await? {
         println!("demo tenant exists; issuing fresh tokens");
         auth.issue(&tx, DEMO_TENANT, Role::Owner, None, Some("demo owner"))
             .await?
@@ -99,6 +99,7 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
             settings.server.listen,
         );
     }
+    crate::web::demo_owner::ensure(&db, settings, DEMO_TENANT).await?;
     Ok(())
 }
 

@@ -19,6 +19,14 @@ pub enum ApiError {
     /// PATCH without a version.
     VersionRequired,
     RouteNotFound,
+    /// A cookie-authenticated write without the session's CSRF token (or
+    /// from another origin).
+    CsrfRejected,
+    /// A query parameter is wrong: 400 naming the parameter in `field`.
+    BadParam {
+        field: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -32,6 +40,9 @@ struct Detail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// `totals_mismatch`: the server's lines and totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -43,6 +54,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => Code::PayloadTooLarge,
             ApiError::VersionRequired => Code::VersionRequired,
             ApiError::RouteNotFound => Code::RouteNotFound,
+            ApiError::CsrfRejected => Code::CsrfRejected,
+            ApiError::BadParam { .. } => Code::BadRequest,
         }
     }
 
@@ -77,10 +90,14 @@ impl fmt::Display for ApiError {
         match self {
             ApiError::Domain(e) => write!(f, "{e}"),
             ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => f.write_str(m),
+            ApiError::BadParam { field, message } => write!(f, "{field}: {message}"),
             ApiError::VersionRequired => f.write_str(
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
             ApiError::RouteNotFound => f.write_str("no such endpoint"),
+            ApiError::CsrfRejected => f.write_str(
+                "this write needs the session's X-CSRF-Token header and must come from this site",
+            ),
         }
     }
 }
@@ -109,6 +126,7 @@ impl ResponseError for ApiError {
         }
         let field = match self {
             ApiError::Domain(DomainError::Invalid { field, .. }) => Some(field.as_str()),
+            ApiError::BadParam { field, .. } => Some(*field),
             _ => None,
         };
         let mut resp = HttpResponse::build(status);
@@ -116,11 +134,19 @@ impl ResponseError for ApiError {
             // Retryable: tell the client when.
             resp.insert_header((header::RETRY_AFTER, "1"));
         }
+        let server = match self {
+            ApiError::Domain(DomainError::TotalsMismatch { server }) => Some(&**server),
+            _ => None,
+        };
+        if let ApiError::Domain(DomainError::RateLimited { retry_after_s, .. }) = self {
+            resp.insert_header((header::RETRY_AFTER, (*retry_after_s).max(1).to_string()));
+        }
         resp.json(Body {
             error: Detail {
                 code,
                 message,
                 field,
+                server,
             },
         })
     }

@@ -3,14 +3,18 @@
 //! sends messages and maps replies (and errors, in `error`) to HTTP.
 
 pub mod auth;
+pub mod catalog_import;
 pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod openapi;
 pub mod ops_metrics;
+pub mod replica;
+pub mod reports_cli;
 pub mod routes;
 pub mod settings;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod web;

@@ -17,6 +17,7 @@ pub struct Settings {
     pub sales: SalesSettings,
     pub maintenance: MaintenanceSettings,
     pub memory: MemorySettings,
+    pub backoffice: BackofficeSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +25,32 @@ pub struct Settings {
 pub struct MemorySettings {
     pub budget_bytes: usize,
     pub receipt_ttl_s: u64,
+}
+
+/// Sign-in and sessions of the back-office web app (see `[backoffice]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackofficeSettings {
+    pub session_idle_s: u64,
+    pub session_absolute_s: u64,
+    pub login_account_failures_max: i32,
+    pub login_address_failures_max: i32,
+    pub login_failure_window_s: u64,
+    pub min_password_chars: usize,
+}
+
+impl BackofficeSettings {
+    pub fn sessions(&self) -> jowi_actors::sessions::SessionSettings {
+        use std::time::Duration;
+        jowi_actors::sessions::SessionSettings {
+            idle: Duration::from_secs(self.session_idle_s),
+            absolute: Duration::from_secs(self.session_absolute_s),
+            account_failures_max: self.login_account_failures_max,
+            address_failures_max: self.login_address_failures_max,
+            failure_window: Duration::from_secs(self.login_failure_window_s),
+            min_password_chars: self.min_password_chars,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +72,10 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     pub statement_cache: bool,
     pub migrate_on_start: bool,
+    /// Hot standby for reports and receipt history; empty = none.
+    pub replica_url: String,
+    pub replica_max_lag_ms: u64,
+    pub replica_check_interval_ms: u64,
     pub slow_statement_ms: u64,
 }
 
@@ -74,6 +105,7 @@ pub struct SalesSettings {
     pub max_clock_skew_s: i64,
     pub ws_replay_events: usize,
     pub ws_queue_events: usize,
+    pub running_totals: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +159,12 @@ impl Settings {
             .url
             .parse::<tokio_postgres_config::Config>()
             .map_err(|e| anyhow!("database.url (DATABASE_URL) is not a PostgreSQL URL: {e}"))?;
+        if !self.database.replica_url.is_empty() {
+            self.database
+                .replica_url
+                .parse::<tokio_postgres_config::Config>()
+                .map_err(|e| anyhow!("database.replica_url is not a PostgreSQL URL: {e}"))?;
+        }
         let redis = &self.redis.url;
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(anyhow!(
@@ -141,6 +179,10 @@ impl Settings {
                 self.database.connect_timeout_ms,
             ),
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            (
+                "database.replica_check_interval_ms",
+                self.database.replica_check_interval_ms,
+            ),
             (
                 "sales.batch_max_receipts",
                 self.sales.batch_max_receipts as u64,
@@ -167,6 +209,15 @@ impl Settings {
             (
                 "catalog.evict_check_interval_ms",
                 self.catalog.evict_check_interval_ms,
+            ),
+            ("backoffice.session_idle_s", self.backoffice.session_idle_s),
+            (
+                "backoffice.session_absolute_s",
+                self.backoffice.session_absolute_s,
+            ),
+            (
+                "backoffice.min_password_chars",
+                self.backoffice.min_password_chars as u64,
             ),
         ];
         for (key, value) in positive {

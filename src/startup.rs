@@ -80,7 +80,9 @@ impl Application {
                 metrics.clone(),
             )?
         };
+        let reads = crate::replica::read_router(&settings, &db, &registry)?;
         let auth = Arc::new(Authenticator::new(db.clone()));
+        let db_for_sessions = db.clone();
         let arbiter = actix::Arbiter::new();
         let writer: Writer = Writer::start(
             db.clone(),
@@ -89,6 +91,7 @@ impl Application {
                 flush_interval: Duration::from_millis(settings.sales.flush_interval_ms),
                 concurrency: settings.sales.writer_concurrency,
                 queue: settings.sales.writer_queue,
+                running_totals: settings.sales.running_totals,
             },
             metrics.clone(),
         );
@@ -121,9 +124,15 @@ impl Application {
             auth,
             bus,
             metrics,
+            reads,
             shutdown: Default::default(),
+            sessions: Arc::new(jowi_actors::sessions::Sessions::new(
+                db_for_sessions,
+                settings.backoffice.sessions(),
+            )),
         });
         spawn_background(&state, &settings);
+        crate::replica::spawn_checker(&state.reads, &settings);
         partitions::spawn(
             state.db.clone(),
             partition_settings(&settings),
@@ -186,6 +195,7 @@ fn build_server(
             .wrap(middleware::from_fn(crate::ops_metrics::track_in_flight))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
+            .configure(crate::web::configure)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::RouteNotFound)
             }))

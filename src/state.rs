@@ -5,7 +5,9 @@ use jowi_actors::auth::Authenticator;
 use jowi_actors::bus::Bus;
 use jowi_actors::directory::Directory;
 use jowi_actors::metrics::Metrics;
+use jowi_actors::pg::replica::ReadRouter;
 use jowi_actors::pg::Db;
+use jowi_actors::sessions::Sessions;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -15,6 +17,10 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub bus: Arc<dyn Bus>,
     pub metrics: Metrics,
+    /// Reports and receipt history: the replica when healthy, else `db`.
+    pub reads: ReadRouter,
     /// Tripped on SIGTERM: live subscriptions close with a reason.
     pub shutdown: crate::shutdown::Shutdown,
+    /// Back-office sign-in and sessions (cookie auth).
+    pub sessions: Arc<Sessions>,
 }

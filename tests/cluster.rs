@@ -24,6 +24,8 @@
 #[path = "api/helpers.rs"]
 mod helpers;
 
+use helpers::{Shop, Till};
+
 use futures::{FutureExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -326,97 +328,18 @@ impl Api {
 // The shop: one tenant, one store, registers with open shifts, products.
 // ---------------------------------------------------------------------------
 
-struct Variant {
-    product_id: String,
-    id: String,
-    barcode: String,
-    price: i64,
-}
-
-#[derive(Clone)]
-struct Till {
-    register_id: String,
-    number: i64,
-    token: String,
-    shift_id: String,
-}
-
-struct Shop {
-    tenant_id: Uuid,
-    owner: String,
-    store: String,
-    warehouse: String,
-    variants: Vec<Variant>,
-    /// `tills[0]` sells in the WebSocket test, the rest in the kill test.
-    tills: Vec<Till>,
-}
-
-/// Creates the shop through instance 1.
+/// Creates the shop through instance 1: a till per load register plus
+/// one for the WebSocket test, and the products.
 async fn open_shop(cluster: &Cluster) -> Shop {
     let api = cluster.direct(1);
-    let tenant = api
-        .post(
-            "/api/v1/admin/tenants",
-            &cluster.admin_token,
-            json!({"name": "cluster"}),
-        )
-        .await;
-    let owner = tenant["token"].as_str().unwrap().to_owned();
-    let store = api
-        .post("/api/v1/stores", &owner, json!({"name": "Main"}))
-        .await;
-    let store_id = store["id"].as_str().unwrap().to_owned();
-    let mut tills = Vec::new();
-    for i in 0..=LOAD_REGISTERS {
-        let reg = api
-            .post(
-                &format!("/api/v1/stores/{store_id}/registers"),
-                &owner,
-                json!({"name": format!("Till {i}")}),
-            )
-            .await;
-        let register_id = reg["register"]["id"].as_str().unwrap().to_owned();
-        let token = reg["token"].as_str().unwrap().to_owned();
-        let shift = api
-            .post(
-                "/api/v1/shifts",
-                &token,
-                json!({"register_id": register_id}),
-            )
-            .await;
-        tills.push(Till {
-            register_id,
-            number: reg["register"]["number"].as_i64().unwrap(),
-            token,
-            shift_id: shift["id"].as_str().unwrap().to_owned(),
-        });
-    }
-    let mut variants = Vec::new();
-    for i in 0..PRODUCTS {
-        let barcode = format!("46000000{i:02}");
-        let price = 1000 + i as i64;
-        let p = api
-            .post(
-                "/api/v1/products",
-                &owner,
-                json!({"name": format!("P{i}"), "variants": [{"barcode": barcode, "price": price}]}),
-            )
-            .await;
-        variants.push(Variant {
-            product_id: p["id"].as_str().unwrap().to_owned(),
-            id: p["variants"][0]["id"].as_str().unwrap().to_owned(),
-            barcode,
-            price,
-        });
-    }
-    Shop {
-        tenant_id: tenant["tenant_id"].as_str().unwrap().parse().unwrap(),
-        owner,
-        store: store_id,
-        warehouse: store["default_warehouse_id"].as_str().unwrap().to_owned(),
-        variants,
-        tills,
-    }
+    helpers::open_shop(
+        &api.http,
+        &api.base,
+        &cluster.admin_token,
+        LOAD_REGISTERS + 1,
+        PRODUCTS,
+    )
+    .await
 }
 
 impl Shop {
@@ -911,19 +834,5 @@ async fn check_database(cluster: &Cluster, shop: &Shop, stored: &[Stored]) {
     }
 
     // Every stock level equals the sum of its movements.
-    let bad: i64 = db
-        .query_one(
-            "SELECT count(*) FROM stock_levels l FULL JOIN \
-               (SELECT tenant_id, warehouse_id, variant_id, sum(delta) s FROM stock_movements GROUP BY 1, 2, 3) m \
-               USING (tenant_id, warehouse_id, variant_id) \
-             WHERE COALESCE(l.quantity, 0) <> COALESCE(m.s, 0)",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        bad, 0,
-        "stock levels that differ from the sum of their movements"
-    );
+    helpers::assert_stock_equals_ledger(&db).await;
 }

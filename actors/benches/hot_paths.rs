@@ -10,6 +10,7 @@ use jowi_actors::domain::catalog::{Product, Variant};
 use jowi_actors::domain::receipt::{
     prepare, ItemRequest, PaymentMethod, PaymentRequest, ReceiptKind, ReceiptRequest, Till,
 };
+use jowi_actors::domain::receipt_money::MoneyContext;
 use jowi_actors::domain::JsonDecimal;
 use jowi_actors::pg::commit::{receipts::ReceiptTables, stock::StockWriter};
 use jowi_actors::tenant::catalog::{Catalog, ListQuery};
@@ -57,12 +58,17 @@ fn receipt(variants: &[Uuid], k: usize) -> ReceiptRequest {
         number: None,
         occurred_at: None,
         customer_id: None,
+        customer_phone: None,
+        discount: None,
+        totals: None,
         items: (0..3)
             .map(|j| ItemRequest {
                 variant_id: variants[(k * 7 + j * 13) % variants.len()],
                 quantity: JsonDecimal("1.5".parse().unwrap()),
                 price: None,
                 discount: 0,
+                discount_percent_bp: None,
+                discount_id: None,
             })
             .collect(),
         payments: vec![PaymentRequest {
@@ -78,6 +84,7 @@ fn benches(c: &mut Criterion) {
         warehouse_id: Uuid::nil(),
         register_number: 1,
     };
+    let money = MoneyContext::default();
 
     let mut i = 0usize;
     c.bench_function("barcode_lookup_100k", |b| {
@@ -99,13 +106,24 @@ fn benches(c: &mut Criterion) {
     c.bench_function("receipt_prepare_3_items", |b| {
         b.iter(|| {
             k = (k + 1) % requests.len();
-            black_box(prepare(Uuid::nil(), &requests[k], &cat, &till, Utc::now(), 300).unwrap())
+            black_box(
+                prepare(
+                    Uuid::nil(),
+                    &requests[k],
+                    &cat,
+                    &till,
+                    &money,
+                    Utc::now(),
+                    300,
+                )
+                .unwrap(),
+            )
         })
     });
     let prepared: Vec<_> = requests
         .iter()
         .take(128)
-        .map(|r| prepare(Uuid::nil(), r, &cat, &till, Utc::now(), 300).unwrap())
+        .map(|r| prepare(Uuid::nil(), r, &cat, &till, &money, Utc::now(), 300).unwrap())
         .collect();
     c.bench_function("batch_encode_128_receipts", |b| {
         b.iter(|| {

@@ -90,7 +90,7 @@ impl Authenticator {
         if self.unknown.contains_key(&hash) {
             return Err(unknown());
         }
-        let Some((token_id, role, register_id)) =
+        let Some((token_id, role, register_id, register_active)) =
             pg::org::find_token(&self.db, tenant, &hash).await?
         else {
             if self.unknown.len() >= CACHE_MAX {
@@ -99,6 +99,10 @@ impl Authenticator {
             self.unknown.insert(hash, ());
             return Err(unknown());
         };
+        if !register_active {
+            // Not cached either way: the register may be activated again.
+            return Err(Error::Unauthorized("the register is deactivated".into()));
+        }
         let principal = Principal {
             tenant_id: tenant,
             token_id,
@@ -141,6 +145,23 @@ impl Authenticator {
         let mut client = self.db.client().await?;
         let tx = self.db.begin(&mut client).await?;
         let issued = self.issue(&tx, tenant, role, None, Some(name)).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    /// A new token for a register (the back office's "issue a register
+    /// token"), in its own transaction; the secret is answered once.
+    pub async fn issue_register_token(
+        &self,
+        tenant: TenantId,
+        register: Uuid,
+        name: &str,
+    ) -> Result<(Uuid, String)> {
+        let mut client = self.db.client().await?;
+        let tx = self.db.begin(&mut client).await?;
+        let issued = self
+            .issue(&tx, tenant, Role::Register, Some(register), Some(name))
+            .await?;
         tx.commit().await?;
         Ok(issued)
     }

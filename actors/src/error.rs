@@ -38,6 +38,7 @@ codes! {
     BadRequest = ("bad_request", 400, "Malformed request: invalid JSON, wrong types, unknown fields, bad path or query values."),
     Unauthorized = ("unauthorized", 401, "No bearer token, or one that is unknown or revoked."),
     Forbidden = ("forbidden", 403, "The token's role may not do this (or the admin API is disabled)."),
+    WrongPin = ("wrong_pin", 403, "The employee's PIN is wrong; after 5 wrong PINs in a row the employee is locked out for 5 minutes."),
     NotFound = ("not_found", 404, "No such entity in this tenant (another tenant's id answers this too)."),
     RouteNotFound = ("route_not_found", 404, "No such endpoint."),
     VersionConflict = ("version_conflict", 409, "The edit names a stale version: read the entity again and redo the edit."),
@@ -45,13 +46,21 @@ codes! {
     NumberTaken = ("number_taken", 409, "The offline receipt number is already used by another receipt."),
     ShiftClosed = ("shift_closed", 409, "The shift is closed (the receipt happened after the close, or it was closed already)."),
     ShiftAlreadyOpen = ("shift_already_open", 409, "The register already has an open shift."),
+    PinNotSet = ("pin_not_set", 409, "The employee has no PIN yet: a manager sets one first."),
     ReturnExceedsSale = ("return_exceeds_sale", 409, "The return takes back more than is left to return on its sale."),
     DuplicateBarcode = ("duplicate_barcode", 409, "The barcode belongs to another product."),
     DuplicatePhone = ("duplicate_phone", 409, "A customer with this phone number exists."),
+    EmailTaken = ("email_taken", 409, "A back-office user with this e-mail exists."),
+    ImportJobExists = ("import_job_exists", 409, "An import with this job id already ran; use a new id."),
     CategoryInUse = ("category_in_use", 409, "The category still holds products or categories."),
+    TotalsMismatch = ("totals_mismatch", 409, "The receipt's totals differ from the server's; `server` holds the server's lines and totals."),
+    InsufficientPoints = ("insufficient_points", 409, "The customer's points balance does not cover the points paid or taken."),
+    InsufficientStock = ("insufficient_stock", 409, "The store refuses negative stock and an online sale would take a level below zero."),
+    CsrfRejected = ("csrf_rejected", 403, "A cookie-authenticated write without the session's CSRF token, or from another origin."),
     PayloadTooLarge = ("payload_too_large", 413, "The body is larger than `server.max_body_bytes`."),
     ValidationFailed = ("validation_failed", 422, "Well-formed but breaks a rule; `field` names the field."),
     VersionRequired = ("version_required", 428, "A PATCH must name the version it edits (body `version` or `If-Match`)."),
+    TooManyAttempts = ("too_many_attempts", 429, "Too many failed sign-ins or PIN checks: wait `Retry-After` seconds."),
     Internal = ("internal", 500, "A bug or an unexpected failure: logged, details hidden."),
     Busy = ("busy", 503, "Load shed: a bounded queue is full or the store did not answer in time. Nothing was stored; retry with the same id."),
     Unavailable = ("unavailable", 503, "A dependency is down or the write failed. Nothing was stored; retry with the same id."),
@@ -73,6 +82,11 @@ pub enum Error {
     #[error("{message}")]
     Conflict { code: Code, message: String },
 
+    /// The register's totals differ from the server's: the server decides
+    /// money, and answers its own lines and totals (`server`).
+    #[error("the receipt's totals differ from the server's; the server's figures are attached")]
+    TotalsMismatch { server: Box<serde_json::Value> },
+
     /// Optimistic concurrency: the caller edited a stale version.
     #[error("version conflict: you sent version {expected}, the current version is {current}")]
     VersionConflict { expected: i32, current: i32 },
@@ -83,6 +97,10 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
 
+    /// A credential other than the token was refused (a wrong PIN).
+    #[error("{message}")]
+    Denied { code: Code, message: String },
+
     /// Load shedding: a bounded queue is full or an actor did not answer
     /// in time. Nothing was stored; the client may retry.
     #[error("{0}")]
@@ -92,6 +110,10 @@ pub enum Error {
     /// client may retry.
     #[error("{0}")]
     Unavailable(String),
+
+    /// Too many attempts (failed sign-ins); retry after the given time.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_s: u64 },
 
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -129,19 +151,28 @@ impl Error {
                 expected: *expected,
                 current: *current,
             },
+            Error::TotalsMismatch { server } => Error::TotalsMismatch {
+                server: server.clone(),
+            },
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
+            Error::Denied { code, message } => Error::Denied {
+                code: *code,
+                message: message.clone(),
+            },
+            Error::RateLimited {
+                message,
+                retry_after_s,
+            } => Error::RateLimited {
+                message: message.clone(),
+                retry_after_s: *retry_after_s,
+            },
             Error::Busy(m) => Error::Busy(m.clone()),
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
             Error::Internal(_) => {
                 Error::Unavailable("the receipt could not be stored; retry".into())
             }
         }
-    }
-
-    /// True when the client should retry the same request later.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Busy(_) | Error::Unavailable(_))
     }
 
     /// The code this error is answered with.
@@ -151,8 +182,11 @@ impl Error {
             Error::Invalid { .. } => Code::ValidationFailed,
             Error::Conflict { code, .. } => *code,
             Error::VersionConflict { .. } => Code::VersionConflict,
+            Error::TotalsMismatch { .. } => Code::TotalsMismatch,
             Error::Unauthorized(_) => Code::Unauthorized,
             Error::Forbidden(_) => Code::Forbidden,
+            Error::Denied { code, .. } => *code,
+            Error::RateLimited { .. } => Code::TooManyAttempts,
             Error::Busy(_) => Code::Busy,
             Error::Unavailable(_) => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
@@ -217,7 +251,6 @@ mod tests {
             assert!((400..600).contains(&c.status()), "{c:?}");
             assert!(c.meaning().ends_with('.'), "{c:?}");
         }
-        assert!(Error::Busy("x".into()).is_retryable());
         assert_eq!(Error::invalid("f", "m").code(), Code::ValidationFailed);
     }
 }

@@ -5,7 +5,7 @@
 //! ```text
 //! directory                      spawns actors; routes bus events to them
 //! store  tenant  writer  auth    actors and the write order;
-//! maintenance                    upkeep (partitions) beside them
+//! maintenance import sessions   upkeep and back-office services beside them
 //! pg     bus                     queries and rows; transport between instances
 //! domain                         plain types, rules as pure functions
 //! error  metrics  memory         leaves
@@ -38,10 +38,12 @@ pub mod bus;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod import;
 pub mod maintenance;
 pub mod memory;
 pub mod metrics;
 pub mod pg;
+pub mod sessions;
 pub mod store;
 pub mod tenant;
 pub mod writer;

@@ -38,8 +38,9 @@ pub struct ReplayInfo {
     pub total: i64,
     pub paid: i64,
     pub change: i64,
-    /// Digest of the stored lines and payments (prices may change later).
-    pub lines_digest: u64,
+    /// Digest of the whole stored receipt (lines, payments, taxes,
+    /// discounts, rounding, points): a rebuild must match it exactly.
+    pub digest: u64,
 }
 
 /// The parts of the budget (metric label `part`).
@@ -416,7 +417,7 @@ mod tests {
             total: 1,
             paid: 1,
             change: 0,
-            lines_digest: 0,
+            digest: 0,
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! directory            (top: spawns actors, routes bus events to them)
-//! store  tenant  writer  auth  maintenance   (actors, the write order, upkeep)
+//! store  tenant  writer  auth  maintenance  import  sessions
+//!                        (actors, the write order, upkeep, back-office services)
 //! pg     bus             (queries and rows; the transport between instances)
 //! domain                 (plain types, rules as pure functions)
 //! error  metrics  memory (leaves)
@@ -25,6 +26,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("auth", &["domain", "error", "pg", "bus"]),
     ("writer", &["domain", "error", "metrics", "pg"]),
     ("maintenance", &["domain", "error", "metrics", "pg"]),
+    ("import", &["domain", "error", "pg"]),
+    ("sessions", &["domain", "error", "pg", "auth"]),
     (
         "tenant",
         &["domain", "error", "metrics", "pg", "bus", "auth"],

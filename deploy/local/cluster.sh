@@ -30,8 +30,8 @@ shopt -u patsub_replacement 2>/dev/null || true  # '&' literal in ${x//a/b}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=../lib.sh
-. "$HERE/../lib.sh"
+# shellcheck source=../../scripts/lib.sh
+. "$HERE/../../scripts/lib.sh"
 
 CLUSTER_DIR=${JOWI_CLUSTER_DIR:-$ROOT/.local/cluster}
 NGINX_DIR=$CLUSTER_DIR/nginx

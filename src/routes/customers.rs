@@ -5,8 +5,9 @@ use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
-use jowi_actors::domain::{parse_name, parse_phone};
-use jowi_actors::pg::org::{self, Customer};
+use jowi_actors::domain::parse_name;
+use jowi_actors::domain::phone::to_e164;
+use jowi_actors::pg::manage::{self, CustomerView};
 use jowi_actors::Error;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -32,7 +33,7 @@ pub struct PhoneQuery {
 
 /// Registers may add customers at the till, so selling roles may create.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = NewCustomer,
-    responses((status = 201, body = Customer), (status = 409, description = "phone already used")))]
+    responses((status = 201, body = CustomerView), (status = 409, description = "phone already used")))]
 #[post("/customers")]
 pub async fn create(
     auth: Auth,
@@ -41,36 +42,40 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     auth.require_sell("add customers")?;
     let name = parse_name("name", &body.name, 200)?;
-    let phone = parse_phone("phone", &body.phone)?;
+    let cc = super::manage::calling_code(&state, &auth).await?;
+    let phone = to_e164("phone", &body.phone, &cc)?;
     let email = optional_text("email", body.email.as_deref(), 200)?;
     if email.as_deref().is_some_and(|e| !e.contains('@')) {
         return Err(Error::invalid("email", "not an e-mail address").into());
     }
     let customer =
-        org::insert_customer(&state.db, auth.tenant(), &name, &phone, email.as_deref()).await?;
+        manage::insert_customer(&state.db, auth.tenant(), &name, &phone, email.as_deref()).await?;
     Ok(HttpResponse::Created().json(customer))
 }
 
-/// Lookup by phone (normalised the same way as on create).
+/// Lookup by phone in any spelling (normalized to E.164 like on create).
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(PhoneQuery),
-    responses((status = 200, body = Customer), (status = 404)))]
+    responses((status = 200, body = CustomerView), (status = 404)))]
 #[get("/customers")]
 pub async fn by_phone(
     auth: Auth,
     state: web::Data<AppState>,
     q: web::Query<PhoneQuery>,
 ) -> ApiResult<HttpResponse> {
-    let phone = parse_phone("phone", &q.phone)?;
-    Ok(HttpResponse::Ok().json(org::customer_by_phone(&state.db, auth.tenant(), &phone).await?))
+    let cc = super::manage::calling_code(&state, &auth).await?;
+    let phone = to_e164("phone", &q.phone, &cc)?;
+    Ok(HttpResponse::Ok()
+        .json(manage::customer_view_by(&state.db, auth.tenant(), None, Some(&phone)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers",
-    responses((status = 200, body = Customer), (status = 404)))]
+    responses((status = 200, body = CustomerView), (status = 404)))]
 #[get("/customers/{id}")]
 pub async fn get_one(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(org::get_customer(&state.db, auth.tenant(), *id).await?))
+    Ok(HttpResponse::Ok()
+        .json(manage::customer_view_by(&state.db, auth.tenant(), Some(*id), None).await?))
 }

@@ -4,9 +4,11 @@ use super::optional_text;
 use crate::auth::{Auth, Tenant};
 use crate::error::ApiResult;
 use crate::state::AppState;
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use jowi_actors::domain::pin::Pin;
 use jowi_actors::domain::{parse_name, parse_phone};
 use jowi_actors::pg::org::{self, Employee};
+use jowi_actors::pg::pins;
 use jowi_actors::Error;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -14,6 +16,7 @@ use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create)
+        .service(set_pin)
         .service(list)
         .service(get_one)
         .service(remove);
@@ -23,10 +26,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct NewEmployee {
     pub name: String,
-    /// owner, manager or cashier.
+    /// owner, manager, senior_cashier or cashier.
     pub role: String,
     pub store_id: Option<Uuid>,
     pub phone: Option<String>,
+    /// 4-8 digits, stored hashed (argon2); opens shifts.
+    pub pin: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPin {
+    pub pin: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -46,9 +57,19 @@ pub async fn create(
     tenant.auth.require_manage("manage employees")?;
     let body = body.into_inner();
     let name = parse_name("name", &body.name, 200)?;
-    if !matches!(body.role.as_str(), "owner" | "manager" | "cashier") {
-        return Err(Error::invalid("role", "must be owner, manager or cashier").into());
+    if !matches!(
+        body.role.as_str(),
+        "owner" | "manager" | "senior_cashier" | "cashier"
+    ) {
+        return Err(
+            Error::invalid("role", "must be owner, manager, senior_cashier or cashier").into(),
+        );
     }
+    let pin = body
+        .pin
+        .as_deref()
+        .map(|p| Pin::parse("pin", p))
+        .transpose()?;
     if let Some(store) = body.store_id {
         if tenant.catalog.store(store).is_none() {
             return Err(Error::invalid("store_id", format!("store {store} does not exist")).into());
@@ -66,7 +87,26 @@ pub async fn create(
         phone.as_deref(),
     )
     .await?;
+    if let Some(pin) = pin {
+        pins::set_pin(&state.db, tenant.auth.tenant(), employee.id, pin).await?;
+    }
     Ok(HttpResponse::Created().json(employee))
+}
+
+/// Sets (or resets) an employee's PIN; also lifts a lockout.
+#[utoipa::path(put, path = "/api/v1/employees/{id}/pin", tag = "stores", request_body = NewPin,
+    responses((status = 204), (status = 404), (status = 422)))]
+#[put("/employees/{id}/pin")]
+pub async fn set_pin(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<NewPin>,
+) -> ApiResult<HttpResponse> {
+    auth.require_manage("manage employees")?;
+    let pin = Pin::parse("pin", &body.pin)?;
+    pins::set_pin(&state.db, auth.tenant(), *id, pin).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(get, path = "/api/v1/employees", tag = "stores", params(EmployeeFilter),

@@ -1,12 +1,19 @@
 //! HTTP routes: thin handlers (auth -> parse/validate -> message -> reply).
 
 pub mod admin;
+pub mod auth;
+pub mod backoffice;
+pub mod catalog_io;
 pub mod categories;
 pub mod customers;
 pub mod employees;
 pub mod health;
+pub mod manage;
 pub mod products;
+pub mod receipt_money;
 pub mod receipts;
+pub mod reports;
+pub mod retail;
 pub mod shifts;
 pub mod stock;
 pub mod stores;
@@ -26,12 +33,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(health::configure)
             .configure(admin::configure)
             .configure(categories::configure)
+            .configure(manage::configure)
+            .configure(retail::configure)
             .configure(stores::configure)
             .configure(employees::configure)
             .configure(customers::configure)
             .configure(tokens::configure)
             .configure(shifts::configure)
-            .configure(stock::configure),
+            .configure(stock::configure)
+            .configure(auth::configure)
+            .configure(backoffice::configure)
+            .configure(catalog_io::configure)
+            .configure(reports::configure),
     );
 }
 

@@ -34,9 +34,11 @@ async fn post_receipt(
 ) -> Result<Posted, ApiError> {
     tracing::Span::current().record("store_id", tracing::field::display(receipt.store_id));
     let store = state.directory.store(tenant, receipt.store_id).await?;
+    let money = super::receipt_money::context(state, tenant, &receipt).await?;
     let msg = CreateReceipt {
         receipt,
         caller_register: tenant.auth.0.register_id,
+        money,
     };
     match tokio::time::timeout(ACTOR_TIMEOUT, store.send(msg)).await {
         Ok(reply) => Ok(reply??),
@@ -50,7 +52,7 @@ async fn post_receipt(
 /// stored with the same body, 409 when it was stored with another body.
 #[utoipa::path(post, path = "/api/v1/receipts", tag = "sales", request_body = ReceiptRequest,
     responses((status = 201, body = StoredReceipt), (status = 200, body = StoredReceipt, description = "replay"),
-              (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale"),
+              (status = 409, description = "idempotency_conflict, number_taken, shift_closed, return_exceeds_sale, totals_mismatch (with the server's figures), insufficient_points, insufficient_stock"),
               (status = 422), (status = 503, description = "not stored; retry with the same id")))]
 #[post("/receipts")]
 pub async fn create(
@@ -69,7 +71,7 @@ pub async fn create(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReceiptBatch {
+pub struct ReceiptUpload {
     /// At most `sales.offline_batch_max` (default 500) receipts.
     pub receipts: Vec<ReceiptRequest>,
 }
@@ -88,6 +90,10 @@ pub struct BatchError {
     pub message: String,
     /// True when the same receipt may succeed later (send it again).
     pub retryable: bool,
+    /// `totals_mismatch`: the server's lines and totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub server: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,13 +114,13 @@ pub struct BatchReply {
 /// Upload an offline backlog: each receipt is answered on its own; one bad
 /// receipt does not reject the others. Sales go first, then returns (a
 /// return may name a sale of the same upload).
-#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptBatch,
+#[utoipa::path(post, path = "/api/v1/receipts/batch", tag = "sales", request_body = ReceiptUpload,
     responses((status = 200, body = BatchReply), (status = 422, description = "empty or too many receipts")))]
 #[post("/receipts/batch")]
 pub async fn batch(
     tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<ReceiptBatch>,
+    body: web::Json<ReceiptUpload>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;
@@ -158,6 +164,12 @@ pub async fn batch(
                             code: code.to_owned(),
                             message,
                             retryable: status.as_u16() == 503,
+                            server: match &e {
+                                ApiError::Domain(Error::TotalsMismatch { server }) => {
+                                    Some((**server).clone())
+                                }
+                                _ => None,
+                            },
                         }),
                     }
                 }
@@ -177,16 +189,29 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let receipt = receipts::load_receipt(&state.db, auth.tenant(), *id)
+    // History reads may come from the replica; a receipt it has not
+    // replayed yet (just posted) is looked up on the primary.
+    let tenant_id = auth.tenant();
+    let receipt = match state
+        .reads
+        .read(|db| receipts::load_receipt(db, tenant_id, *id))
         .await?
-        .ok_or(Error::not_found("receipt"))?;
+    {
+        Some(r) => r,
+        None => receipts::load_receipt(&state.db, tenant_id, *id)
+            .await?
+            .ok_or(Error::not_found("receipt"))?,
+    };
     Ok(HttpResponse::Ok().json(receipt))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    pub store_id: Uuid,
+    /// Required unless `number` is given.
+    pub store_id: Option<Uuid>,
+    /// A receipt number (`{register}-{seq}`): answers that receipt.
+    pub number: Option<String>,
     /// Inclusive lower bound on occurred_at (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound on occurred_at (RFC 3339).
@@ -211,7 +236,8 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
-/// A store's receipts, newest first, keyset-paged over the partitions.
+/// A store's receipts, newest first, keyset-paged over the partitions; or
+/// with `number`, the one receipt of that number.
 #[utoipa::path(get, path = "/api/v1/receipts", tag = "sales", params(ListParams),
     responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
 #[get("/receipts")]
@@ -221,25 +247,32 @@ pub async fn list(
     q: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
+    if let Some(number) = q.number.as_deref() {
+        let id =
+            jowi_actors::pg::manage::receipt_id_by_number(&state.db, tenant.auth.tenant(), number)
+                .await?;
+        let receipt = receipts::load_receipt(&state.db, tenant.auth.tenant(), id)
+            .await?
+            .ok_or(Error::not_found("receipt"))?;
+        return Ok(HttpResponse::Ok().json(receipt));
+    }
+    let store_id = q
+        .store_id
+        .ok_or_else(|| Error::invalid("store_id", "required unless number is given"))?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
     tenant
         .catalog
-        .store(q.store_id)
+        .store(store_id)
         .ok_or(Error::not_found("store"))?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items = receipts::list_receipts(
-        &state.db,
-        tenant.auth.tenant(),
-        q.store_id,
-        q.from,
-        q.to,
-        after,
-        limit,
-    )
-    .await?;
+    let tenant_id = tenant.auth.tenant();
+    let items = state
+        .reads
+        .read(|db| receipts::list_receipts(db, tenant_id, store_id, q.from, q.to, after, limit))
+        .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| {
             items

@@ -4,7 +4,9 @@ use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
+use jowi_actors::domain::pin::Pin;
 use jowi_actors::domain::Money;
+use jowi_actors::pg::pins;
 use jowi_actors::pg::shifts::{self, Shift, ShiftReport};
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,11 @@ pub struct OpenShift {
     /// Cash in the drawer at opening, minor units.
     #[serde(default)]
     pub opening_cash: i64,
+    /// The employee opening the shift; their PIN is checked, and every
+    /// receipt of the shift is attributed to them.
+    pub employee_id: Option<Uuid>,
+    /// 4-8 digits; required with `employee_id`.
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,6 +45,10 @@ pub struct CloseShift {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CashMovement {
+    /// Client-generated id: a retry with the same id and body is answered
+    /// 200 and counted once; the same id with another body is 409.
+    #[serde(default)]
+    pub id: Option<Uuid>,
     /// "in" or "out".
     pub kind: String,
     pub amount: i64,
@@ -64,7 +75,9 @@ async fn shift_for(auth: &Auth, state: &AppState, id: Uuid) -> ApiResult<Shift> 
 }
 
 #[utoipa::path(post, path = "/api/v1/shifts", tag = "sales", request_body = OpenShift,
-    responses((status = 201, body = Shift), (status = 409, description = "shift_already_open"), (status = 422)))]
+    responses((status = 201, body = Shift), (status = 403, description = "wrong_pin"),
+        (status = 409, description = "shift_already_open, pin_not_set"), (status = 422),
+        (status = 429, description = "too_many_attempts: too many wrong PINs")))]
 #[post("/shifts")]
 pub async fn open(
     tenant: Tenant,
@@ -78,12 +91,34 @@ pub async fn open(
         .catalog
         .register(body.register_id)
         .ok_or_else(|| Error::invalid("register_id", "no such register"))?;
+    let employee = match (body.employee_id, body.pin.as_deref()) {
+        (Some(employee), Some(pin)) => {
+            let pin = Pin::parse("pin", pin)?;
+            pins::check_pin(
+                &state.db,
+                tenant.auth.tenant(),
+                employee,
+                register.store_id,
+                pin,
+            )
+            .await?;
+            Some(employee)
+        }
+        (Some(_), None) => {
+            return Err(Error::invalid("pin", "the employee's PIN is required").into())
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid("employee_id", "name the employee the PIN is for").into())
+        }
+        (None, None) => None,
+    };
     let shift = shifts::open(
         &state.db,
         tenant.auth.tenant(),
         register.store_id,
         register.id,
         opening.0,
+        employee,
     )
     .await?;
     Ok(HttpResponse::Created().json(shift))
@@ -134,16 +169,34 @@ pub async fn cash(
     }
     let amount = Money::parse_positive("amount", body.amount)?;
     let note = super::optional_text("note", body.note.as_deref(), 500)?;
-    let id = shifts::cash_movement(
+    let Some(client_id) = body.id else {
+        let id = shifts::cash_movement(
+            &state.db,
+            auth.tenant(),
+            *id,
+            &body.kind,
+            amount.0,
+            note.as_deref(),
+        )
+        .await?;
+        return Ok(HttpResponse::Created().json(CashMovementCreated { id }));
+    };
+    let created = jowi_actors::pg::manage::cash_movement(
         &state.db,
         auth.tenant(),
+        client_id,
         *id,
         &body.kind,
         amount.0,
         note.as_deref(),
     )
     .await?;
-    Ok(HttpResponse::Created().json(CashMovementCreated { id }))
+    let out = CashMovementCreated { id: client_id };
+    Ok(if created {
+        HttpResponse::Created().json(out)
+    } else {
+        HttpResponse::Ok().json(out)
+    })
 }
 
 /// X report (running totals) of an open shift; the Z report once closed.
@@ -155,6 +208,7 @@ pub async fn report(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    shift_for(&auth, &state, *id).await?;
-    Ok(HttpResponse::Ok().json(shifts::report(&state.db, auth.tenant(), *id).await?))
+    let report = shifts::report(&state.db, auth.tenant(), *id).await?;
+    own_register(&auth, report.shift.register_id)?;
+    Ok(HttpResponse::Ok().json(report))
 }

@@ -10,13 +10,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 /// Instance A on a fresh database and instance B on the same one, both on
 /// the Redis bus (own channel per test).
-async fn pair(redis: &str) -> (TestApp, TestApp) {
+pub async fn pair(redis: &str) -> (TestApp, TestApp) {
     let redis = redis.to_owned();
     let a = spawn_app_with(move |s| s.redis.url = redis).await;
     let b = spawn_with_settings(a.settings.clone()).await;

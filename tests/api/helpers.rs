@@ -363,3 +363,182 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+// ---- the shared shop fixture ----------------------------------------------
+
+/// A product variant of the shop fixture.
+#[allow(dead_code)]
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub product_id: String,
+    pub id: String,
+    pub barcode: String,
+    pub price: i64,
+}
+
+/// A register of the shop fixture, its device token and its open shift.
+#[allow(dead_code)]
+#[derive(Debug, Clone)]
+pub struct Till {
+    pub register_id: String,
+    pub number: i64,
+    pub token: String,
+    pub shift_id: String,
+}
+
+/// One tenant, one store, `registers` registers each with a shift opened by
+/// its own token (opening cash 5000), and `products` products of one variant
+/// each (barcode `bc{i}`, price 1000 + i). Built over HTTP against any
+/// server, so the API, crash and cluster tests share it.
+#[allow(dead_code)]
+pub struct Shop {
+    pub tenant_id: Uuid,
+    pub owner: String,
+    pub store: String,
+    pub warehouse: String,
+    pub tills: Vec<Till>,
+    pub variants: Vec<Variant>,
+}
+
+async fn post_created(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> Value {
+    let resp = http
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::CREATED, "POST {path}: {body}");
+    body
+}
+
+#[allow(dead_code)]
+pub async fn open_shop(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    registers: usize,
+    products: usize,
+) -> Shop {
+    let tenant = post_created(
+        http,
+        base,
+        admin,
+        "/api/v1/admin/tenants",
+        json!({"name": "shop"}),
+    )
+    .await;
+    let owner = tenant["token"].as_str().expect("owner token").to_owned();
+    let store = post_created(
+        http,
+        base,
+        &owner,
+        "/api/v1/stores",
+        json!({"name": "Main"}),
+    )
+    .await;
+    let store_id = store["id"].as_str().expect("store id").to_owned();
+    let mut tills = Vec::new();
+    for i in 0..registers {
+        let reg = post_created(
+            http,
+            base,
+            &owner,
+            &format!("/api/v1/stores/{store_id}/registers"),
+            json!({"name": format!("Till {i}")}),
+        )
+        .await;
+        let register_id = reg["register"]["id"]
+            .as_str()
+            .expect("register id")
+            .to_owned();
+        let token = reg["token"].as_str().expect("register token").to_owned();
+        let shift = post_created(
+            http,
+            base,
+            &token,
+            "/api/v1/shifts",
+            json!({"register_id": register_id, "opening_cash": 5000}),
+        )
+        .await;
+        tills.push(Till {
+            register_id,
+            number: reg["register"]["number"].as_i64().expect("register number"),
+            token,
+            shift_id: shift["id"].as_str().expect("shift id").to_owned(),
+        });
+    }
+    let mut variants = Vec::new();
+    for i in 0..products {
+        let (barcode, price) = (format!("bc{i}"), 1000 + i as i64);
+        let p = post_created(
+            http,
+            base,
+            &owner,
+            "/api/v1/products",
+            json!({"name": format!("P{i}"), "variants": [{"barcode": barcode, "price": price}]}),
+        )
+        .await;
+        variants.push(Variant {
+            product_id: p["id"].as_str().expect("product id").to_owned(),
+            id: p["variants"][0]["id"]
+                .as_str()
+                .expect("variant id")
+                .to_owned(),
+            barcode,
+            price,
+        });
+    }
+    Shop {
+        tenant_id: tenant["tenant_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("tenant id"),
+        owner,
+        store: store_id,
+        warehouse: store["default_warehouse_id"]
+            .as_str()
+            .expect("warehouse")
+            .to_owned(),
+        tills,
+        variants,
+    }
+}
+
+/// Every (tenant, warehouse, variant) stock level equals the sum of its
+/// movements (the ledger), in the database `db` is connected to.
+#[allow(dead_code)]
+pub async fn assert_stock_equals_ledger(db: &tokio_postgres::Client) {
+    // The simple protocol: no prepared statement, so this also works over a
+    // transaction-mode PgBouncer, which may switch server connections
+    // between a statement's prepare and its execution.
+    let rows = db
+        .simple_query(
+            "SELECT count(*) FROM stock_levels l FULL JOIN \
+               (SELECT tenant_id, warehouse_id, variant_id, sum(delta) AS s FROM stock_movements GROUP BY 1, 2, 3) m \
+               USING (tenant_id, warehouse_id, variant_id) \
+             WHERE COALESCE(l.quantity, 0) <> COALESCE(m.s, 0)",
+        )
+        .await
+        .expect("ledger query");
+    let bad: i64 = rows
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
+            _ => None,
+        })
+        .expect("ledger count");
+    assert_eq!(
+        bad, 0,
+        "stock levels that differ from the sum of their movements"
+    );
+}

@@ -4,14 +4,20 @@
 mod helpers;
 
 mod auth;
+mod backoffice;
 mod bus;
 mod catalog;
 mod health;
 mod leaks;
 mod memory;
+mod money;
 mod ops_metrics;
 mod org;
 mod partitions;
 mod pgbouncer;
+mod replica;
+mod reports;
+mod retail;
 mod sales;
+mod totals_check;
 mod ws;

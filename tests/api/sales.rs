@@ -18,44 +18,20 @@ pub struct Shop {
     pub variants: Vec<(String, i64)>,
 }
 
+/// The shared fixture (`helpers::open_shop`) with one till, seen as one
+/// register.
 pub async fn shop(app: &TestApp, products: usize) -> Shop {
-    let t = app.create_tenant("shop").await;
-    let store = app.create_store(&t.token, "Main").await;
-    let store_id = store["id"].as_str().unwrap().to_owned();
-    let (register, register_token) = app.create_register(&t.token, &store_id, "Till 1").await;
-    let register_id = register["id"].as_str().unwrap().to_owned();
-    let shift = app
-        .post(
-            "/api/v1/shifts",
-            &register_token,
-            json!({"register_id": register_id, "opening_cash": 5000}),
-        )
-        .await;
-    assert_eq!(shift.status, StatusCode::CREATED, "{}", shift.body);
-    let mut variants = Vec::new();
-    for i in 0..products {
-        let p = app
-            .create_product(
-                &t.token,
-                &format!("P{i}"),
-                &format!("bc{i}"),
-                1000 + i as i64,
-            )
-            .await;
-        variants.push((
-            p["variants"][0]["id"].as_str().unwrap().to_owned(),
-            1000 + i as i64,
-        ));
-    }
+    let f = open_shop(&app.http, &app.base, &app.admin_token, 1, products).await;
+    let till = f.tills[0].clone();
     Shop {
-        owner: t.token,
-        store: store_id,
-        warehouse: store["default_warehouse_id"].as_str().unwrap().to_owned(),
-        register: register_id,
-        register_number: register["number"].as_i64().unwrap(),
-        register_token,
-        shift: shift.body["id"].as_str().unwrap().to_owned(),
-        variants,
+        owner: f.owner,
+        store: f.store,
+        warehouse: f.warehouse,
+        register: till.register_id,
+        register_number: till.number,
+        register_token: till.token,
+        shift: till.shift_id,
+        variants: f.variants.into_iter().map(|v| (v.id, v.price)).collect(),
     }
 }
 
@@ -88,19 +64,7 @@ impl Shop {
 
 /// Every (warehouse, variant) level equals the sum of its movements.
 pub async fn assert_stock_matches_ledger(app: &TestApp) {
-    let db = app.db().await;
-    let bad: i64 = db
-        .query_one(
-            "SELECT count(*) FROM stock_levels l FULL JOIN \
-               (SELECT tenant_id, warehouse_id, variant_id, sum(delta) AS s FROM stock_movements GROUP BY 1, 2, 3) m \
-               USING (tenant_id, warehouse_id, variant_id) \
-             WHERE COALESCE(l.quantity, 0) <> COALESCE(m.s, 0)",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(bad, 0, "stock levels differ from the ledger");
+    assert_stock_equals_ledger(&app.db().await).await;
 }
 
 /// 201 first, 200 with the same receipt on replay, 409 on a changed body.

@@ -45,6 +45,10 @@ pub enum Entity {
     Category,
     Store,
     Register,
+    /// A store's settings (id: the store).
+    StoreSettings,
+    /// Taxes, discounts, the points program or store prices (id: the tenant).
+    RetailRules,
 }
 
 /// An event with the instance that sent it, so an instance ignores its own.

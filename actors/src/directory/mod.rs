@@ -305,10 +305,6 @@ impl Directory {
             memory: self.budget.stats(),
         }
     }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]

@@ -87,6 +87,9 @@ pub struct Register {
     pub store_id: Uuid,
     pub number: i32,
     pub name: String,
+    /// False once deactivated: its tokens stop authenticating.
+    pub active: bool,
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
@@ -97,6 +100,7 @@ pub struct Store {
     pub default_warehouse_id: Uuid,
     pub warehouse_ids: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
+    pub version: i32,
 }
 
 /// A variant as sent by the client, already validated (create and edit).

@@ -12,7 +12,10 @@
 //!    closed before the receipt happened.
 //! 4. A client number must be unused (in PostgreSQL and earlier in the batch).
 //! 5. A return may not exceed what is left to return on its sale, counting
-//!    the returns accepted earlier in this batch.
+//!    the returns accepted earlier in this batch; and what was returned
+//!    before must still be what the return was priced against (else retry).
+//! 6. Points: the customer must exist, and a redemption may not take the
+//!    balance (locked, counting the batch's earlier receipts) below zero.
 //!
 //! Accepted receipts keep their client number or get the next server number
 //! of their register, in batch order (the numbers themselves are taken in
@@ -62,6 +65,14 @@ pub struct Facts {
     /// Per sale named by a return of the batch: quantity per variant left
     /// to return. Absent: no such sale in this tenant.
     pub returnable: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
+    /// Per sale named by a return of the batch: quantity sold per variant.
+    pub sold: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
+    /// Points balance of every existing customer the batch moves points
+    /// of, locked until COMMIT.
+    pub balances: HashMap<(TenantId, Uuid), i64>,
+    /// Per shift: who sells on it and its store's business clock (for the
+    /// running totals; `decide` does not use it).
+    pub sold_by: HashMap<(TenantId, Uuid), super::totals::ShiftContext>,
 }
 
 /// How an accepted receipt is numbered.
@@ -90,6 +101,13 @@ pub enum Rejection {
         variant: VariantId,
         returning: Decimal,
         left: Decimal,
+    },
+    /// Another return of the sale committed after this one was priced.
+    ReturnRaced,
+    NoSuchCustomer,
+    InsufficientPoints {
+        balance: i64,
+        wanted: i64,
     },
 }
 
@@ -126,6 +144,14 @@ impl From<Rejection> for Error {
                 format!(
                     "variant {variant}: returning {returning}, only {left} left to return on that sale"
                 ),
+            ),
+            Rejection::ReturnRaced => Error::Unavailable(
+                "another return of that sale was stored meanwhile; retry".into(),
+            ),
+            Rejection::NoSuchCustomer => Error::invalid("customer_id", "no such customer"),
+            Rejection::InsufficientPoints { balance, wanted } => Error::conflict(
+                Code::InsufficientPoints,
+                format!("paying {wanted} points, the customer has {balance}"),
             ),
         }
     }
@@ -184,20 +210,10 @@ pub fn client_number(r: &PreparedReceipt) -> Option<String> {
 pub fn decide(batch: &[PreparedReceipt], facts: &Facts) -> Decisions {
     let mut verdicts = Vec::with_capacity(batch.len());
     let mut first_of_id: HashMap<(TenantId, Uuid), usize> = HashMap::new();
-    let mut taken: HashSet<(TenantId, String)> = HashSet::new();
-    // Only the sales this batch returns from, copied on first use.
-    let mut returnable: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>> = HashMap::new();
+    let mut running = Running::default();
     let mut registers: BTreeMap<(TenantId, RegisterId), (i64, i64)> = BTreeMap::new();
     for (i, r) in batch.iter().enumerate() {
-        let verdict = match check(
-            r,
-            i,
-            facts,
-            batch,
-            &first_of_id,
-            &mut taken,
-            &mut returnable,
-        ) {
+        let verdict = match check(r, i, facts, batch, &first_of_id, &mut running) {
             Ok(()) => {
                 first_of_id.insert((r.tenant_id, r.id), i);
                 let reg = registers
@@ -232,6 +248,16 @@ pub fn decide(batch: &[PreparedReceipt], facts: &Facts) -> Decisions {
     }
 }
 
+/// What the receipts accepted so far in a batch changed.
+#[derive(Default)]
+struct Running {
+    taken: HashSet<(TenantId, String)>,
+    /// Only the sales this batch returns from, copied on first use.
+    returnable: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
+    /// Points balances, copied from the facts on first use.
+    balances: HashMap<(TenantId, Uuid), i64>,
+}
+
 /// The rules for one receipt; `Err` carries the verdict of a receipt that
 /// is not accepted. Only an accepted receipt changes the running state
 /// (taken numbers, what is left to return).
@@ -241,9 +267,13 @@ fn check(
     facts: &Facts,
     batch: &[PreparedReceipt],
     first_of_id: &HashMap<(TenantId, Uuid), usize>,
-    taken: &mut HashSet<(TenantId, String)>,
-    returnable: &mut HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
+    running: &mut Running,
 ) -> Result<(), Verdict> {
+    let Running {
+        taken,
+        returnable,
+        balances,
+    } = running;
     let reject = |x| Err(Verdict::Reject(x));
     let key = (r.tenant_id, r.id);
     if let Some(hash) = facts.stored.get(&key) {
@@ -287,10 +317,61 @@ fn check(
                 None => return reject(Rejection::NoSuchSale),
             },
         };
+        if let Some(basis) = &r.return_basis {
+            let sold = facts.sold.get(&okey);
+            for (variant, before) in basis {
+                let sold = sold
+                    .and_then(|s| s.get(variant))
+                    .copied()
+                    .unwrap_or_default();
+                let left = left.get(variant).copied().unwrap_or_default();
+                if sold - left != *before {
+                    return reject(Rejection::ReturnRaced);
+                }
+            }
+        }
+        let points_ok = points_check(r, facts, balances);
+        if let Err(why) = points_ok {
+            return reject(why);
+        }
         take_return(left, &r.lines).map_err(Verdict::Reject)?;
+    } else if let Err(why) = points_check(r, facts, balances) {
+        return reject(why);
+    }
+    if let Some(p) = r.points {
+        if let Some(b) = balances.get_mut(&(r.tenant_id, p.customer_id)) {
+            *b += p.earned - p.redeemed;
+        }
     }
     if let Some(n) = number {
         taken.insert(n);
+    }
+    Ok(())
+}
+
+/// The customer of a points move exists and can pay its redemption
+/// (balances are copied from the facts on first use; nothing changes here).
+fn points_check(
+    r: &PreparedReceipt,
+    facts: &Facts,
+    balances: &mut HashMap<(TenantId, Uuid), i64>,
+) -> Result<(), Rejection> {
+    let Some(p) = r.points else {
+        return Ok(());
+    };
+    let key = (r.tenant_id, p.customer_id);
+    let balance = match balances.entry(key) {
+        std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+        std::collections::hash_map::Entry::Vacant(e) => match facts.balances.get(&key) {
+            Some(b) => *e.insert(*b),
+            None => return Err(Rejection::NoSuchCustomer),
+        },
+    };
+    if p.redeemed > 0 && balance < p.redeemed {
+        return Err(Rejection::InsufficientPoints {
+            balance,
+            wanted: p.redeemed,
+        });
     }
     Ok(())
 }

@@ -4,12 +4,20 @@
 //! `error`. Everything that crosses the API boundary is parsed here once, so
 //! the actors only ever see valid values.
 
+pub mod business_day;
 pub mod catalog;
 pub mod commit;
+pub mod import;
 mod money;
+pub mod money_rules;
+pub mod phone;
+pub mod pin;
 mod quantity;
 pub mod receipt;
+pub mod receipt_money;
 pub mod stock;
+pub mod store_settings;
+pub mod totals;
 
 pub use money::Money;
 pub use quantity::{JsonDecimal, Quantity};

@@ -2,7 +2,7 @@
 //! transfer, inventory count) as the client sends them, as validated
 //! (`prepare_document`, pure) and as posted.
 
-use super::{JsonDecimal, Quantity, VariantId, WarehouseId};
+use super::{JsonDecimal, Money, Quantity, VariantId, WarehouseId};
 use crate::error::{Error, Result};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,8 @@ pub struct Level {
     pub quantity: Decimal,
     /// Stock may go negative (goods were sold anyway); flagged for review.
     pub negative: bool,
+    /// Moving average cost of one unit here (minor units), once received with a cost.
+    pub avg_cost: Option<i64>,
 }
 
 impl Level {
@@ -76,6 +78,8 @@ pub struct StockDocument {
     pub to_warehouse_id: Option<Uuid>,
     /// (variant, quantity); quantity > 0 except inventory (>= 0).
     pub lines: Vec<(Uuid, Decimal)>,
+    /// Receiving: (variant, quantity, unit cost) of the lines with a cost.
+    pub costs: Vec<(Uuid, Decimal, i64)>,
     pub body_hash: [u8; 32],
 }
 
@@ -106,6 +110,10 @@ pub struct DocumentLine {
     /// > 0; for an inventory count, the counted quantity (>= 0).
     #[schema(value_type = String)]
     pub quantity: JsonDecimal,
+    /// Receiving only: cost of one unit in minor units; moves the
+    /// warehouse's moving average cost of the variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_cost: Option<i64>,
 }
 
 /// A stock document as the client sends it.
@@ -163,6 +171,7 @@ pub fn prepare_document(
         ));
     }
     let mut lines = Vec::with_capacity(body.lines.len());
+    let mut costs = Vec::new();
     let mut seen = HashSet::new();
     for (i, l) in body.lines.iter().enumerate() {
         if !variant_exists(l.variant_id) {
@@ -184,6 +193,13 @@ pub fn prepare_document(
             Quantity::parse(&field, l.quantity.0, false)?.decimal()
         };
         lines.push((l.variant_id, q));
+        if let Some(c) = l.unit_cost {
+            let field = format!("lines[{i}].unit_cost");
+            if body.kind != DocumentKind::Receiving {
+                return Err(Error::invalid(field, "only receiving carries a cost"));
+            }
+            costs.push((l.variant_id, q, Money::parse_non_negative(&field, c)?.0));
+        }
     }
     Ok(StockDocument {
         id: body.id,
@@ -191,6 +207,7 @@ pub fn prepare_document(
         warehouse_id: body.warehouse_id,
         to_warehouse_id: body.to_warehouse_id,
         lines,
+        costs,
         body_hash: document_hash(&serde_json::to_vec(body).unwrap_or_default()),
     })
 }
@@ -210,6 +227,7 @@ mod tests {
                 .map(|(v, q)| DocumentLine {
                     variant_id: v,
                     quantity: JsonDecimal(q.parse().unwrap_or_default()),
+                    unit_cost: None,
                 })
                 .collect(),
         }

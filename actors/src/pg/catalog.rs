@@ -81,7 +81,7 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<CatalogRows> {
 
     rows.stores = load_stores(&tx, tenant).await?;
     let stmt = tx
-        .prepare("SELECT id, store_id, number, name FROM registers WHERE tenant_id = $1")
+        .prepare("SELECT id, store_id, number, name, active, version FROM registers WHERE tenant_id = $1")
         .await?;
     for row in tx.query(&stmt, &[&tenant]).await? {
         rows.registers.push(Register {
@@ -89,6 +89,8 @@ pub async fn load(db: &Db, tenant: TenantId) -> Result<CatalogRows> {
             store_id: row.get(1),
             number: row.get(2),
             name: row.get(3),
+            active: row.get(4),
+            version: row.get(5),
         });
     }
     tx.commit().await?;
@@ -102,7 +104,7 @@ async fn load_stores(tx: &Tx<'_>, tenant: TenantId) -> Result<Vec<Store>> {
                     (SELECT w.id FROM warehouses w WHERE w.tenant_id = s.tenant_id \
                        AND w.store_id = s.id AND w.is_default), \
                     ARRAY(SELECT w.id FROM warehouses w WHERE w.tenant_id = s.tenant_id \
-                       AND w.store_id = s.id ORDER BY w.id) \
+                       AND w.store_id = s.id AND w.active ORDER BY w.id), s.version \
              FROM stores s WHERE s.tenant_id = $1 AND s.deleted_at IS NULL",
         )
         .await?;
@@ -117,6 +119,7 @@ async fn load_stores(tx: &Tx<'_>, tenant: TenantId) -> Result<Vec<Store>> {
                 created_at: row.get(3),
                 default_warehouse_id: row.get::<_, Option<Uuid>>(4)?,
                 warehouse_ids: row.get(5),
+                version: row.get(6),
             })
         })
         .collect())

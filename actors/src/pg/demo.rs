@@ -1,17 +1,10 @@
 //! Bulk rows for `jowi demo`: a demo tenant's products, opening stock and
 //! the listings it prints. Set-based (UNNEST), one statement per chunk.
 
-use super::{Db, Tx};
+use super::Tx;
 use crate::domain::TenantId;
 use crate::error::Result;
 use uuid::Uuid;
-
-pub async fn tenant_exists(db: &Db, tenant: TenantId) -> Result<bool> {
-    Ok(!db
-        .query("SELECT 1 FROM tenants WHERE id = $1", &[&tenant])
-        .await?
-        .is_empty())
-}
 
 /// Products with one variant each (same index in every slice).
 pub struct ProductChunk {

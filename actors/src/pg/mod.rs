@@ -1,15 +1,24 @@
 //! PostgreSQL access: the pool, migrations and the queries each owner uses.
 //! Reads on the hot path never come here: they are served from actor memory.
 
+pub mod backoffice;
 pub mod catalog;
 pub mod commit;
 pub mod demo;
+pub mod import;
+pub mod manage;
 pub mod org;
 pub mod partitions;
+pub mod pins;
 pub mod receipts;
+pub mod replica;
+pub mod reports;
+pub mod retail;
 pub mod shifts;
 pub mod stock;
 pub mod timing;
+pub mod totals;
+pub mod users;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -39,22 +39,29 @@ pub async fn insert_token(
     Ok(id)
 }
 
-/// The principal of a live token, if any.
+/// The principal of a live token, if any, and whether its register (if
+/// it has one) is active.
 pub async fn find_token(
     db: &Db,
     tenant: TenantId,
     hash: &[u8],
-) -> Result<Option<(Uuid, Role, Option<Uuid>)>> {
+) -> Result<Option<(Uuid, Role, Option<Uuid>, bool)>> {
     let rows = db
         .query(
-            "SELECT id, role, register_id FROM api_tokens \
-             WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL",
+            "SELECT t.id, t.role, t.register_id, COALESCE(r.active, true) FROM api_tokens t \
+             LEFT JOIN registers r ON r.tenant_id = t.tenant_id AND r.id = t.register_id \
+             WHERE t.tenant_id = $1 AND t.token_hash = $2 AND t.revoked_at IS NULL",
             &[&tenant, &hash],
         )
         .await?;
     match rows.first() {
         None => Ok(None),
-        Some(row) => Ok(Some((row.get(0), Role::parse(row.get(1))?, row.get(2)))),
+        Some(row) => Ok(Some((
+            row.get(0),
+            Role::parse(row.get(1))?,
+            row.get(2),
+            row.get(3),
+        ))),
     }
 }
 
@@ -104,6 +111,7 @@ pub async fn insert_store(
         default_warehouse_id: warehouse,
         warehouse_ids: vec![warehouse],
         created_at,
+        version: 1,
     })
 }
 
@@ -130,6 +138,8 @@ pub async fn insert_register(
         store_id: store,
         number,
         name: name.to_owned(),
+        active: true,
+        version: 1,
     })
 }
 
@@ -297,4 +307,12 @@ pub async fn customer_by_phone(db: &Db, tenant: TenantId, phone: &str) -> Result
     rows.first()
         .map(customer_row)
         .ok_or(Error::not_found("customer"))
+}
+
+/// Whether the tenant exists (command-line tools check before they write).
+pub async fn tenant_exists(db: &Db, tenant: TenantId) -> Result<bool> {
+    Ok(!db
+        .query("SELECT 1 FROM tenants WHERE id = $1", &[&tenant])
+        .await?
+        .is_empty())
 }

@@ -5,6 +5,7 @@ use super::Db;
 use crate::domain::receipt::{
     PaymentMethod, ReceiptKind, ReceiptLine, ReceiptPayment, StoredReceipt,
 };
+use crate::domain::receipt_money::ReceiptTotals;
 use crate::domain::Quantity;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -53,7 +54,8 @@ pub(super) async fn load_receipt_on(
 ) -> Result<Option<StoredReceipt>> {
     let stmt = "SELECT r.id, k.number, r.store_id, r.register_id, r.shift_id, r.kind, r.original_receipt_id, \
                     r.customer_id, r.occurred_at, r.created_at, r.subtotal, r.discount_total, r.total, r.paid, \
-                    r.change_due \
+                    r.change_due, r.receipt_discount, r.discount_id, r.tax_total, r.taxes, r.rounding, \
+                    r.points_earned, r.points_redeemed \
              FROM receipt_keys k JOIN receipts r ON r.tenant_id = k.tenant_id AND r.id = k.id \
                AND r.occurred_at = k.occurred_at \
              WHERE k.tenant_id = $1 AND k.id = $2";
@@ -61,7 +63,8 @@ pub(super) async fn load_receipt_on(
         return Ok(None);
     };
     let occurred: DateTime<Utc> = row.get(8);
-    let items = "SELECT line_no, variant_id, product_id, quantity, price, discount, total FROM receipt_items \
+    let items = "SELECT line_no, variant_id, product_id, quantity, price, discount, total, receipt_discount, \
+                    tax, tax_rate_id, discount_id, tax_included FROM receipt_items \
              WHERE tenant_id = $1 AND receipt_id = $2 AND occurred_at = $3 ORDER BY line_no";
     let items = tx
         .query(items, &[&tenant, &id, &occurred])
@@ -75,6 +78,11 @@ pub(super) async fn load_receipt_on(
             price: i.get(4),
             discount: i.get(5),
             total: i.get(6),
+            receipt_discount: i.get(7),
+            tax: i.get(8),
+            tax_rate_id: i.get(9),
+            discount_id: i.get(10),
+            tax_included: i.get(11),
         })
         .collect();
     let pays = "SELECT method, amount FROM payments WHERE tenant_id = $1 AND receipt_id = $2 \
@@ -87,6 +95,7 @@ pub(super) async fn load_receipt_on(
             method: match p.get::<_, &str>(0) {
                 "cash" => PaymentMethod::Cash,
                 "card" => PaymentMethod::Card,
+                "points" => PaymentMethod::Points,
                 _ => PaymentMethod::Other,
             },
             amount: p.get(1),
@@ -112,6 +121,19 @@ pub(super) async fn load_receipt_on(
         total: row.get(12),
         paid: row.get(13),
         change: row.get(14),
+        money: ReceiptTotals {
+            receipt_discount: row.get(15),
+            discount_id: row.get(16),
+            tax_total: row.get(17),
+            taxes: row
+                .get::<_, Option<serde_json::Value>>(18)
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
+            rounding: row.get(19),
+            payable: row.get::<_, i64>(12) + row.get::<_, i64>(19),
+            points_earned: row.get(20),
+            points_redeemed: row.get(21),
+        },
         items,
         payments,
     }))

@@ -18,7 +18,7 @@ pub async fn load_levels(
 ) -> Result<HashMap<(Uuid, Uuid), Decimal>> {
     let rows = db
         .query(
-            "SELECT warehouse_id, variant_id, quantity FROM stock_levels \
+            "SELECT warehouse_id, variant_id, quantity, avg_cost FROM stock_levels \
              WHERE tenant_id = $1 AND warehouse_id = ANY($2)",
             &[&tenant, &warehouses],
         )
@@ -38,7 +38,7 @@ pub async fn levels(
 ) -> Result<Vec<Level>> {
     let rows = db
         .query(
-            "SELECT warehouse_id, variant_id, quantity FROM stock_levels \
+            "SELECT warehouse_id, variant_id, quantity, avg_cost FROM stock_levels \
              WHERE tenant_id = $1 AND warehouse_id = ANY($2) AND ($3::uuid IS NULL OR variant_id = $3) \
              ORDER BY variant_id, warehouse_id LIMIT $4",
             &[&tenant, &warehouses, &variant, &limit],
@@ -53,6 +53,7 @@ pub async fn levels(
                 variant_id: r.get(1),
                 quantity: q,
                 negative: Level::is_negative(q),
+                avg_cost: r.get(3),
             }
         })
         .collect())
@@ -174,6 +175,9 @@ pub async fn post_document(
         }
     }
 
+    if doc.kind == DocumentKind::Receiving && !doc.costs.is_empty() {
+        super::retail::apply_receiving_costs(&tx, tenant, doc.warehouse_id, &doc.costs).await?;
+    }
     let levels = apply_deltas(&tx, tenant, doc.id, &deltas, store_of).await?;
     tx.commit().await?;
     let movements = deltas

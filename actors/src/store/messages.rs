@@ -21,6 +21,9 @@ pub struct CreateReceipt {
     pub receipt: ReceiptRequest,
     /// Set when the caller is a register token: it may post only its own.
     pub caller_register: Option<Uuid>,
+    /// Rules, settings, role, customer and original sale for the money
+    /// rules, resolved by the route (reads that may touch PostgreSQL).
+    pub money: crate::domain::receipt_money::MoneyContext,
 }
 
 /// Start a live stock subscription. Sent by the WebSocket route.

@@ -16,9 +16,12 @@ pub mod stock;
 
 use crate::bus::{Bus, BusEvent};
 use crate::domain::commit::{Posted, Rejection};
-use crate::domain::receipt::{body_hash, prepare, PreparedReceipt, StoredReceipt, Till};
+use crate::domain::receipt::{
+    body_hash, prepare, PreparedReceipt, ReceiptKind, StoredReceipt, Till,
+};
 use crate::domain::stock::LevelUpdate;
-use crate::error::{Error, Result};
+use crate::domain::store_settings::NegativeStock;
+use crate::error::{Code, Error, Result};
 use crate::memory::{MemoryBudget, ReplayInfo};
 use crate::metrics::Metrics;
 use crate::pg::{self, Db};
@@ -27,6 +30,7 @@ use crate::writer::Writer;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use messages::*;
+use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,10 +45,13 @@ struct Pending {
     waiters: Vec<oneshot::Sender<Result<StoredReceipt>>>,
 }
 
-/// Digest of what a rebuilt replay could get wrong: its lines (prices come
-/// from the catalog, which may have changed) and payments.
-fn lines_digest(r: &StoredReceipt) -> u64 {
-    let bytes = serde_json::to_vec(&(&r.items, &r.payments)).unwrap_or_default();
+/// Digest of the whole stored receipt. A rebuild comes from the catalog and
+/// the money context of the replay (rules, customer balance, the original
+/// sale's returns), any of which may have changed since: taxes, discounts,
+/// rounding and points as well as lines and payments must come out the
+/// same, else PostgreSQL answers the replay.
+fn receipt_digest(r: &StoredReceipt) -> u64 {
+    let bytes = serde_json::to_vec(r).unwrap_or_default();
     let d = Sha256::digest(&bytes);
     let mut first = [0u8; 8];
     first.copy_from_slice(&d[..8]);
@@ -62,7 +69,7 @@ fn replay_info(hash: [u8; 32], r: &StoredReceipt) -> ReplayInfo {
         total: r.total,
         paid: r.paid,
         change: r.change,
-        lines_digest: lines_digest(r),
+        digest: receipt_digest(r),
     }
 }
 
@@ -130,7 +137,7 @@ impl StoreActor {
                     info.paid,
                     info.change,
                 )
-            && lines_digest(&r) == info.lines_digest;
+            && receipt_digest(&r) == info.digest;
         same.then_some(r)
     }
 
@@ -178,14 +185,35 @@ impl StoreActor {
             warehouse_id: store.default_warehouse_id,
             register_number: register.number,
         };
-        prepare(
+        let prepared = prepare(
             self.tenant,
             req,
             &*self.catalog,
             &till,
+            &msg.money,
             now,
             self.settings.max_clock_skew_s,
-        )
+        )?;
+        // Refuse an online sale that would take stock below zero when the
+        // store says so; an offline upload (client-numbered) happened
+        // already and is always taken.
+        let refuse = msg.money.settings.settings.negative_stock == NegativeStock::Refuse;
+        if refuse && prepared.kind == ReceiptKind::Sale && prepared.client_seq.is_none() {
+            let mut want: HashMap<Uuid, Decimal> = HashMap::new();
+            for l in &prepared.lines {
+                *want.entry(l.variant_id).or_default() += l.quantity.decimal();
+            }
+            for (variant, qty) in want {
+                let have = self.book.quantity(prepared.warehouse_id, variant);
+                if have < qty {
+                    return Err(Error::conflict(
+                        Code::InsufficientStock,
+                        format!("variant {variant}: selling {qty}, {have} in stock"),
+                    ));
+                }
+            }
+        }
+        Ok(prepared)
     }
 }
 
@@ -260,11 +288,15 @@ impl Handler<CreateReceipt> for StoreActor {
         let prepared = match self.validate(&msg, Utc::now()) {
             Ok(p) => p,
             // Idempotency comes before validation: a stored receipt the
-            // catalog no longer validates (a price or register changed, and
-            // memory forgot it) is still answered as the replay it is.
-            Err(e @ (Error::Invalid { .. } | Error::NotFound { .. })) => {
-                return Box::pin(self.replay_from_db(id, hash, Some(e)).into_actor(self))
-            }
+            // catalog or the money rules no longer take (a price or register
+            // changed, the stock or points it used are gone, and memory
+            // forgot it) is still answered as the replay it is.
+            Err(
+                e @ (Error::Invalid { .. }
+                | Error::NotFound { .. }
+                | Error::Conflict { .. }
+                | Error::TotalsMismatch { .. }),
+            ) => return Box::pin(self.replay_from_db(id, hash, Some(e)).into_actor(self)),
             Err(e) => return Box::pin(fut::ready(Err(e))),
         };
         let cause = prepared.kind.as_str();

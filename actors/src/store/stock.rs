@@ -114,12 +114,16 @@ impl StockBook {
         }
     }
 
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
     pub fn epoch(&self) -> u32 {
         self.epoch
+    }
+
+    /// The level this book holds (0 when it holds none).
+    pub fn quantity(&self, warehouse: Uuid, variant: Uuid) -> Decimal {
+        self.levels
+            .get(&(warehouse, variant))
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn subscriber_count(&self) -> usize {
@@ -136,6 +140,8 @@ impl StockBook {
                 variant_id: *v,
                 quantity: *q,
                 negative: Level::is_negative(*q),
+                // Cost is a back-office figure: read from PostgreSQL only.
+                avg_cost: None,
             })
             .collect();
         out.sort_by_key(|l| (l.variant_id, l.warehouse_id));

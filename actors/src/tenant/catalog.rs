@@ -36,6 +36,8 @@ pub struct Catalog {
     order: RwLock<BTreeSet<ProductId>>,
     /// (lower-cased name, id) for name-prefix search.
     names: RwLock<BTreeSet<(String, ProductId)>>,
+    /// Taxes, discounts, points, store prices and store settings.
+    pub retail: super::retail::RetailState,
 }
 
 /// A page of products, newest first.
@@ -255,6 +257,8 @@ impl Catalog {
 
     /// Makes this catalog equal to `fresh` (resync after lost bus events).
     pub fn replace_with(&self, fresh: &Catalog) {
+        // Missed bus events may have changed retail rules too.
+        self.retail.invalidate_all();
         let stale: Vec<ProductId> = self
             .products
             .iter()
@@ -306,6 +310,21 @@ impl Catalog {
     pub fn apply_register(&self, register: Register) {
         self.registers.insert(register.id, Arc::new(register));
     }
+
+    /// Stores and registers exactly as in `fresh` (a store deactivated
+    /// elsewhere disappears).
+    pub fn replace_org(&self, stores: Vec<Store>, registers: Vec<Register>) {
+        let live: std::collections::HashSet<Uuid> = stores.iter().map(|s| s.id).collect();
+        self.stores.retain(|id, _| live.contains(id));
+        for s in stores {
+            self.apply_store(s);
+        }
+        let live: std::collections::HashSet<Uuid> = registers.iter().map(|r| r.id).collect();
+        self.registers.retain(|id, _| live.contains(id));
+        for r in registers {
+            self.apply_register(r);
+        }
+    }
 }
 
 impl PriceList for Catalog {
@@ -314,6 +333,14 @@ impl PriceList for Catalog {
         let product = self.products.get(&pid)?;
         let price = product.variants.iter().find(|v| v.id == variant)?.price;
         Some((pid, price))
+    }
+
+    fn category_of(&self, product: ProductId) -> Option<CategoryId> {
+        self.products.get(&product)?.category_id
+    }
+
+    fn parent_of(&self, category: CategoryId) -> Option<CategoryId> {
+        self.categories.get(&category)?.parent_id
     }
 }
 

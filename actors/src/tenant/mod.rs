@@ -8,7 +8,9 @@
 //! next request for the tenant.
 
 pub mod catalog;
+pub mod manage;
 pub mod messages;
+pub mod retail;
 
 use crate::auth::Authenticator;
 use crate::bus::{Bus, BusEvent, Entity};
@@ -391,14 +393,10 @@ impl TenantCore {
             },
             Entity::Store | Entity::Register => {
                 // Rare: rebuild the store and register maps wholesale.
-                let fresh = pg::catalog::load(&self.db, self.tenant).await?;
-                for s in fresh.stores {
-                    self.catalog.apply_store(s);
-                }
-                for r in fresh.registers {
-                    self.catalog.apply_register(r);
-                }
+                self.reload_org().await?;
             }
+            Entity::StoreSettings => self.catalog.retail.invalidate_settings(id),
+            Entity::RetailRules => self.catalog.retail.invalidate_rules(),
         }
         tx.commit().await?;
         Ok(())
@@ -465,7 +463,7 @@ impl Change for Removed {
         match self.0 {
             Entity::Product => catalog.remove_product(self.1),
             Entity::Category => catalog.remove_category(self.1),
-            Entity::Store | Entity::Register => {}
+            Entity::Store | Entity::Register | Entity::StoreSettings | Entity::RetailRules => {}
         }
         (self.0, self.1, i64::MAX)
     }

@@ -31,6 +31,9 @@ pub struct WriterSettings {
     pub concurrency: usize,
     /// Receipts waiting for a batch before submitters get "busy".
     pub queue: usize,
+    /// Write the report totals in each commit (off only to measure what
+    /// they cost; reports are then stale until `jowi reports rebuild`).
+    pub running_totals: bool,
 }
 
 /// What a store actor hears back for one receipt whose batch committed.
@@ -124,29 +127,38 @@ async fn collect(
         let db = db.clone();
         let metrics = metrics.clone();
         let pending = Arc::clone(&pending);
+        let totals = settings.running_totals;
         tokio::spawn(async move {
             let n = jobs.len();
-            flush(&db, &metrics, jobs).await;
+            flush(&db, &metrics, jobs, totals).await;
             pending.fetch_sub(n, Ordering::SeqCst);
             drop(permit);
         });
     }
 }
 
-async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>) {
+async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>, totals: bool) {
     let (receipts, replies): (Vec<PreparedReceipt>, Vec<_>) =
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
     let started = Instant::now();
     let tenants = batch_tenants(&receipts);
     let mut result = db
-        .timed("receipts.commit_batch", &tenants, commit(db, &receipts))
+        .timed(
+            "receipts.commit_batch",
+            &tenants,
+            commit(db, &receipts, totals),
+        )
         .await;
     // Another instance took a number or id between our read and our write:
     // run the batch again, the read now sees it.
     if matches!(result, Err(CommitError::Raced)) {
         result = db
-            .timed("receipts.commit_batch", &tenants, commit(db, &receipts))
+            .timed(
+                "receipts.commit_batch",
+                &tenants,
+                commit(db, &receipts, totals),
+            )
             .await;
     }
     metrics
@@ -187,14 +199,21 @@ struct BatchCommitted {
 
 /// Commits one batch: read the facts, decide, write. On any failure the
 /// transaction is rolled back and nothing of the batch is stored.
-async fn commit(db: &Db, batch: &[PreparedReceipt]) -> Result<BatchCommitted, CommitError> {
-    let tx = BatchTx::connect(db).await?;
+async fn commit(
+    db: &Db,
+    batch: &[PreparedReceipt],
+    totals: bool,
+) -> Result<BatchCommitted, CommitError> {
+    let mut tx = BatchTx::connect(db).await?;
+    tx.running_totals = totals;
     let result = async {
         let now = micros(Utc::now());
         let facts = tx.begin_and_read(batch).await?;
         let decisions = decide(batch, &facts);
-        let mut effects = tx.write(batch, &decisions, now).await?;
+        // Inside the transaction: behind a transaction-mode PgBouncer the
+        // connection is only ours until COMMIT.
         let replays = tx.load_replays(batch, &decisions).await?;
+        let mut effects = tx.write(batch, &facts, &decisions, now).await?;
         Ok(BatchCommitted {
             posted: answers(batch, decisions, &mut effects.numbers, replays, now),
             levels: effects.levels,

@@ -19,6 +19,27 @@ pub enum Command {
     Setup(SetupArgs),
     /// Run scenarios against a running server and write the JSON + markdown report.
     Run(Box<RunArgs>),
+    /// Write sales history for the fixture's tenants straight into PostgreSQL.
+    History(HistoryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// PostgreSQL URL of the bench database (after `setup`).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// The fixture written by `setup`.
+    #[arg(long, default_value = "benches/results/.fixture.json")]
+    pub fixture: PathBuf,
+    /// Receipts in total, spread evenly over registers and days.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub receipts: usize,
+    /// Days of history, ending yesterday.
+    #[arg(long, default_value_t = 365)]
+    pub days: i64,
+    /// Tenants written at once (one connection each).
+    #[arg(long, default_value_t = 2)]
+    pub parallel: usize,
 }
 
 #[derive(Args, Debug)]
@@ -54,10 +75,13 @@ pub enum ScenarioName {
     Barcode,
     List,
     Receipt,
+    /// `receipt` with taxes, discounts, cash rounding and points.
+    ReceiptRich,
     Mix,
     Ws,
     PgInsert,
     Connections,
+    Reports,
 }
 
 impl ScenarioName {
@@ -67,10 +91,12 @@ impl ScenarioName {
             ScenarioName::Barcode => "barcode",
             ScenarioName::List => "list",
             ScenarioName::Receipt => "receipt",
+            ScenarioName::ReceiptRich => "receipt-rich",
             ScenarioName::Mix => "mix",
             ScenarioName::Ws => "ws",
             ScenarioName::PgInsert => "pg-insert",
             ScenarioName::Connections => "connections",
+            ScenarioName::Reports => "reports",
         }
     }
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod db;
 mod fixture;
+mod history;
 mod http;
 mod load;
 mod report;
@@ -22,6 +23,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Setup(args) => setup::run(&args).await,
         cli::Command::Run(args) => run(*args).await,
+        cli::Command::History(args) => history::run(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,7 +28,12 @@ fn line(variant: VariantId, qty: i64) -> ReceiptLine {
         quantity: Quantity(Decimal::from(qty)),
         price: 100,
         discount: 0,
+        receipt_discount: 0,
+        tax: 0,
+        tax_rate_id: None,
+        discount_id: None,
         total: 100 * qty,
+        tax_included: true,
     }
 }
 
@@ -57,6 +62,9 @@ fn receipt(id: u128, lines: Vec<ReceiptLine>) -> PreparedReceipt {
         total: 100,
         paid: 100,
         change: 0,
+        money: Default::default(),
+        points: None,
+        return_basis: None,
     }
 }
 

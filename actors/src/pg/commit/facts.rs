@@ -2,12 +2,16 @@
 //! Locks are taken here in a fixed order, each set sorted: the shifts
 //! (FOR SHARE, so a close waits for the batch), then the sales the batch
 //! returns from (FOR UPDATE, so returns of one sale go one batch at a time
-//! on any instance). Stock levels and registers are locked in the write.
+//! on any instance), then the loyalty accounts whose points the batch moves
+//! (FOR UPDATE: redemptions of one customer go one batch at a time).
+//! Stock levels and registers are locked in the write.
 
 use super::pipeline::Param;
 use super::BatchTx;
+use crate::domain::business_day::BusinessClock;
 use crate::domain::commit::{client_number, Facts, ShiftFacts};
 use crate::domain::receipt::{PreparedReceipt, ReceiptKind};
+use crate::domain::totals::ShiftContext;
 use crate::error::Result;
 use rust_decimal::Decimal;
 use std::collections::{BTreeSet, HashMap};
@@ -15,9 +19,18 @@ use uuid::Uuid;
 
 const SQL_KEYS: &str = "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id";
-const SQL_SHIFTS: &str = "SELECT s.tenant_id, s.id, s.register_id, s.closed_at FROM shifts s \
+/// With each shift: its employee and its store's business clock (for the
+/// running totals). The store row is held FOR SHARE too, so a change of the
+/// store's clock waits for batches that read the old one
+/// (`pg::totals::set_store_clock`).
+const SQL_SHIFTS: &str = "SELECT s.tenant_id, s.id, s.register_id, s.closed_at, s.employee_id, \
+        COALESCE(st.time_zone, tn.time_zone), \
+        COALESCE(st.business_day_start_hour, tn.business_day_start_hour) \
+     FROM shifts s \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
-     ORDER BY s.tenant_id, s.id FOR SHARE OF s";
+     JOIN stores st ON st.tenant_id = s.tenant_id AND st.id = s.store_id \
+     JOIN tenants tn ON tn.id = s.tenant_id \
+     ORDER BY s.tenant_id, s.id FOR SHARE OF s, st";
 const SQL_TAKEN: &str = "SELECT k.tenant_id, k.number FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::text[]) AS u(t, n) ON k.tenant_id = u.t AND k.number = u.n";
 /// The sales returned from: locked, and answered only if they are sales.
@@ -33,6 +46,16 @@ const SQL_RETURNED: &str = "SELECT r.tenant_id, r.original_receipt_id, ri.varian
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON r.tenant_id = u.t AND r.original_receipt_id = u.id \
      JOIN receipt_items ri ON ri.tenant_id = r.tenant_id AND ri.receipt_id = r.id AND ri.occurred_at = r.occurred_at \
      GROUP BY 1, 2, 3";
+
+/// Accounts of the batch's customers: created if missing (in key order),
+/// then locked, so concurrent redemptions on any instance go one at a time.
+const SQL_ENSURE_ACCOUNTS: &str = "INSERT INTO loyalty_accounts (tenant_id, customer_id) \
+     SELECT c.tenant_id, c.id FROM customers c \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON c.tenant_id = u.t AND c.id = u.id \
+     ORDER BY 1, 2 ON CONFLICT DO NOTHING";
+const SQL_BALANCES: &str = "SELECT a.tenant_id, a.customer_id, a.balance FROM loyalty_accounts a \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON a.tenant_id = u.t AND a.customer_id = u.id \
+     ORDER BY 1, 2 FOR UPDATE OF a";
 
 fn unique_pairs(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
     let set: BTreeSet<(Uuid, Uuid)> = pairs.collect();
@@ -100,12 +123,37 @@ impl BatchTx {
             }
         };
         // Polled in this order: BEGIN, keys, shifts, taken, then the return reads.
-        let (begun, key_rows, shift_rows, taken_rows, return_rows) = futures::join!(
+        let (pc_t, pc_id) = unique_pairs(
+            batch
+                .iter()
+                .filter_map(|r| r.points.map(|p| (r.tenant_id, p.customer_id))),
+        );
+        let points = if pc_t.is_empty() {
+            None
+        } else {
+            Some((
+                self.prepare(SQL_ENSURE_ACCOUNTS).await?,
+                self.prepare(SQL_BALANCES).await?,
+            ))
+        };
+        let pp: [Param; 2] = [&pc_t, &pc_id];
+        let point_reads = async {
+            match &points {
+                None => Ok(Vec::new()),
+                Some((ensure, balances)) => {
+                    let (e, b) = futures::join!(c.query(ensure, &pp), c.query(balances, &pp));
+                    e?;
+                    b
+                }
+            }
+        };
+        let (begun, key_rows, shift_rows, taken_rows, return_rows, balance_rows) = futures::join!(
             begin,
             c.query(&s_keys, &kp),
             c.query(&s_shifts, &sp),
             c.query(&s_taken, &tp),
             return_reads,
+            point_reads,
         );
         begun?;
         let mut facts = Facts::default();
@@ -113,6 +161,13 @@ impl BatchTx {
             facts.stored.insert((row.get(0), row.get(1)), row.get(2));
         }
         for row in shift_rows? {
+            facts.sold_by.insert(
+                (row.get(0), row.get(1)),
+                ShiftContext {
+                    employee_id: row.get(4),
+                    clock: BusinessClock::from_settings(row.get(5), row.get(6)),
+                },
+            );
             facts.shifts.insert(
                 (row.get(0), row.get(1)),
                 ShiftFacts {
@@ -133,9 +188,18 @@ impl BatchTx {
             }
         }
         for row in sold {
-            if let Some(left) = facts.returnable.get_mut(&(row.get(0), row.get(1))) {
+            let key = (row.get(0), row.get(1));
+            if let Some(left) = facts.returnable.get_mut(&key) {
                 left.insert(row.get(2), row.get(3));
+                facts
+                    .sold
+                    .entry(key)
+                    .or_default()
+                    .insert(row.get(2), row.get(3));
             }
+        }
+        for row in balance_rows? {
+            facts.balances.insert((row.get(0), row.get(1)), row.get(2));
         }
         for row in returned {
             if let Some(left) = facts.returnable.get_mut(&(row.get(0), row.get(1))) {

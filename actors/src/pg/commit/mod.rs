@@ -26,23 +26,27 @@
 //! receipt tables and the numbering. It costs no extra round trip.
 
 mod facts;
+pub mod loyalty;
 mod numbering;
 pub mod pipeline;
 pub mod receipts;
 pub mod stock;
+pub mod totals;
 
 use super::receipts::load_receipt_on;
 use super::Db;
-use crate::domain::commit::{Decisions, Posted, Verdict};
+use crate::domain::commit::{Decisions, Facts, Posted, Verdict};
 use crate::domain::receipt::{PreparedReceipt, StoredReceipt};
 use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
+use loyalty::LoyaltyWriter;
 use numbering::{NumberWriter, Numbers};
 use pipeline::Sql;
 use receipts::{stored_number, ReceiptTables};
 use stock::StockWriter;
 use tokio_postgres::Row;
+use totals::TotalsWriter;
 
 /// A group of tables a batch writes: column arrays and their statements.
 pub trait BatchWriter: Send + Sync {
@@ -92,6 +96,8 @@ impl From<tokio_postgres::Error> for CommitError {
 pub struct BatchTx {
     client: deadpool_postgres::Object,
     statement_cache: bool,
+    /// Write the running report totals (`sales.running_totals`).
+    pub running_totals: bool,
 }
 
 impl BatchTx {
@@ -99,6 +105,7 @@ impl BatchTx {
         Ok(BatchTx {
             client: db.client().await?,
             statement_cache: db.statement_cache,
+            running_totals: true,
         })
     }
 
@@ -121,6 +128,7 @@ impl BatchTx {
     pub async fn write(
         &self,
         batch: &[PreparedReceipt],
+        facts: &Facts,
         decisions: &Decisions,
         now: DateTime<Utc>,
     ) -> Result<Effects, CommitError> {
@@ -133,15 +141,24 @@ impl BatchTx {
         let lines = accepted.iter().map(|(r, _)| r.lines.len()).sum();
         let mut receipts = ReceiptTables::new(now, accepted.len(), lines);
         let mut stock = StockWriter::new(now, lines);
+        let mut loyalty = LoyaltyWriter::new(now);
+        let mut totals = TotalsWriter::default();
         for (r, n) in &accepted {
-            receipts.push(r, stored_number(r, n));
+            let sold_by = facts.sold_by.get(&(r.tenant_id, r.shift_id));
+            receipts.push_sold_by(r, stored_number(r, n), sold_by.and_then(|c| c.employee_id));
             stock.push(r);
+            loyalty.push(r);
+            if let (Some(ctx), true) = (sold_by, self.running_totals) {
+                totals.push(r, ctx);
+            }
         }
         stock.seal();
+        loyalty.seal();
+        totals.seal();
         let numbering = NumberWriter::new(batch, decisions);
         // Pipeline order: receipt tables, derived data, then the numbering
         // (register locks last).
-        let writers: [&dyn BatchWriter; 3] = [&receipts, &stock, &numbering];
+        let writers: [&dyn BatchWriter; 5] = [&receipts, &stock, &loyalty, &totals, &numbering];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();
         let counts: Vec<usize> = per_writer.iter().map(Vec::len).collect();
         let statements: Vec<Sql<'_>> = per_writer.into_iter().flatten().collect();
@@ -159,7 +176,9 @@ impl BatchTx {
         Ok(effects)
     }
 
-    /// The stored receipts of the `Replay` verdicts (after COMMIT).
+    /// The stored receipts of the `Replay` verdicts (before the write; a
+    /// round trip per replay, and replays rarely reach the writer: the store
+    /// actor answers most from memory).
     pub async fn load_replays(
         &self,
         batch: &[PreparedReceipt],

@@ -15,14 +15,18 @@ use uuid::Uuid;
 const SQL_KEYS: &str = "INSERT INTO receipt_keys (tenant_id, id, store_id, register_id, number, body_hash, occurred_at) \
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::timestamptz[])";
 const SQL_RECEIPTS: &str = "INSERT INTO receipts (tenant_id, id, occurred_at, store_id, register_id, shift_id, kind, \
-        original_receipt_id, customer_id, subtotal, discount_total, total, paid, change_due, created_at) \
-     SELECT u.*, $15::timestamptz FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], \
+        original_receipt_id, customer_id, subtotal, discount_total, total, paid, change_due, \
+        receipt_discount, discount_id, tax_total, taxes, rounding, points_earned, points_redeemed, employee_id, \
+        created_at) \
+     SELECT u.*, $22::timestamptz FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], \
         $6::uuid[], $7::text[], $8::uuid[], $9::uuid[], $10::bigint[], $11::bigint[], \
-        $12::bigint[], $13::bigint[], $14::bigint[]) AS u";
+        $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::uuid[], $17::bigint[], \
+        $18::jsonb[], $19::bigint[], $20::bigint[], $21::bigint[], $23::uuid[]) AS u";
 const SQL_ITEMS: &str = "INSERT INTO receipt_items (tenant_id, receipt_id, line_no, occurred_at, variant_id, product_id, \
-        quantity, price, discount, total) \
+        quantity, price, discount, total, receipt_discount, tax, tax_rate_id, discount_id, tax_included) \
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::uuid[], $6::uuid[], \
-        $7::numeric[], $8::bigint[], $9::bigint[], $10::bigint[])";
+        $7::numeric[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
+        $13::uuid[], $14::uuid[], $15::bool[])";
 const SQL_PAYMENTS: &str = "INSERT INTO payments (tenant_id, receipt_id, line_no, occurred_at, method, amount) \
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::text[], $6::bigint[])";
 
@@ -46,7 +50,16 @@ pub struct ReceiptTables {
     r_total: Vec<i64>,
     r_paid: Vec<i64>,
     r_change: Vec<i64>,
+    r_rdiscount: Vec<i64>,
+    r_discount_id: Vec<Option<Uuid>>,
+    r_tax: Vec<i64>,
+    r_taxes: Vec<Option<serde_json::Value>>,
+    r_rounding: Vec<i64>,
+    r_earned: Vec<i64>,
+    r_redeemed: Vec<i64>,
     r_hash: Vec<Vec<u8>>,
+    /// The shift's employee (who sold it).
+    r_employee: Vec<Option<Uuid>>,
     // receipt_items
     i_tenant: Vec<Uuid>,
     i_receipt: Vec<Uuid>,
@@ -58,6 +71,11 @@ pub struct ReceiptTables {
     i_price: Vec<i64>,
     i_discount: Vec<i64>,
     i_total: Vec<i64>,
+    i_rdiscount: Vec<i64>,
+    i_tax: Vec<i64>,
+    i_tax_rate: Vec<Option<Uuid>>,
+    i_discount_id: Vec<Option<Uuid>>,
+    i_tax_included: Vec<bool>,
     // payments
     p_tenant: Vec<Uuid>,
     p_receipt: Vec<Uuid>,
@@ -95,7 +113,15 @@ impl ReceiptTables {
             r_total: Vec::with_capacity(receipts),
             r_paid: Vec::with_capacity(receipts),
             r_change: Vec::with_capacity(receipts),
+            r_rdiscount: Vec::with_capacity(receipts),
+            r_discount_id: Vec::with_capacity(receipts),
+            r_tax: Vec::with_capacity(receipts),
+            r_taxes: Vec::with_capacity(receipts),
+            r_rounding: Vec::with_capacity(receipts),
+            r_earned: Vec::with_capacity(receipts),
+            r_redeemed: Vec::with_capacity(receipts),
             r_hash: Vec::with_capacity(receipts),
+            r_employee: Vec::with_capacity(receipts),
             i_tenant: Vec::new(),
             i_receipt: Vec::new(),
             i_line: Vec::new(),
@@ -106,6 +132,11 @@ impl ReceiptTables {
             i_price: Vec::new(),
             i_discount: Vec::new(),
             i_total: Vec::new(),
+            i_rdiscount: Vec::new(),
+            i_tax: Vec::new(),
+            i_tax_rate: Vec::new(),
+            i_discount_id: Vec::new(),
+            i_tax_included: Vec::new(),
             p_tenant: Vec::new(),
             p_receipt: Vec::new(),
             p_line: Vec::new(),
@@ -117,8 +148,14 @@ impl ReceiptTables {
         t
     }
 
-    /// Adds an accepted receipt stored under `number`.
+    /// Adds an accepted receipt stored under `number` (no employee).
     pub fn push(&mut self, r: &PreparedReceipt, number: String) {
+        self.push_sold_by(r, number, None);
+    }
+
+    /// Adds an accepted receipt stored under `number`, sold by `employee`.
+    pub fn push_sold_by(&mut self, r: &PreparedReceipt, number: String, employee: Option<Uuid>) {
+        self.r_employee.push(employee);
         self.r_tenant.push(r.tenant_id);
         self.r_id.push(r.id);
         self.r_occurred.push(r.occurred_at);
@@ -134,6 +171,19 @@ impl ReceiptTables {
         self.r_total.push(r.total);
         self.r_paid.push(r.paid);
         self.r_change.push(r.change);
+        let m = &r.money;
+        self.r_rdiscount.push(m.receipt_discount);
+        self.r_discount_id.push(m.discount_id);
+        self.r_tax.push(m.tax_total);
+        // No taxes: NULL rather than a JSON document per plain receipt.
+        self.r_taxes.push(if m.taxes.is_empty() {
+            None
+        } else {
+            serde_json::to_value(&m.taxes).ok()
+        });
+        self.r_rounding.push(m.rounding);
+        self.r_earned.push(m.points_earned);
+        self.r_redeemed.push(m.points_redeemed);
         self.r_hash.push(r.body_hash.to_vec());
         for l in &r.lines {
             self.i_tenant.push(r.tenant_id);
@@ -146,6 +196,11 @@ impl ReceiptTables {
             self.i_price.push(l.price);
             self.i_discount.push(l.discount);
             self.i_total.push(l.total);
+            self.i_rdiscount.push(l.receipt_discount);
+            self.i_tax.push(l.tax);
+            self.i_tax_rate.push(l.tax_rate_id);
+            self.i_discount_id.push(l.discount_id);
+            self.i_tax_included.push(l.tax_included);
         }
         for (i, p) in r.payments.iter().enumerate() {
             self.p_tenant.push(r.tenant_id);
@@ -155,14 +210,6 @@ impl ReceiptTables {
             self.p_method.push(p.method.as_str());
             self.p_amount.push(p.amount);
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.r_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.r_id.is_empty()
     }
 }
 
@@ -192,7 +239,15 @@ impl BatchWriter for ReceiptTables {
             &self.r_total,
             &self.r_paid,
             &self.r_change,
+            &self.r_rdiscount,
+            &self.r_discount_id,
+            &self.r_tax,
+            &self.r_taxes,
+            &self.r_rounding,
+            &self.r_earned,
+            &self.r_redeemed,
             &self.created_at,
+            &self.r_employee,
         ];
         let items: Vec<Param> = vec![
             &self.i_tenant,
@@ -205,6 +260,11 @@ impl BatchWriter for ReceiptTables {
             &self.i_price,
             &self.i_discount,
             &self.i_total,
+            &self.i_rdiscount,
+            &self.i_tax,
+            &self.i_tax_rate,
+            &self.i_discount_id,
+            &self.i_tax_included,
         ];
         let payments: Vec<Param> = vec![
             &self.p_tenant,

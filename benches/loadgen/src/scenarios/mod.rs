@@ -7,6 +7,8 @@ mod connections;
 mod mix;
 mod pg_insert;
 mod receipt;
+mod receipt_rich;
+mod reports;
 mod ws;
 
 use crate::cli::{RunArgs, ScenarioName};
@@ -184,6 +186,15 @@ pub async fn run(ctx: &Ctx, name: ScenarioName) -> anyhow::Result<ScenarioResult
             r.notes.push(note);
             r
         }
+        ScenarioName::ReceiptRich => {
+            let (shifts, note) = ctx.shifts().await;
+            let (rules, rules_note) = receipt_rich::prepare(ctx).await;
+            let w = receipt_rich::RichReceipts::new(f, &shifts, rules);
+            let mut r = http_scenario(ctx, name, Arc::new(w), "receipts/s").await;
+            r.notes.push(note);
+            r.notes.push(rules_note);
+            r
+        }
         ScenarioName::Mix => {
             let (shifts, note) = ctx.shifts().await;
             let w = mix::Mix::new(f, t, shifts);
@@ -195,6 +206,14 @@ pub async fn run(ctx: &Ctx, name: ScenarioName) -> anyhow::Result<ScenarioResult
         ScenarioName::Ws => ws::run(ctx).await?,
         ScenarioName::PgInsert => pg_insert::run(ctx).await?,
         ScenarioName::Connections => connections::run(ctx).await?,
+        ScenarioName::Reports => {
+            let (shifts, note) = ctx.shifts().await;
+            let w = reports::Reports::new(f, t, shifts);
+            let mut r = http_scenario(ctx, name, Arc::new(w), "req/s").await;
+            r.notes.push(note);
+            r.notes.push(reports::DESCRIPTION.to_owned());
+            r
+        }
     })
 }
 

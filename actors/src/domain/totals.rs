@@ -1,0 +1,341 @@
+//! Running sales totals of one batch, coalesced per totals row (pure: the
+//! derived writer `pg::commit::totals` lays these out as column arrays).
+//! The figures are defined by the rebuild SQL in `pg::totals`; a batch adds
+//! exactly what the rebuild would count for its receipts.
+
+use super::business_day::BusinessClock;
+use super::receipt::{PaymentMethod, PreparedReceipt, ReceiptKind};
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// What the commit reads about a receipt's shift besides the shift rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShiftContext {
+    /// Who opened the shift (None for shifts from before employees had PINs).
+    pub employee_id: Option<Uuid>,
+    /// The store's business clock.
+    pub clock: BusinessClock,
+}
+
+/// Receipt-level figures of one totals row.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    pub sales_count: i64,
+    pub returns_count: i64,
+    pub gross: i64,
+    pub discounts: i64,
+    pub sales: i64,
+    pub returns: i64,
+}
+
+impl Figures {
+    fn add(&mut self, r: &PreparedReceipt) {
+        match r.kind {
+            ReceiptKind::Sale => {
+                self.sales_count += 1;
+                self.gross += r.subtotal;
+                self.discounts += r.discount_total;
+                self.sales += r.total;
+            }
+            ReceiptKind::Return => {
+                self.returns_count += 1;
+                self.returns += r.total;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShiftDelta {
+    pub figures: Figures,
+    pub change_given: i64,
+    /// cash, card, other.
+    /// By method: cash, card, other, points.
+    pub paid: [i64; 4],
+    pub refunded: [i64; 4],
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct VariantDelta {
+    pub product_id: Uuid,
+    pub qty_sold: Decimal,
+    pub qty_returned: Decimal,
+    pub gross: i64,
+    pub discounts: i64,
+    pub sales: i64,
+    pub returns: i64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentDelta {
+    pub paid: i64,
+    pub refunded: i64,
+    pub change_given: i64,
+}
+
+fn method_index(m: PaymentMethod) -> usize {
+    match m {
+        PaymentMethod::Cash => 0,
+        PaymentMethod::Card => 1,
+        PaymentMethod::Other => 2,
+        PaymentMethod::Points => 3,
+    }
+}
+
+/// The nil uuid stands for "no employee" in keys.
+pub const NO_EMPLOYEE: Uuid = Uuid::nil();
+
+/// (tenant, shift)
+pub type ShiftKey = (Uuid, Uuid);
+/// (tenant, store, business day, local hour, register)
+pub type HourKey = (Uuid, Uuid, NaiveDate, i16, Uuid);
+/// (tenant, store, business day, employee, register)
+pub type EmployeeKey = (Uuid, Uuid, NaiveDate, Uuid, Uuid);
+/// (tenant, store, business day, variant)
+pub type VariantKey = (Uuid, Uuid, NaiveDate, Uuid);
+/// (tenant, store, first day of the business month, variant)
+pub type MonthVariantKey = (Uuid, Uuid, NaiveDate, Uuid);
+/// (tenant, store, business day, method, register)
+pub type PaymentKey = (Uuid, Uuid, NaiveDate, &'static str, Uuid);
+
+/// A batch's deltas, one entry per totals row. BTreeMaps: rows come out in
+/// key order, the lock order every batch shares.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SalesDelta {
+    pub shifts: BTreeMap<ShiftKey, ShiftDelta>,
+    pub hours: BTreeMap<HourKey, Figures>,
+    pub employees: BTreeMap<EmployeeKey, Figures>,
+    pub variants: BTreeMap<VariantKey, VariantDelta>,
+    pub month_variants: BTreeMap<MonthVariantKey, VariantDelta>,
+    pub payments: BTreeMap<PaymentKey, PaymentDelta>,
+}
+
+impl SalesDelta {
+    pub fn add(&mut self, r: &PreparedReceipt, ctx: &ShiftContext) {
+        let slot = ctx.clock.slot(r.occurred_at);
+        let (t, s, d) = (r.tenant_id, r.store_id, slot.day);
+        let sale = r.kind == ReceiptKind::Sale;
+        let shift = self.shifts.entry((t, r.shift_id)).or_default();
+        shift.figures.add(r);
+        if sale {
+            shift.change_given += r.change;
+        }
+        for p in &r.payments {
+            let i = method_index(p.method);
+            let row = self
+                .payments
+                .entry((t, s, d, p.method.as_str(), r.register_id))
+                .or_default();
+            if sale {
+                shift.paid[i] += p.amount;
+                row.paid += p.amount;
+            } else {
+                shift.refunded[i] += p.amount;
+                row.refunded += p.amount;
+            }
+        }
+        // Change is handed back in cash.
+        if sale && r.change != 0 {
+            self.payments
+                .entry((t, s, d, PaymentMethod::Cash.as_str(), r.register_id))
+                .or_default()
+                .change_given += r.change;
+        }
+        self.hours
+            .entry((t, s, d, slot.hour, r.register_id))
+            .or_default()
+            .add(r);
+        self.employees
+            .entry((
+                t,
+                s,
+                d,
+                ctx.employee_id.unwrap_or(NO_EMPLOYEE),
+                r.register_id,
+            ))
+            .or_default()
+            .add(r);
+        let month = d.with_day(1).unwrap_or(d);
+        for l in &r.lines {
+            for v in [
+                self.variants.entry((t, s, d, l.variant_id)).or_default(),
+                self.month_variants
+                    .entry((t, s, month, l.variant_id))
+                    .or_default(),
+            ] {
+                v.product_id = l.product_id;
+                if sale {
+                    v.qty_sold += l.quantity.decimal();
+                    v.gross += l.total + l.discount;
+                    v.discounts += l.discount;
+                    v.sales += l.total;
+                } else {
+                    v.qty_returned += l.quantity.decimal();
+                    v.returns += l.total;
+                }
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shifts.is_empty()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::domain::business_day::parse_zone;
+    use crate::domain::receipt::{ReceiptLine, ReceiptPayment};
+    use crate::domain::Quantity;
+    use chrono::{DateTime, Utc};
+
+    fn receipt(
+        kind: ReceiptKind,
+        at: &str,
+        lines: &[(Uuid, &str, i64, i64)],
+        pay: &[(PaymentMethod, i64)],
+    ) -> PreparedReceipt {
+        let lines: Vec<ReceiptLine> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (v, q, price, discount))| {
+                let qty: Decimal = q.parse().unwrap_or_default();
+                let gross = (Decimal::from(*price) * qty)
+                    .round()
+                    .try_into()
+                    .unwrap_or(0i64);
+                ReceiptLine {
+                    line_no: i as i32 + 1,
+                    variant_id: *v,
+                    product_id: *v,
+                    quantity: Quantity(qty),
+                    price: *price,
+                    discount: *discount,
+                    receipt_discount: 0,
+                    tax: 0,
+                    tax_rate_id: None,
+                    discount_id: None,
+                    total: gross - discount,
+                    tax_included: true,
+                }
+            })
+            .collect();
+        let subtotal: i64 = lines.iter().map(|l| l.total + l.discount).sum();
+        let discount_total: i64 = lines.iter().map(|l| l.discount).sum();
+        let total = subtotal - discount_total;
+        let paid: i64 = pay.iter().map(|p| p.1).sum();
+        PreparedReceipt {
+            tenant_id: Uuid::from_u128(1),
+            id: Uuid::new_v4(),
+            body_hash: [0; 32],
+            store_id: Uuid::from_u128(2),
+            warehouse_id: Uuid::from_u128(3),
+            register_id: Uuid::from_u128(4),
+            register_number: 1,
+            shift_id: Uuid::from_u128(5),
+            kind,
+            original_receipt_id: None,
+            customer_id: None,
+            client_seq: None,
+            occurred_at: at.parse::<DateTime<Utc>>().unwrap_or_default(),
+            lines,
+            payments: pay
+                .iter()
+                .map(|(method, amount)| ReceiptPayment {
+                    method: *method,
+                    amount: *amount,
+                })
+                .collect(),
+            subtotal,
+            discount_total,
+            total,
+            paid,
+            change: if kind == ReceiptKind::Sale {
+                paid - total
+            } else {
+                0
+            },
+            money: Default::default(),
+            points: None,
+            return_basis: None,
+        }
+    }
+
+    /// Two sales and a return in one batch coalesce into one row per key;
+    /// the business day follows the store's clock.
+    #[test]
+    fn a_batch_coalesces_per_row_and_day() {
+        let Ok(zone) = parse_zone("z", "Asia/Tashkent") else {
+            panic!()
+        };
+        let ctx = ShiftContext {
+            employee_id: Some(Uuid::from_u128(9)),
+            clock: BusinessClock::new(zone, 4),
+        };
+        let (a, b) = (Uuid::from_u128(10), Uuid::from_u128(11));
+        let mut d = SalesDelta::default();
+        // 22:00 UTC = 03:00 local on the 2nd: business day of the 1st.
+        d.add(
+            &receipt(
+                ReceiptKind::Sale,
+                "2026-03-01T22:00:00Z",
+                &[(a, "2", 1000, 100), (b, "0.5", 999, 0)],
+                &[(PaymentMethod::Cash, 3000)],
+            ),
+            &ctx,
+        );
+        d.add(
+            &receipt(
+                ReceiptKind::Sale,
+                "2026-03-01T22:30:00Z",
+                &[(a, "1", 1000, 0)],
+                &[(PaymentMethod::Card, 1000)],
+            ),
+            &ctx,
+        );
+        d.add(
+            &receipt(
+                ReceiptKind::Return,
+                "2026-03-01T21:30:00Z",
+                &[(a, "1", 1000, 0)],
+                &[(PaymentMethod::Cash, 1000)],
+            ),
+            &ctx,
+        );
+        let day: NaiveDate = "2026-03-01".parse().unwrap_or_default();
+        let (t, s, reg) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(4));
+        let shift = d.shifts[&(t, Uuid::from_u128(5))];
+        assert_eq!(shift.figures.sales_count, 2);
+        assert_eq!(shift.figures.returns_count, 1);
+        // 2000 + 500 (999 x 0.5 = 499.5 -> 500) + 1000 gross; 100 discount.
+        assert_eq!(shift.figures.gross, 3500);
+        assert_eq!(shift.figures.sales, 3400);
+        assert_eq!(shift.figures.returns, 1000);
+        assert_eq!(shift.change_given, 3000 - 2400);
+        assert_eq!(shift.paid, [3000, 1000, 0, 0]);
+        assert_eq!(shift.refunded, [1000, 0, 0, 0]);
+        assert_eq!(d.hours.len(), 2, "local hours 2 and 3");
+        assert_eq!(d.hours[&(t, s, day, 3, reg)].sales_count, 2);
+        assert_eq!(d.hours[&(t, s, day, 2, reg)].returns_count, 1);
+        assert_eq!(d.employees.len(), 1);
+        let va = d.variants[&(t, s, day, a)];
+        assert_eq!(va.qty_sold, Decimal::from(3));
+        assert_eq!(va.qty_returned, Decimal::ONE);
+        assert_eq!(
+            (va.gross, va.discounts, va.sales, va.returns),
+            (3000, 100, 2900, 1000)
+        );
+        let month: NaiveDate = "2026-03-01".parse().unwrap_or_default();
+        assert_eq!(d.month_variants[&(t, s, month, a)], va);
+        let cash = d.payments[&(t, s, day, "cash", reg)];
+        assert_eq!(
+            (cash.paid, cash.refunded, cash.change_given),
+            (3000, 1000, 600)
+        );
+        assert_eq!(d.payments[&(t, s, day, "card", reg)].paid, 1000);
+    }
+}
