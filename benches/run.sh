@@ -4,7 +4,8 @@
 #   benches/run.sh [options] [-- extra `jowi-bench run` arguments]
 #
 #   --scenarios LIST   comma-separated, in order (default: all:
-#                      static,barcode,list,receipt,mix,ws,pg-insert,connections)
+#                      static,barcode,list,receipt,mix,ws,pg-insert,connections;
+#                      also receipt-webhook: `receipt` with one active webhook subscription)
 #   --duration S       seconds per scenario (default 20)
 #   --connections N    client connections (default 64)
 #   --rate R           constant arrival rate (req/s) instead of the closed loop
@@ -152,7 +153,8 @@ if ((SERVER)); then
   fi
   log "starting the server on $URL (log $SERVER_LOG)"
   env "${redis_env[@]}" DATABASE_URL="$BENCH_DB_URL" JOWI_LISTEN="${URL#http://}" \
-    JOWI_ADMIN_TOKEN="$ADMIN_TOKEN" RUST_LOG=warn "$JOWI" serve >"$SERVER_LOG" 2>&1 &
+    JOWI_ADMIN_TOKEN="$ADMIN_TOKEN" JOWI__LIMITS__ENABLED=false JOWI__WEBHOOKS__ALLOW_PRIVATE_URLS=true \
+    RUST_LOG=warn "$JOWI" serve >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   ready=0
   for _ in $(seq 120); do

@@ -27,6 +27,7 @@ export JOWI_CLUSTER_DIR="$JOWI_ROOT/.local/scale"
 export JOWI_CLUSTER_PORT=18180 JOWI_CLUSTER_BASE_PORT=18180
 # Throughput of the servers, not of the per-token rate limits.
 export JOWI_CLUSTER_NO_LIMITS=1
+export JOWI__LIMITS__ENABLED=false
 [ -x "$JOWI_BIN" ] || die "build first: cargo build --release --bin jowi (or benches/run.sh)"
 
 date_tag=$(date -u +%Y-%m-%d)

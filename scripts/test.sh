@@ -58,4 +58,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --manifest-path benches/loadgen/Cargo.toml --all-targets -- -D warnings
 log "tests"
 cargo nextest run --workspace --no-fail-fast
+log "schemathesis (live server, owner and register tokens)"
+scripts/schemathesis.sh
 log "all tests passed"

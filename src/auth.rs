@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use jowi_actors::auth::Principal;
+use jowi_actors::auth::{Lookup, Principal};
 use jowi_actors::directory::TenantHandle;
 use jowi_actors::Error as DomainError;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
-fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+pub fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -61,8 +61,33 @@ impl FromRequest for Auth {
                         .await?
                         .principal
                 }
-                None => state.auth.authenticate(&token?).await?,
+                None => {
+                    let token = token?;
+                    match state.auth.lookup_cached(&token)? {
+                        Lookup::Known(p) => p,
+                        Lookup::NeedsDatabase(tenant) => {
+                            // Bounded: a spray of made-up tokens must not
+                            // become a spray of database queries.
+                            state.limits.check_lookup(tenant)?;
+                            let found = state.auth.lookup_database(&token, tenant).await;
+                            if matches!(found, Err(DomainError::Unauthorized(_))) {
+                                state.limits.lookup_failed(tenant);
+                            }
+                            found?
+                        }
+                    }
+                }
             };
+            // A back-office session is budgeted like a token (keyed by its user).
+            state.limits.check(&principal, || {
+                state.directory.loaded(principal.tenant_id).map(|t| {
+                    t.catalog
+                        .stores()
+                        .iter()
+                        .map(|s| t.catalog.registers_of(s.id).len())
+                        .sum()
+                })
+            })?;
             let span = tracing::Span::current();
             span.record("tenant_id", tracing::field::display(principal.tenant_id));
             Ok(Auth(principal))
@@ -124,6 +149,25 @@ impl Auth {
         } else {
             Err(ApiError::forbidden(what))
         }
+    }
+}
+
+/// A caller holding the admin token. As an extractor it runs before the
+/// body is read (put it first among a handler's arguments).
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = match req.app_data::<web::Data<AppState>>() {
+            Some(state) => check_admin(req, &state.settings.server.admin_token),
+            None => Err(ApiError::Domain(DomainError::Internal(anyhow::anyhow!(
+                "app state missing"
+            )))),
+        };
+        std::future::ready(checked.map(|()| Admin))
     }
 }
 

@@ -19,6 +19,10 @@ pub enum ApiError {
     /// PATCH without a version.
     VersionRequired,
     RouteNotFound,
+    /// A known path under a method it does not take; holds the `Allow` list.
+    MethodNotAllowed(String),
+    /// A rate limit ran out (429).
+    RateLimited(crate::rate_limit::Throttled),
     /// A cookie-authenticated write without the session's CSRF token (or
     /// from another origin).
     CsrfRejected,
@@ -27,6 +31,12 @@ pub enum ApiError {
         field: &'static str,
         message: String,
     },
+}
+
+impl From<crate::rate_limit::Throttled> for ApiError {
+    fn from(t: crate::rate_limit::Throttled) -> Self {
+        ApiError::RateLimited(t)
+    }
 }
 
 #[derive(Serialize)]
@@ -54,6 +64,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => Code::PayloadTooLarge,
             ApiError::VersionRequired => Code::VersionRequired,
             ApiError::RouteNotFound => Code::RouteNotFound,
+            ApiError::MethodNotAllowed(_) => Code::MethodNotAllowed,
+            ApiError::RateLimited(_) => Code::RateLimited,
             ApiError::CsrfRejected => Code::CsrfRejected,
             ApiError::BadParam { .. } => Code::BadRequest,
         }
@@ -95,6 +107,13 @@ impl fmt::Display for ApiError {
                 "name the version you edited: a \"version\" field or an If-Match header",
             ),
             ApiError::RouteNotFound => f.write_str("no such endpoint"),
+            ApiError::MethodNotAllowed(allow) => write!(f, "this endpoint takes {allow}"),
+            ApiError::RateLimited(t) => write!(
+                f,
+                "the {} rate limit is reached; retry in {} s",
+                t.scope,
+                t.retry_after_s()
+            ),
             ApiError::CsrfRejected => f.write_str(
                 "this write needs the session's X-CSRF-Token header and must come from this site",
             ),
@@ -130,6 +149,16 @@ impl ResponseError for ApiError {
             _ => None,
         };
         let mut resp = HttpResponse::build(status);
+        if let ApiError::MethodNotAllowed(allow) = self {
+            resp.insert_header((header::ALLOW, allow.as_str()));
+        }
+        if let ApiError::RateLimited(t) = self {
+            let wait = t.retry_after_s().to_string();
+            resp.insert_header((header::RETRY_AFTER, wait.as_str()))
+                .insert_header(("RateLimit-Limit", t.limit.to_string()))
+                .insert_header(("RateLimit-Remaining", "0"))
+                .insert_header(("RateLimit-Reset", wait.as_str()));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Retryable: tell the client when.
             resp.insert_header((header::RETRY_AFTER, "1"));

@@ -1,8 +1,9 @@
 //! OpenAPI 3 of every endpoint, generated from the handlers' annotations.
 
+use crate::openapi_errors::{ErrorBody, ErrorDetail, ErrorResponses};
 use crate::routes::{
-    admin, categories, customers, employees, health, manage, products, receipts, reports, retail,
-    shifts, stock, stores, tokens,
+    admin, categories, customers, employees, events, health, manage, products, receipts, reports,
+    retail, shifts, stock, stores, tokens, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -32,8 +33,11 @@ use utoipa::{Modify, OpenApi};
         retail::get_program, retail::put_program, retail::list_store_prices,
         retail::set_store_price, retail::get_cost_price, retail::set_cost_price, retail::customer_points, retail::adjust_points,
         reports::sales, reports::set_business_day,
+        webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
+        webhooks::deliveries, webhooks::redeliver, events::feed,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth, &ErrorResponses),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;

@@ -15,6 +15,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub catalog: CatalogSettings,
     pub sales: SalesSettings,
+    pub limits: LimitSettings,
+    pub webhooks: jowi_actors::webhooks::WebhookSettings,
     pub maintenance: MaintenanceSettings,
     pub memory: MemorySettings,
     pub backoffice: BackofficeSettings,
@@ -53,10 +55,28 @@ impl BackofficeSettings {
     }
 }
 
+/// Rate limits; see `rate_limit` and config/default.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub enabled: bool,
+    pub instances: u32,
+    pub token_rps: u32,
+    pub token_burst: u32,
+    pub register_rps: u32,
+    pub register_burst: u32,
+    pub tenant_base_rps: u32,
+    pub tenant_per_register_rps: u32,
+    pub tenant_burst_s: u32,
+    pub unknown_token_lookups_rps: u32,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: String,
+    /// host:port of a separate listener for /metrics; empty = on `listen`.
+    pub metrics_listen: String,
     pub workers: usize,
     pub max_body_bytes: usize,
     pub admin_token: String,
@@ -155,6 +175,7 @@ impl Settings {
     /// Checks that values make sense; each message names its key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        self.metrics_listen_addr()?;
         self.database
             .url
             .parse::<tokio_postgres_config::Config>()
@@ -210,6 +231,17 @@ impl Settings {
                 "catalog.evict_check_interval_ms",
                 self.catalog.evict_check_interval_ms,
             ),
+            ("limits.instances", self.limits.instances.into()),
+            ("limits.token_rps", self.limits.token_rps.into()),
+            ("limits.token_burst", self.limits.token_burst.into()),
+            ("limits.register_rps", self.limits.register_rps.into()),
+            ("limits.register_burst", self.limits.register_burst.into()),
+            ("limits.tenant_base_rps", self.limits.tenant_base_rps.into()),
+            ("limits.tenant_burst_s", self.limits.tenant_burst_s.into()),
+            (
+                "limits.unknown_token_lookups_rps",
+                self.limits.unknown_token_lookups_rps.into(),
+            ),
             ("backoffice.session_idle_s", self.backoffice.session_idle_s),
             (
                 "backoffice.session_absolute_s",
@@ -225,7 +257,18 @@ impl Settings {
                 return Err(anyhow!("{key} must be greater than 0"));
             }
         }
+        self.webhooks.validate().map_err(|e| anyhow!(e))?;
         Ok(())
+    }
+
+    pub fn metrics_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        let raw = &self.server.metrics_listen;
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse().map(Some).map_err(|e| {
+            anyhow!("server.metrics_listen must be host:port or empty, got {raw:?}: {e}")
+        })
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {

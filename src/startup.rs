@@ -1,7 +1,9 @@
 //! Wiring: settings -> pool, bus, actors -> HTTP server. Used by `jowi
 //! serve` and by the tests (which bind port 0 and get their own state).
 
-use crate::error::{json_error, path_error, query_error, ApiError};
+use crate::error::{json_error, path_error, query_error};
+use crate::fallback::{self, UnknownMethods};
+use crate::rate_limit::RateLimits;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{openapi::ApiDoc, routes, telemetry};
@@ -27,6 +29,8 @@ use utoipa::OpenApi;
 pub struct Application {
     server: Server,
     port: u16,
+    /// Port of the separate metrics listener, when `server.metrics_listen` is set.
+    metrics_port: Option<u16>,
     pub state: web::Data<AppState>,
     writer: Writer,
 }
@@ -91,6 +95,7 @@ impl Application {
                 flush_interval: Duration::from_millis(settings.sales.flush_interval_ms),
                 concurrency: settings.sales.writer_concurrency,
                 queue: settings.sales.writer_queue,
+                max_clock_skew: Duration::from_secs(settings.sales.max_clock_skew_s.max(0) as u64),
                 running_totals: settings.sales.running_totals,
             },
             metrics.clone(),
@@ -117,6 +122,8 @@ impl Application {
                 )?,
             },
         ));
+        let limits = Arc::new(RateLimits::new(settings.limits.clone(), &registry)?);
+        let webhooks = start_webhooks(&settings, &registry)?;
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             db,
@@ -124,6 +131,8 @@ impl Application {
             auth,
             bus,
             metrics,
+            limits,
+            webhooks,
             reads,
             shutdown: Default::default(),
             sessions: Arc::new(jowi_actors::sessions::Sessions::new(
@@ -139,18 +148,48 @@ impl Application {
             partition_metrics,
         );
 
-        let prometheus = PrometheusMetricsBuilder::new("jowi")
-            .registry(registry)
-            .endpoint("/metrics")
+        let unknown_methods = web::Data::new(UnknownMethods::register(&registry)?);
+        // Requests are labelled by route pattern; every path no route
+        // matched shares the one "unmatched" label.
+        let mut prometheus = PrometheusMetricsBuilder::new("jowi")
+            .registry(registry.clone())
+            .mask_unmatched_patterns("unmatched");
+        let metrics_addr = settings.metrics_listen_addr()?;
+        if metrics_addr.is_none() {
+            prometheus = prometheus.endpoint("/metrics");
+        }
+        let prometheus = prometheus
             .build()
             .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
+        let metrics_port = match metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).with_context(|| {
+                    format!(
+                        "binding server.metrics_listen = {}",
+                        settings.server.metrics_listen
+                    )
+                })?;
+                let port = listener.local_addr()?.port();
+                actix_rt::spawn(metrics_server(listener, registry)?);
+                Some(port)
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
-        let server = build_server(listener, state.clone(), prometheus, in_flight, &settings)?;
+        let server = build_server(
+            listener,
+            state.clone(),
+            prometheus,
+            in_flight,
+            unknown_methods,
+            &settings,
+        )?;
         Ok(Self {
             server,
             port,
+            metrics_port,
             state,
             writer,
         })
@@ -158,6 +197,10 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -171,11 +214,24 @@ impl Application {
     }
 }
 
+/// The outbox sequencer and webhook worker, on a pool of their own.
+fn start_webhooks(
+    settings: &Settings,
+    registry: &prometheus::Registry,
+) -> anyhow::Result<jowi_actors::webhooks::WebhookHandle> {
+    let metrics = jowi_actors::webhooks::metrics::WebhookMetrics::register(registry)?;
+    let mut pool = pool_settings(settings);
+    pool.max_size = settings.webhooks.pool_max;
+    let db = Db::new(pg::connect(&pool)?, settings.database.statement_cache);
+    jowi_actors::webhooks::start(db, settings.webhooks.clone(), metrics)
+}
+
 fn build_server(
     listener: TcpListener,
     state: web::Data<AppState>,
     prometheus: PrometheusMetrics,
     in_flight: prometheus::IntGauge,
+    unknown_methods: web::Data<UnknownMethods>,
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let max_body = settings.server.max_body_bytes;
@@ -183,6 +239,7 @@ fn build_server(
         App::new()
             .app_data(state.clone())
             .app_data(crate::ops_metrics::InFlight(in_flight.clone()))
+            .app_data(unknown_methods.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(max_body)
@@ -191,14 +248,13 @@ fn build_server(
             .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()))
             .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
             .wrap(prometheus.clone())
+            .wrap(middleware::from_fn(fallback::refuse_unknown_methods))
             .wrap(middleware::from_fn(telemetry::request_span))
             .wrap(middleware::from_fn(crate::ops_metrics::track_in_flight))
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(routes::configure)
             .configure(crate::web::configure)
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::RouteNotFound)
-            }))
+            .default_service(web::to(fallback::not_routed))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_s)
     // Signals are handled in `crate::shutdown` (WebSockets, the writer).
@@ -209,6 +265,39 @@ fn build_server(
         server = server.workers(settings.server.workers);
     }
     Ok(server.listen(listener)?.run())
+}
+
+/// `/metrics` alone on its own listener (`server.metrics_listen`), so it
+/// need not be reachable from where the API is.
+fn metrics_server(listener: TcpListener, registry: prometheus::Registry) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        let registry = registry.clone();
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let registry = registry.clone();
+                async move {
+                    use prometheus::Encoder;
+                    let mut out = Vec::new();
+                    match prometheus::TextEncoder::new().encode(&registry.gather(), &mut out) {
+                        Ok(()) => HttpResponse::Ok()
+                            .content_type(prometheus::TEXT_FORMAT)
+                            .body(out),
+                        Err(e) => {
+                            tracing::error!(error = %e, "encoding metrics");
+                            HttpResponse::InternalServerError().finish()
+                        }
+                    }
+                }
+            }),
+        )
+    })
+    .workers(1)
+    // Lives as long as the process; shutdown is `crate::shutdown`'s.
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
 }
 
 async fn openapi_json() -> HttpResponse {
@@ -224,6 +313,15 @@ fn spawn_background(state: &web::Data<AppState>, settings: &Settings) {
         loop {
             tick.tick().await;
             st.directory.evict_idle();
+        }
+    });
+
+    let st = state.clone();
+    actix_rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            st.limits.prune();
         }
     });
 

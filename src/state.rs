@@ -17,6 +17,9 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub bus: Arc<dyn Bus>,
     pub metrics: Metrics,
+    pub limits: Arc<crate::rate_limit::RateLimits>,
+    /// Wakes the outbox sequencer after a write.
+    pub webhooks: jowi_actors::webhooks::WebhookHandle,
     /// Reports and receipt history: the replica when healthy, else `db`.
     pub reads: ReadRouter,
     /// Tripped on SIGTERM: live subscriptions close with a reason.

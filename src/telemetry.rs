@@ -11,6 +11,12 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // actix-web-prom warns on every wrong-method request to a path with
+    // parameters (it cannot fill the pattern); those are ordinary 405s.
+    let filter = match "actix_web_prom=error".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let json = std::env::var("JOWI_LOG_JSON").is_ok_and(|v| v == "1");
     // Colour only on a terminal: escapes in a file or pipe garble the log.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());

@@ -109,6 +109,8 @@ async fn start_server(guard: &mut Guard, db_url: &str, admin: &str) -> String {
             .env("JOWI_LISTEN", format!("127.0.0.1:{port}"))
             .env("JOWI_ADMIN_TOKEN", admin)
             .env("JOWI__DATABASE__POOL_MAX", "4")
+            // Load from one token; rate limits are tested in tests/api/limits.rs.
+            .env("JOWI__LIMITS__ENABLED", "false")
             .env_remove("REDIS_URL")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

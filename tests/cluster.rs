@@ -179,6 +179,9 @@ impl Cluster {
             .collect();
         envs.push(("JOWI_CLUSTER_PORT".into(), self.lb_port.to_string()));
         envs.push(("JOWI_CLUSTER_BASE_PORT".into(), self.base_port.to_string()));
+        // The load here comes from a few tokens; the server's own rate
+        // limits are tested in tests/api/limits.rs.
+        envs.push(("JOWI__LIMITS__ENABLED".into(), "false".into()));
         envs
     }
 

@@ -51,6 +51,8 @@ async fn start(db_url: &str, port: u16, admin: &str) -> Server {
         .env("JOWI_ADMIN_TOKEN", admin)
         .env_remove("REDIS_URL")
         .env("RUST_LOG", "warn")
+        // Load from a few tokens; rate limits are tested in tests/api/limits.rs.
+        .env("JOWI__LIMITS__ENABLED", "false")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -75,6 +75,8 @@ async fn sigterm_under_load_drains_and_commits_every_acknowledged_receipt() {
             .env("JOWI_LISTEN", format!("127.0.0.1:{port}"))
             .env("JOWI_ADMIN_TOKEN", &admin)
             .env("JOWI__SERVER__SHUTDOWN_TIMEOUT_S", BOUND_S.to_string())
+            // Load from one token; rate limits are tested in tests/api/limits.rs.
+            .env("JOWI__LIMITS__ENABLED", "false")
             .env_remove("REDIS_URL")
             .env("RUST_LOG", "info")
             .env_remove("NO_COLOR")

@@ -36,6 +36,9 @@ pub struct Authenticator {
     /// that was unknown never becomes valid later: no expiry is needed, and
     /// repeated bad tokens cost no database round trip.
     unknown: DashMap<TokenHash, ()>,
+    /// Revoked token hashes, for long-lived sessions (stock WebSockets)
+    /// authenticated before the revocation: they close when theirs is sent.
+    revoked: tokio::sync::broadcast::Sender<TokenHash>,
 }
 
 pub fn hash_token(raw: &str) -> TokenHash {
@@ -70,26 +73,53 @@ fn token_tenant(raw: &str) -> Option<TenantId> {
     Uuid::try_parse(tenant).ok()
 }
 
+/// The answer of `Authenticator::lookup_cached`.
+pub enum Lookup {
+    Known(Principal),
+    NeedsDatabase(TenantId),
+}
+
+fn unknown_token() -> Error {
+    Error::Unauthorized("the bearer token is unknown or revoked".into())
+}
+
 impl Authenticator {
     pub fn new(db: Db) -> Self {
         Self {
             db,
             cache: DashMap::new(),
             unknown: DashMap::new(),
+            revoked: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
     pub async fn authenticate(&self, raw: &str) -> Result<Principal> {
+        match self.lookup_cached(raw)? {
+            Lookup::Known(p) => Ok(p),
+            Lookup::NeedsDatabase(tenant) => self.lookup_database(raw, tenant).await,
+        }
+    }
+
+    /// What memory knows of `raw`: a principal, or that the database must
+    /// be asked (for the tenant the token claims). Malformed tokens and
+    /// hashes already looked up and not found are refused here.
+    pub fn lookup_cached(&self, raw: &str) -> Result<Lookup> {
         let tenant = token_tenant(raw)
             .ok_or_else(|| Error::Unauthorized("the bearer token is malformed".into()))?;
         let hash = hash_token(raw);
         if let Some(p) = self.cache.get(&hash) {
-            return Ok(p.clone());
+            return Ok(Lookup::Known(p.clone()));
         }
-        let unknown = || Error::Unauthorized("the bearer token is unknown or revoked".into());
         if self.unknown.contains_key(&hash) {
-            return Err(unknown());
+            return Err(unknown_token());
         }
+        Ok(Lookup::NeedsDatabase(tenant))
+    }
+
+    /// Looks `raw` up in the database and caches the answer either way.
+    pub async fn lookup_database(&self, raw: &str, tenant: TenantId) -> Result<Principal> {
+        let hash = hash_token(raw);
+        let unknown = unknown_token;
         let Some((token_id, role, register_id, register_active)) =
             pg::org::find_token(&self.db, tenant, &hash).await?
         else {
@@ -130,9 +160,17 @@ impl Authenticator {
         Ok((id, token))
     }
 
-    /// Drops a revoked token from the cache.
+    /// Drops a revoked token from the cache and tells the sessions it
+    /// opened (here or, through the bus, on another instance).
     pub fn forget(&self, hash: &TokenHash) {
         self.cache.remove(hash);
+        // No receiver (no open session) is fine.
+        let _ = self.revoked.send(*hash);
+    }
+
+    /// Revocations from now on. A receiver that lags must re-authenticate.
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<TokenHash> {
+        self.revoked.subscribe()
     }
 
     /// Issues a token in its own transaction (the owner's `POST /tokens`).

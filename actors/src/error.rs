@@ -41,6 +41,7 @@ codes! {
     WrongPin = ("wrong_pin", 403, "The employee's PIN is wrong; after 5 wrong PINs in a row the employee is locked out for 5 minutes."),
     NotFound = ("not_found", 404, "No such entity in this tenant (another tenant's id answers this too)."),
     RouteNotFound = ("route_not_found", 404, "No such endpoint."),
+    MethodNotAllowed = ("method_not_allowed", 405, "A known path under a method it does not take; `Allow` lists the ones it does."),
     VersionConflict = ("version_conflict", 409, "The edit names a stale version: read the entity again and redo the edit."),
     IdempotencyConflict = ("idempotency_conflict", 409, "This receipt or stock document id was already used with another body."),
     NumberTaken = ("number_taken", 409, "The offline receipt number is already used by another receipt."),
@@ -57,13 +58,15 @@ codes! {
     InsufficientPoints = ("insufficient_points", 409, "The customer's points balance does not cover the points paid or taken."),
     InsufficientStock = ("insufficient_stock", 409, "The store refuses negative stock and an online sale would take a level below zero."),
     CsrfRejected = ("csrf_rejected", 403, "A cookie-authenticated write without the session's CSRF token, or from another origin."),
+    CursorExpired = ("cursor_expired", 410, "The events cursor is older than what retention keeps; the message names the seq to restart from."),
     PayloadTooLarge = ("payload_too_large", 413, "The body is larger than `server.max_body_bytes`."),
     ValidationFailed = ("validation_failed", 422, "Well-formed but breaks a rule; `field` names the field."),
     VersionRequired = ("version_required", 428, "A PATCH must name the version it edits (body `version` or `If-Match`)."),
+    RateLimited = ("rate_limited", 429, "A per-token or per-tenant rate limit ran out; retry after `Retry-After` (see `RateLimit-*`)."),
     TooManyAttempts = ("too_many_attempts", 429, "Too many failed sign-ins or PIN checks: wait `Retry-After` seconds."),
     Internal = ("internal", 500, "A bug or an unexpected failure: logged, details hidden."),
-    Busy = ("busy", 503, "Load shed: a bounded queue is full or the store did not answer in time. Nothing was stored; retry with the same id."),
-    Unavailable = ("unavailable", 503, "A dependency is down or the write failed. Nothing was stored; retry with the same id."),
+    Busy = ("busy", 503, "Load shed: a bounded queue is full, or the store did not answer in time (then the outcome is unknown). Retry with the same id."),
+    Unavailable = ("unavailable", 503, "A dependency is down. For a receipt the outcome is unknown (the commit may have reached the database): retry with the same id."),
 }
 
 #[derive(Debug, Error)]
@@ -91,6 +94,11 @@ pub enum Error {
     #[error("version conflict: you sent version {expected}, the current version is {current}")]
     VersionConflict { expected: i32, current: i32 },
 
+    /// What the request points at existed but is no longer kept (an events
+    /// cursor older than the retention window).
+    #[error("{message}")]
+    Gone { code: Code, message: String },
+
     #[error("{0}")]
     Unauthorized(String),
 
@@ -102,12 +110,12 @@ pub enum Error {
     Denied { code: Code, message: String },
 
     /// Load shedding: a bounded queue is full or an actor did not answer
-    /// in time. Nothing was stored; the client may retry.
+    /// in time (the outcome is then unknown). The client may retry.
     #[error("{0}")]
     Busy(String),
 
-    /// A dependency is down or the write failed. Nothing was stored; the
-    /// client may retry.
+    /// A dependency is down. For a write the outcome may be unknown (the
+    /// COMMIT may have reached the database): retry with the same id.
     #[error("{0}")]
     Unavailable(String),
 
@@ -154,6 +162,10 @@ impl Error {
             Error::TotalsMismatch { server } => Error::TotalsMismatch {
                 server: server.clone(),
             },
+            Error::Gone { code, message } => Error::Gone {
+                code: *code,
+                message: message.clone(),
+            },
             Error::Unauthorized(m) => Error::Unauthorized(m.clone()),
             Error::Forbidden(m) => Error::Forbidden(m.clone()),
             Error::Denied { code, message } => Error::Denied {
@@ -175,6 +187,11 @@ impl Error {
         }
     }
 
+    /// True when the client should retry the same request later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Busy(_) | Error::Unavailable(_))
+    }
+
     /// The code this error is answered with.
     pub fn code(&self) -> Code {
         match self {
@@ -183,6 +200,7 @@ impl Error {
             Error::Conflict { code, .. } => *code,
             Error::VersionConflict { .. } => Code::VersionConflict,
             Error::TotalsMismatch { .. } => Code::TotalsMismatch,
+            Error::Gone { code, .. } => *code,
             Error::Unauthorized(_) => Code::Unauthorized,
             Error::Forbidden(_) => Code::Forbidden,
             Error::Denied { code, .. } => *code,
@@ -223,6 +241,17 @@ impl From<tokio_postgres::Error> for Error {
             {
                 return Error::Unavailable(format!("database unavailable: {}", db.message()));
             }
+            // Class 22 (data exception: a value out of range, a NUL in
+            // text, a bad date) is a client's value that validation let
+            // through: a 422, never a 500. Validation should have caught it;
+            // this is the net under it.
+            if code.code().starts_with("22") {
+                tracing::warn!(sqlstate = code.code(), error = %db.message(), "the database refused a value validation let through");
+                return Error::invalid(
+                    "request",
+                    format!("a value is out of range: {}", db.message()),
+                );
+            }
         }
         Error::Internal(anyhow::Error::new(err))
     }
@@ -251,6 +280,7 @@ mod tests {
             assert!((400..600).contains(&c.status()), "{c:?}");
             assert!(c.meaning().ends_with('.'), "{c:?}");
         }
+        assert!(Error::Busy("x".into()).is_retryable());
         assert_eq!(Error::invalid("f", "m").code(), Code::ValidationFailed);
     }
 }

@@ -46,6 +46,7 @@ pub mod pg;
 pub mod sessions;
 pub mod store;
 pub mod tenant;
+pub mod webhooks;
 pub mod writer;
 
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! directory            (top: spawns actors, routes bus events to them)
-//! store  tenant  writer  auth  maintenance  import  sessions
+//! store  tenant  writer  auth  maintenance  import  sessions  webhooks
 //!                        (actors, the write order, upkeep, back-office services)
 //! pg     bus             (queries and rows; the transport between instances)
 //! domain                 (plain types, rules as pure functions)
@@ -28,6 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("maintenance", &["domain", "error", "metrics", "pg"]),
     ("import", &["domain", "error", "pg"]),
     ("sessions", &["domain", "error", "pg", "auth"]),
+    ("webhooks", &["domain", "error", "pg"]),
     (
         "tenant",
         &["domain", "error", "metrics", "pg", "bus", "auth"],

@@ -1,9 +1,9 @@
 //! Platform administration: creating tenants (with the admin token).
 
-use crate::auth::check_admin;
+use crate::auth::Admin;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpResponse};
 use jowi_actors::domain::parse_name;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,6 +15,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
 }
 
@@ -30,11 +35,12 @@ pub struct CreatedTenant {
     responses((status = 201, body = CreatedTenant), (status = 401), (status = 422)))]
 #[post("/admin/tenants")]
 pub async fn create_tenant(
-    req: HttpRequest,
+    // First: extractors run in order, so a caller without the admin token
+    // never gets the body parsed (nor learns anything from parse errors).
+    _admin: Admin,
     state: web::Data<AppState>,
     body: web::Json<NewTenant>,
 ) -> ApiResult<HttpResponse> {
-    check_admin(&req, &state.settings.server.admin_token)?;
     let name = parse_name("name", &body.name, 200)?;
     let (tenant_id, token) = state.auth.create_tenant(&name).await?;
     Ok(HttpResponse::Created().json(CreatedTenant { tenant_id, token }))

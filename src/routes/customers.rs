@@ -14,14 +14,27 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // PATCH /customers/{id} (versioned, with its customer.updated event)
+    // lives in `manage`.
     cfg.service(create).service(by_phone).service(get_one);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
+    #[schema(pattern = "^\\s*\\+?[0-9 ()-]{5,40}$")]
     pub phone: String,
+    #[schema(
+        min_length = 0,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub email: Option<String>,
 }
 

@@ -25,10 +25,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEmployee {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     /// owner, manager, senior_cashier or cashier.
+    #[schema(pattern = "^(owner|manager|senior_cashier|cashier)$")]
     pub role: String,
     pub store_id: Option<Uuid>,
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
     /// 4-8 digits, stored hashed (argon2); opens shifts.
     pub pin: Option<String>,

@@ -7,6 +7,7 @@ pub mod catalog_io;
 pub mod categories;
 pub mod customers;
 pub mod employees;
+pub mod events;
 pub mod health;
 pub mod manage;
 pub mod products;
@@ -18,6 +19,7 @@ pub mod shifts;
 pub mod stock;
 pub mod stores;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use actix_web::{http::header, web, HttpRequest};
@@ -44,7 +46,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(auth::configure)
             .configure(backoffice::configure)
             .configure(catalog_io::configure)
-            .configure(reports::configure),
+            .configure(reports::configure)
+            .configure(webhooks::configure)
+            .configure(events::configure),
     );
 }
 
@@ -74,7 +78,8 @@ pub fn edited_version(req: &HttpRequest, body: Option<i32>) -> Result<i32, ApiEr
     }
 }
 
-/// Optional text field: trimmed, empty -> None, bounded length.
+/// Optional text field: trimmed, empty -> None, bounded length, no
+/// control characters.
 pub fn optional_text(
     field: &str,
     raw: Option<&str>,
@@ -86,6 +91,9 @@ pub fn optional_text(
             field,
             format!("must be at most {max} characters"),
         ))),
-        Some(s) => Ok(Some(s.to_owned())),
+        Some(s) => {
+            jowi_actors::domain::check_text(field, s)?;
+            Ok(Some(s.to_owned()))
+        }
     }
 }

@@ -27,6 +27,7 @@ pub struct OpenShift {
     pub register_id: Uuid,
     /// Cash in the drawer at opening, minor units.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub opening_cash: i64,
     /// The employee opening the shift; their PIN is checked, and every
     /// receipt of the shift is attributed to them.
@@ -39,6 +40,7 @@ pub struct OpenShift {
 #[serde(deny_unknown_fields)]
 pub struct CloseShift {
     /// Cash counted in the drawer, minor units.
+    #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub counted_cash: i64,
 }
 
@@ -50,8 +52,15 @@ pub struct CashMovement {
     #[serde(default)]
     pub id: Option<Uuid>,
     /// "in" or "out".
+    #[schema(pattern = "^(in|out)$")]
     pub kind: String,
+    #[schema(minimum = 1, maximum = 1000000000000000_i64)]
     pub amount: i64,
+    #[schema(
+        min_length = 0,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub note: Option<String>,
 }
 

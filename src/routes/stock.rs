@@ -14,6 +14,7 @@ use jowi_actors::store::stock::{Resume, Start, StockEvent};
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
+use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct LevelParams {
     pub variant_id: Option<Uuid>,
     /// 1..=10000, default 1000.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 
@@ -136,6 +138,13 @@ pub async fn ws(
     let (response, mut session, mut incoming) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let metrics = state.metrics.clone();
+    // The session ends when its token is revoked (checked again in full
+    // if revocations came too fast to follow). A back-office page signed in
+    // by cookie has no bearer token to revoke.
+    let token = crate::auth::bearer(&req).ok();
+    let token_hash = token.as_deref().map(jowi_actors::auth::hash_token);
+    let authenticator = std::sync::Arc::clone(&state.auth);
+    let mut revocations = authenticator.revocations();
     let shutdown = state.shutdown.clone();
     actix_rt::spawn(async move {
         // Holding the tenant's handle keeps it (and this store's actor)
@@ -165,8 +174,24 @@ pub async fn ws(
             }
         };
         let mut ok = session.text(first).await.is_ok();
+        let mut close_reason = None;
         while ok {
             tokio::select! {
+                revoked = revocations.recv(), if token.is_some() => match revoked {
+                    Ok(hash) if Some(hash) != token_hash => {}
+                    Err(RecvError::Lagged(_))
+                        if authenticator
+                            .authenticate(token.as_deref().unwrap_or_default())
+                            .await
+                            .is_ok() => {}
+                    _ => {
+                        close_reason = Some(actix_ws::CloseReason {
+                            code: actix_ws::CloseCode::Policy,
+                            description: Some("token revoked".into()),
+                        });
+                        break;
+                    }
+                },
                 ev = events.recv() => match ev {
                     Some(StockEvent::Change(c)) => {
                         last_seq = c.seq;
@@ -212,7 +237,7 @@ pub async fn ws(
         // The actor notices the closed channel on its next change.
         drop(events);
         metrics.ws_subscribers.dec();
-        let _ = session.close(None).await;
+        let _ = session.close(close_reason).await;
     });
     Ok(response)
 }

@@ -19,7 +19,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// owner, manager or read_only (register tokens come with their register).
+    #[schema(pattern = "^(owner|manager|read_only)$")]
     pub role: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
 }
 

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub db_url: String,
     pub admin_token: String,
     pub settings: Settings,
+    /// Base URL of the separate metrics listener, when configured.
+    pub metrics_base: Option<String>,
 }
 
 #[allow(dead_code)]
@@ -130,6 +132,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.server.admin_token = format!("admin-{}", Uuid::new_v4());
     settings.redis.url = String::new();
     settings.redis.channel = format!("jowi:test:{}", Uuid::new_v4().simple());
+    // Tests hammer the API from one token; the rate-limit tests turn
+    // limits on with their own budgets.
+    settings.limits.enabled = false;
     configure(&mut settings);
     spawn_with_settings(settings).await
 }
@@ -140,6 +145,7 @@ pub async fn spawn_with_settings(settings: Settings) -> TestApp {
         .await
         .expect("build app");
     let port = app.port();
+    let metrics_base = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     actix_rt::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
@@ -150,6 +156,7 @@ pub async fn spawn_with_settings(settings: Settings) -> TestApp {
         db_url: settings.database.url.clone(),
         admin_token: settings.server.admin_token.clone(),
         settings,
+        metrics_base,
     }
 }
 

@@ -2,22 +2,31 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod receiver;
 
 mod auth;
+mod authz;
 mod backoffice;
 mod bus;
 mod catalog;
+mod edge;
 mod health;
+mod input;
 mod leaks;
+mod limits;
 mod memory;
 mod money;
 mod ops_metrics;
 mod org;
 mod partitions;
 mod pgbouncer;
+mod poison;
 mod replica;
 mod reports;
 mod retail;
 mod sales;
+mod shift_window;
+mod stock_order;
 mod totals_check;
+mod webhooks;
 mod ws;

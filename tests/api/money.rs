@@ -220,6 +220,28 @@ async fn worked_example_sale_replay_and_return() {
         (rr2.body["total"].as_i64(), rr2.body["tax_total"].as_i64()),
         (Some(12_825), Some(2_748 - 1_374))
     );
+    // A third is more than was sold.
+    let ret3 = json!({
+        "id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
+        "kind": "return", "original_receipt_id": got["id"],
+        "items": [{"variant_id": a, "quantity": "1"}],
+        "payments": [{"method": "card", "amount": 1}]
+    });
+    let r3 = app.post("/api/v1/receipts", &s.register_token, ret3).await;
+    assert_eq!(
+        (r3.status, r3.code()),
+        (StatusCode::CONFLICT, "return_exceeds_sale")
+    );
+    // The Z report (the money rules' lines are summed once the shift is
+    // closed, so it is closed first).
+    let close = app
+        .post(
+            &format!("/api/v1/shifts/{}/close", s.shift),
+            &s.register_token,
+            json!({"counted_cash": 0}),
+        )
+        .await;
+    assert_eq!(close.status, StatusCode::OK, "{}", close.body);
     // The Z report nets the money rules: discounts, tax, rounding, points.
     let z = app
         .get(
@@ -244,18 +266,6 @@ async fn worked_example_sale_replay_and_return() {
     );
     assert_eq!(m["taxes"][0]["tax"], 3_766 - 2 * 1_374);
     assert_eq!(z.body["by_method"]["points"]["sales"], 500);
-    // A third is more than was sold.
-    let ret3 = json!({
-        "id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
-        "kind": "return", "original_receipt_id": got["id"],
-        "items": [{"variant_id": a, "quantity": "1"}],
-        "payments": [{"method": "card", "amount": 1}]
-    });
-    let r3 = app.post("/api/v1/receipts", &s.register_token, ret3).await;
-    assert_eq!(
-        (r3.status, r3.code()),
-        (StatusCode::CONFLICT, "return_exceeds_sale")
-    );
 
     // Reports = receipts: taxes and discounts in the items add up to the receipts.
     let db = app.db().await;
@@ -380,6 +390,9 @@ async fn named_discount_limits() {
 async fn negative_stock_policy_refuses_online_only() {
     let app = spawn_app().await;
     let s = shop(&app, 1).await;
+    // The offline sales below are dated back: their shift opened before
+    // them (a receipt must lie within its shift).
+    crate::sales::backdate_shift(&app, &s, "2024-01-01T00:00:00Z").await;
     let r = app
         .patch(
             &format!("/api/v1/stores/{}/settings", s.store),
@@ -516,6 +529,9 @@ async fn concurrent_redemptions_on_two_instances_never_overdraw() {
 async fn rate_changes_store_prices_and_offline_batches() {
     let app = spawn_app().await;
     let s = shop(&app, 1).await;
+    // The offline sales below are dated back: their shift opened before
+    // them (a receipt must lie within its shift).
+    crate::sales::backdate_shift(&app, &s, "2024-01-01T00:00:00Z").await;
     let v = s.variants[0].0.clone();
     let vat = app
         .post(

@@ -104,6 +104,19 @@ async fn setup(app: &TestApp) -> Week {
             employee: employees[store_ix].clone(),
         });
     }
+    // The tests date sales up to a year and more back: the shifts opened
+    // before them (a receipt must lie within its shift).
+    app.db()
+        .await
+        .execute(
+            "UPDATE shifts SET opened_at = now() - interval '800 days' WHERE id = ANY($1)",
+            &[&tills
+                .iter()
+                .map(|t| t.shift.parse::<Uuid>().unwrap())
+                .collect::<Vec<_>>()],
+        )
+        .await
+        .unwrap();
     let mut categories = Vec::new();
     for name in ["Dairy", "Bakery"] {
         let c = app
@@ -264,7 +277,7 @@ async fn post_until_stored(app: &TestApp, w: &Week, bodies: &[Value]) {
                 stored = true;
                 break;
             }
-            assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+            assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{} {b}", r.body);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(stored, "receipt never stored: {b}");
@@ -603,9 +616,19 @@ async fn business_week_reports_equal_receipts() {
     let mut returns = Vec::new();
     for _ in 0..15 {
         let sale = &sales[rng.gen_range(0..sales.len())];
-        if returns
+        // One return per sale, of a variant on one line only (which line
+        // a return takes from is then not in question).
+        let first = &sale["items"][0]["variant_id"];
+        let lines_of_first = sale["items"]
+            .as_array()
+            .unwrap()
             .iter()
-            .any(|r: &Value| r["original_receipt_id"] == sale["id"])
+            .filter(|l| &l["variant_id"] == first)
+            .count();
+        if lines_of_first > 1
+            || returns
+                .iter()
+                .any(|r: &Value| r["original_receipt_id"] == sale["id"])
         {
             continue;
         }

@@ -62,6 +62,22 @@ impl Shop {
     }
 }
 
+/// Moves the shop's shift opening back to `at` (RFC 3339): a shift opened
+/// before the receipts a test dates in the past (a receipt must lie within
+/// its shift).
+pub async fn backdate_shift(app: &TestApp, s: &Shop, at: &str) {
+    let shift: Uuid = s.shift.parse().unwrap();
+    let at: chrono::DateTime<chrono::Utc> = at.parse().unwrap();
+    app.db()
+        .await
+        .execute(
+            "UPDATE shifts SET opened_at = $2 WHERE id = $1",
+            &[&shift, &at],
+        )
+        .await
+        .unwrap();
+}
+
 /// Every (warehouse, variant) level equals the sum of its movements.
 pub async fn assert_stock_matches_ledger(app: &TestApp) {
     assert_stock_equals_ledger(&app.db().await).await;
@@ -378,6 +394,8 @@ async fn returns_cannot_exceed_the_sale() {
 async fn offline_receipts_keep_number_and_time() {
     let app = spawn_app().await;
     let s = shop(&app, 1).await;
+    // The register opened its shift before it went offline.
+    backdate_shift(&app, &s, "2026-11-01T08:00:00Z").await;
     let mut r = s.sale(&[(0, "1")]);
     r["number"] = json!(format!("{}-100", s.register_number));
     r["occurred_at"] = json!("2026-11-01T09:30:00Z");
@@ -547,10 +565,12 @@ async fn bad_receipts_are_rejected_cleanly() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         ),
+        // A register token names only itself (checked before anything
+        // else, so a replay cannot bypass it).
         (
             with("register_id", other_reg["id"].clone()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            StatusCode::FORBIDDEN,
+            "forbidden",
         ),
         (
             with("occurred_at", json!("2999-01-01T00:00:00Z")),
@@ -705,6 +725,7 @@ async fn shift_lifecycle_and_reports() {
 async fn receipts_list_pages() {
     let app = spawn_app().await;
     let s = shop(&app, 1).await;
+    backdate_shift(&app, &s, "2026-11-01T00:00:00Z").await;
     let mut ids = Vec::new();
     for day in 1..=5 {
         let mut r = s.sale(&[(0, "1")]);

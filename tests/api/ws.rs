@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
+pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp, store: &str, token: &str, query: &str) -> Ws {
+pub async fn connect(app: &TestApp, store: &str, token: &str, query: &str) -> Ws {
     let url = format!(
         "{}/api/v1/stores/{store}/stock/ws{query}",
         app.base.replace("http://", "ws://")
@@ -24,7 +24,7 @@ async fn connect(app: &TestApp, store: &str, token: &str, query: &str) -> Ws {
     ws
 }
 
-async fn next_json(ws: &mut Ws) -> Value {
+pub async fn next_json(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await

@@ -304,6 +304,16 @@ async fn world(app: &TestApp) -> World {
         }
     };
     let shift_a = open(&ra, &ta).await;
+    // `history` dates sales of shift A back a week: the shift opened before
+    // them (a receipt must lie within its shift).
+    app.db()
+        .await
+        .execute(
+            "UPDATE shifts SET opened_at = now() - interval '10 days' WHERE id = $1",
+            &[&shift_a.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
     let shift_b = open(&rb, &tb).await;
     let mut w = World {
         owner: t.token.clone(),

@@ -8,8 +8,10 @@
 //! 1. An id already stored: same body -> `Replay`, other body -> `IdConflict`.
 //! 2. An id earlier in this batch: same body -> `InFlight` (retry: the
 //!    first copy is being written), other body -> `IdConflict`.
-//! 3. The shift must exist, belong to the receipt's register, and not have
-//!    closed before the receipt happened.
+//! 3. The shift must exist, belong to the receipt's register, and the
+//!    receipt must have happened within it: not before it opened (less the
+//!    allowed clock skew) and not after it closed — so a closed shift's Z
+//!    report never changes.
 //! 4. A client number must be unused (in PostgreSQL and earlier in the batch).
 //! 5. A return may not exceed what is left to return on its sale, counting
 //!    the returns accepted earlier in this batch; and what was returned
@@ -50,6 +52,7 @@ impl Posted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShiftFacts {
     pub register_id: RegisterId,
+    pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
 }
 
@@ -65,6 +68,9 @@ pub struct Facts {
     /// Per sale named by a return of the batch: quantity per variant left
     /// to return. Absent: no such sale in this tenant.
     pub returnable: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
+    /// How far a receipt's clock may run behind its shift's opening (the
+    /// configured `sales.max_clock_skew_s`; set by the writer, not read).
+    pub clock_skew: chrono::Duration,
     /// Per sale named by a return of the batch: quantity sold per variant.
     pub sold: HashMap<(TenantId, Uuid), HashMap<VariantId, Decimal>>,
     /// Points balance of every existing customer the batch moves points
@@ -95,6 +101,8 @@ pub enum Rejection {
     NoSuchShift,
     ShiftOfAnotherRegister,
     ShiftClosed,
+    /// `occurred_at` lies before its shift opened (beyond the clock skew).
+    BeforeShiftOpened,
     NumberTaken(String),
     NoSuchSale,
     ReturnExceedsSale {
@@ -128,6 +136,10 @@ impl From<Rejection> for Error {
             Rejection::ShiftClosed => {
                 Error::conflict(Code::ShiftClosed, "the shift is closed; open a new one")
             }
+            Rejection::BeforeShiftOpened => Error::invalid(
+                "occurred_at",
+                "is before its shift opened; a receipt belongs to the shift it happened in",
+            ),
             Rejection::NumberTaken(n) => Error::conflict(
                 Code::NumberTaken,
                 format!("receipt number {n} is already used by another receipt"),
@@ -300,6 +312,9 @@ fn check(
             closed_at: Some(closed),
             ..
         }) if r.occurred_at > *closed => return reject(Rejection::ShiftClosed),
+        Some(s) if r.occurred_at < s.opened_at - facts.clock_skew => {
+            return reject(Rejection::BeforeShiftOpened)
+        }
         Some(_) => {}
     }
     let number = client_number(r).map(|n| (r.tenant_id, n));

@@ -7,6 +7,7 @@
 pub mod business_day;
 pub mod catalog;
 pub mod commit;
+pub mod events;
 pub mod import;
 mod money;
 pub mod money_rules;
@@ -17,10 +18,14 @@ pub mod receipt;
 pub mod receipt_money;
 pub mod stock;
 pub mod store_settings;
+mod text;
+mod time;
 pub mod totals;
 
-pub use money::Money;
-pub use quantity::{JsonDecimal, Quantity};
+pub use money::{Money, MAX_AMOUNT};
+pub use quantity::{decimal_input_schema, JsonDecimal, Quantity};
+pub use text::check_text;
+pub use time::check_timestamp;
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -92,9 +97,10 @@ pub fn parse_barcode(field: &str, raw: &str) -> Result<String> {
     }
 }
 
-/// A human name: trimmed, 1..=max characters.
+/// A human name: trimmed, 1..=max characters, no control characters.
 pub fn parse_name(field: &str, raw: &str, max: usize) -> Result<String> {
     let trimmed = raw.trim();
+    check_text(field, trimmed)?;
     if trimmed.is_empty() || trimmed.chars().count() > max {
         return Err(Error::invalid(
             field,

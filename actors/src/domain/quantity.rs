@@ -96,6 +96,21 @@ impl<'de> Deserialize<'de> for JsonDecimal {
     }
 }
 
+/// The OpenAPI form of a `JsonDecimal` as the server reads it: a JSON
+/// number or a string holding a decimal.
+pub fn decimal_input_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*[-+]?[0-9]+(\.[0-9]+)?\s*$")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .description(Some("a decimal: a JSON number or a string (\"1.250\")"))
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,7 @@ pub struct ReceiptRequest {
     pub original_receipt_id: Option<Uuid>,
     /// Offline receipts: the number the register gave, `{register number}-{seq}`.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]+-[0-9]+$", max_length = 32)]
     pub number: Option<String>,
     /// Offline receipts: when the sale happened (client clock).
     #[serde(default)]
@@ -89,8 +90,10 @@ pub struct ReceiptRequest {
     /// Loyalty: the customer's phone in any spelling (instead of customer_id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_phone: Option<String>,
+    #[schema(min_items = 1, max_items = 500)]
     pub items: Vec<ItemRequest>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub payments: Vec<PaymentRequest>,
     /// A discount on the whole receipt, spread over the lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,13 +108,15 @@ pub struct ReceiptRequest {
 pub struct ItemRequest {
     pub variant_id: Uuid,
     /// Number or decimal string, at most 3 decimals (weighed goods).
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::domain::decimal_input_schema)]
     pub quantity: JsonDecimal,
     /// Unit price in minor units; defaults to the catalog price.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub price: Option<i64>,
     /// Line discount in minor units.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub discount: i64,
     /// Line discount as basis points of the line (10% = 1000), instead of `discount`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +131,7 @@ pub struct ItemRequest {
 pub struct PaymentRequest {
     pub method: PaymentMethod,
     /// Minor units, > 0.
+    #[schema(minimum = 1, maximum = 1000000000000000_i64)]
     pub amount: i64,
 }
 

@@ -27,6 +27,11 @@ pub struct LevelUpdate {
     pub quantity: Decimal,
     /// What this commit changed it by.
     pub delta: Decimal,
+    /// The level's version after this commit (bumped by every upsert of
+    /// the row): commit order, so an older level never overwrites a newer
+    /// one when two commits' answers arrive swapped.
+    #[serde(default)]
+    pub version: i64,
 }
 
 /// One (warehouse, variant) level as the API shows it.
@@ -108,7 +113,7 @@ pub struct PostedDocument {
 pub struct DocumentLine {
     pub variant_id: Uuid,
     /// > 0; for an inventory count, the counted quantity (>= 0).
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::decimal_input_schema)]
     pub quantity: JsonDecimal,
     /// Receiving only: cost of one unit in minor units; moves the
     /// warehouse's moving average cost of the variant.
@@ -126,6 +131,7 @@ pub struct NewDocument {
     pub warehouse_id: Uuid,
     /// Transfers: the receiving warehouse.
     pub to_warehouse_id: Option<Uuid>,
+    #[schema(min_items = 1, max_items = 1000)]
     pub lines: Vec<DocumentLine>,
 }
 

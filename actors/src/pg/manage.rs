@@ -6,7 +6,7 @@
 use super::org::{Customer, Employee};
 use super::{Db, Tx};
 use crate::domain::catalog::Register;
-use crate::domain::{new_id, StoreId, TenantId};
+use crate::domain::{events, new_id, StoreId, TenantId};
 use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -323,6 +323,8 @@ pub async fn customer_view_by(
         .ok_or(Error::not_found("customer"))
 }
 
+/// A versioned edit of a customer; its `customer.updated` event (the
+/// customer as the API answers it) commits with it.
 pub async fn update_customer(
     db: &Db,
     tenant: TenantId,
@@ -332,23 +334,56 @@ pub async fn update_customer(
     phone: Option<&str>,
     email: Option<Option<&str>>,
 ) -> Result<CustomerView> {
-    let rows = db
-        .query(
+    let mut client = db.client().await?;
+    let tx = db.begin(&mut client).await?;
+    let stmt = tx
+        .prepare(
             "UPDATE customers SET name = COALESCE($4, name), phone = COALESCE($5, phone), \
                email = CASE WHEN $6 THEN $7 ELSE email END, version = version + 1, updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 AND version = $3 RETURNING id",
-            &[&tenant, &id, &expected, &name, &phone, &email.is_some(), &email.flatten()],
+        )
+        .await?;
+    let rows = tx
+        .query(
+            &stmt,
+            &[
+                &tenant,
+                &id,
+                &expected,
+                &name,
+                &phone,
+                &email.is_some(),
+                &email.flatten(),
+            ],
         )
         .await
-        .map_err(duplicate_phone)?;
+        .map_err(|e| duplicate_phone(e.into()))?;
     if rows.is_empty() {
+        drop(tx);
         let current = customer_view_by(db, tenant, Some(id), None).await?;
         return Err(Error::VersionConflict {
             expected,
             current: current.version,
         });
     }
-    customer_view_by(db, tenant, Some(id), None).await
+    let view = customer_view_on(&tx, tenant, id).await?;
+    super::outbox::append(&tx, tenant, events::CUSTOMER_UPDATED, &view).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// The customer `id` as seen inside `tx` (for the event written with it).
+async fn customer_view_on(tx: &Tx<'_>, tenant: TenantId, id: Uuid) -> Result<CustomerView> {
+    let stmt = tx
+        .prepare(&format!(
+            "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.tenant_id = $1 AND c.id = $2"
+        ))
+        .await?;
+    tx.query_opt(&stmt, &[&tenant, &id])
+        .await?
+        .as_ref()
+        .map(customer_view)
+        .ok_or(Error::not_found("customer"))
 }
 
 /// Customers whose name (case-insensitive) or E.164 phone starts with
@@ -384,6 +419,7 @@ pub async fn search_customers(
         .collect())
 }
 
+/// Adds a customer; its `customer.created` event commits with it.
 pub async fn insert_customer(
     db: &Db,
     tenant: TenantId,
@@ -392,13 +428,20 @@ pub async fn insert_customer(
     email: Option<&str>,
 ) -> Result<CustomerView> {
     let id = new_id();
-    db.query(
-        "INSERT INTO customers (tenant_id, id, name, phone, email) VALUES ($1, $2, $3, $4, $5)",
-        &[&tenant, &id, &name, &phone, &email],
-    )
-    .await
-    .map_err(duplicate_phone)?;
-    customer_view_by(db, tenant, Some(id), None).await
+    let mut client = db.client().await?;
+    let tx = db.begin(&mut client).await?;
+    let stmt = tx
+        .prepare(
+            "INSERT INTO customers (tenant_id, id, name, phone, email) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await?;
+    tx.execute(&stmt, &[&tenant, &id, &name, &phone, &email])
+        .await
+        .map_err(|e| duplicate_phone(e.into()))?;
+    let view = customer_view_on(&tx, tenant, id).await?;
+    super::outbox::append(&tx, tenant, events::CUSTOMER_CREATED, &view).await?;
+    tx.commit().await?;
+    Ok(view)
 }
 
 // Receipts by number, tokens -----------------------------------------------------
@@ -465,15 +508,17 @@ pub async fn cash_movement(
             .as_bytes(),
     )
     .to_vec();
-    // The shift's running totals move in the same statement, only when the
-    // movement is new (a replay inserts nothing and adds nothing).
+    // The shift's running totals move with the insert (not with a replay:
+    // ON CONFLICT DO NOTHING returns no row, so nothing is added twice).
     let rows = db
         .query(
             &format!(
-                "WITH moved AS (INSERT INTO cash_movements (tenant_id, id, shift_id, kind, amount, note, body_hash) \
+                "WITH moved AS (INSERT INTO cash_movements \
+                   (tenant_id, id, shift_id, kind, amount, note, body_hash) \
                  SELECT $1, $2, s.id, $4, $5, $6, $7 FROM shifts s \
                  WHERE s.tenant_id = $1 AND s.id = $3 AND s.closed_at IS NULL \
-                 ON CONFLICT (tenant_id, id) DO NOTHING RETURNING tenant_id, id, shift_id, kind, amount), \
+                 ON CONFLICT (tenant_id, id) DO NOTHING \
+                 RETURNING tenant_id, id, shift_id, kind, amount), \
                  totals AS ({}) SELECT id FROM moved",
                 super::totals::SQL_CASH_MOVEMENT_TOTALS
             ),

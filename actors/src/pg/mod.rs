@@ -8,6 +8,7 @@ pub mod demo;
 pub mod import;
 pub mod manage;
 pub mod org;
+pub mod outbox;
 pub mod partitions;
 pub mod pins;
 pub mod receipts;
@@ -19,6 +20,7 @@ pub mod stock;
 pub mod timing;
 pub mod totals;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::{Error, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -2,7 +2,7 @@
 
 use super::{Db, Tx};
 use crate::domain::catalog::{Register, Store};
-use crate::domain::{new_id, Role, StoreId, TenantId};
+use crate::domain::{events, new_id, Role, StoreId, TenantId};
 use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -256,6 +256,7 @@ fn customer_row(r: &tokio_postgres::Row) -> Customer {
     }
 }
 
+/// Adds a customer and its `customer.created` event in one transaction.
 pub async fn insert_customer(
     db: &Db,
     tenant: TenantId,
@@ -264,25 +265,32 @@ pub async fn insert_customer(
     email: Option<&str>,
 ) -> Result<Customer> {
     let id = new_id();
-    let rows = db
-        .query(
+    let mut client = db.client().await?;
+    let tx = db.begin(&mut client).await?;
+    let stmt = tx
+        .prepare(
             "INSERT INTO customers (tenant_id, id, name, phone, email) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id, name, phone, email, created_at",
-            &[&tenant, &id, &name, &phone, &email],
         )
+        .await?;
+    let row = tx
+        .query_one(&stmt, &[&tenant, &id, &name, &phone, &email])
         .await
-        .map_err(|e| match e {
-            Error::Internal(ref inner) => match inner.downcast_ref::<tokio_postgres::Error>() {
-                Some(pg) if constraint(pg) == Some("customers_tenant_id_phone_key") => {
-                    Error::conflict(Code::DuplicatePhone, "a customer with this phone already exists")
-                }
-                _ => e,
-            },
-            other => other,
-        })?;
-    rows.first()
-        .map(customer_row)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("insert returned no row")))
+        .map_err(duplicate_phone)?;
+    let customer = customer_row(&row);
+    super::outbox::append(&tx, tenant, events::CUSTOMER_CREATED, &customer).await?;
+    tx.commit().await?;
+    Ok(customer)
+}
+
+fn duplicate_phone(e: tokio_postgres::Error) -> Error {
+    if constraint(&e) == Some("customers_tenant_id_phone_key") {
+        return Error::conflict(
+            Code::DuplicatePhone,
+            "a customer with this phone already exists",
+        );
+    }
+    e.into()
 }
 
 pub async fn get_customer(db: &Db, tenant: TenantId, id: Uuid) -> Result<Customer> {

@@ -153,16 +153,26 @@ pub struct ReceiptSummary {
 
 /// One page of a store's receipts, newest first, keyset-paged by
 /// (occurred_at, id); the time bounds let PostgreSQL prune partitions.
+/// Which receipts of a store a listing asks for.
+#[derive(Debug, Clone)]
+pub struct ReceiptFilter {
+    pub store: Uuid,
+    /// Only this register's (register tokens see their own only).
+    pub register: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Keyset cursor: (occurred_at, id) of the last row seen.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: i64,
+}
+
 pub async fn list_receipts(
     db: &Db,
     tenant: Uuid,
-    store: Uuid,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
+    f: &ReceiptFilter,
 ) -> Result<Vec<ReceiptSummary>> {
-    let (cur_t, cur_id) = match after {
+    let (store, register, from, to, limit) = (f.store, f.register, f.from, f.to, f.limit);
+    let (cur_t, cur_id) = match f.after {
         Some((t, id)) => (Some(t), Some(id)),
         None => (None, None),
     };
@@ -174,8 +184,9 @@ pub async fn list_receipts(
                AND ($3::timestamptz IS NULL OR r.occurred_at >= $3) \
                AND ($4::timestamptz IS NULL OR r.occurred_at < $4) \
                AND ($5::timestamptz IS NULL OR (r.occurred_at, r.id) < ($5, $6::uuid)) \
+               AND ($8::uuid IS NULL OR r.register_id = $8) \
              ORDER BY r.occurred_at DESC, r.id DESC LIMIT $7",
-            &[&tenant, &store, &from, &to, &cur_t, &cur_id, &limit],
+            &[&tenant, &store, &from, &to, &cur_t, &cur_id, &limit, &register],
         )
         .await?;
     Ok(rows

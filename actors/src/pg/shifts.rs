@@ -1,7 +1,7 @@
 //! Cashier shifts: open (one per register, enforced by a unique index),
 //! cash in/out, X report (running totals) and Z report (on close).
 
-use super::Db;
+use super::{Db, Tx};
 use crate::error::{constraint, Code, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -103,18 +103,25 @@ pub async fn get(db: &Db, tenant: Uuid, id: Uuid) -> Result<Shift> {
 
 /// Closes an open shift. Waits for receipt batches holding the shift (they
 /// take it FOR SHARE), so the Z report sees every receipt acknowledged.
+/// The `shift.closed` event, with the Z totals, commits with the close.
 pub async fn close(db: &Db, tenant: Uuid, id: Uuid, counted_cash: i64) -> Result<Shift> {
     let sql = format!(
         "UPDATE shifts SET closed_at = now(), counted_cash = $3 WHERE tenant_id = $1 AND id = $2 \
          AND closed_at IS NULL RETURNING {SHIFT_COLS}"
     );
-    match db
-        .query(&sql, &[&tenant, &id, &counted_cash])
-        .await?
-        .first()
-    {
-        Some(r) => Ok(shift_row(r)),
+    let mut client = db.client().await?;
+    let tx = db.begin(&mut client).await?;
+    let row = tx.query_opt(&sql, &[&tenant, &id, &counted_cash]).await?;
+    match row {
+        Some(r) => {
+            let shift = shift_row(&r);
+            let z = report_in(&tx, tenant, id).await?;
+            super::outbox::append(&tx, tenant, crate::domain::events::SHIFT_CLOSED, &z).await?;
+            tx.commit().await?;
+            Ok(shift)
+        }
         None => {
+            drop(tx);
             get(db, tenant, id).await?;
             Err(Error::conflict(
                 Code::ShiftClosed,
@@ -211,18 +218,18 @@ pub struct ShiftTax {
 }
 
 /// The money rules' totals of a shift, sales minus returns.
-async fn shift_money(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftMoney> {
+async fn shift_money(tx: &Tx<'_>, tenant: Uuid, id: Uuid) -> Result<ShiftMoney> {
     let mut m = ShiftMoney::default();
-    let rows = db
-        .query(
+    let stmt = tx
+        .prepare(
             "SELECT COALESCE(sum(CASE WHEN kind = 'sale' THEN discount_total ELSE -discount_total END), 0)::int8, \
                 COALESCE(sum(CASE WHEN kind = 'sale' THEN tax_total ELSE -tax_total END), 0)::int8, \
                 COALESCE(sum(CASE WHEN kind = 'sale' THEN rounding ELSE -rounding END), 0)::int8, \
                 COALESCE(sum(points_earned), 0)::int8, COALESCE(sum(points_redeemed), 0)::int8 \
              FROM receipts WHERE tenant_id = $1 AND shift_id = $2",
-            &[&tenant, &id],
         )
         .await?;
+    let rows = tx.query(&stmt, &[&tenant, &id]).await?;
     if let Some(r) = rows.first() {
         m.discount_total = r.get(0);
         m.tax_total = r.get(1);
@@ -230,8 +237,8 @@ async fn shift_money(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftMoney> {
         m.points_earned = r.get(3);
         m.points_redeemed = r.get(4);
     }
-    for r in db
-        .query(
+    let stmt = tx
+        .prepare(
             "SELECT i.tax_rate_id, \
                 sum(CASE WHEN r.kind = 'sale' THEN 1 ELSE -1 END * \
                     CASE WHEN i.tax_included THEN i.total ELSE i.total - i.tax END)::int8, \
@@ -240,10 +247,9 @@ async fn shift_money(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftMoney> {
                AND i.occurred_at = r.occurred_at \
              WHERE r.tenant_id = $1 AND r.shift_id = $2 AND i.tax_rate_id IS NOT NULL \
              GROUP BY i.tax_rate_id ORDER BY i.tax_rate_id",
-            &[&tenant, &id],
         )
-        .await?
-    {
+        .await?;
+    for r in tx.query(&stmt, &[&tenant, &id]).await? {
         m.taxes.push(ShiftTax {
             tax_rate_id: r.get(0),
             taxable: r.get(1),
@@ -270,7 +276,20 @@ const SQL_REPORT: &str = "SELECT s.id, s.store_id, s.register_id, s.opened_at, s
      WHERE s.tenant_id = $1 AND s.id = $2";
 
 pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
-    let rows = db.query(SQL_REPORT, &[&tenant, &id]).await?;
+    // One short read-only transaction (statements prepared as the pool
+    // says: fresh per transaction behind a transaction-mode PgBouncer).
+    let mut client = db.client().await?;
+    let tx = db.begin(&mut client).await?;
+    let report = report_in(&tx, tenant, id).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The X or Z report of shift `id`, read in `tx` (the closing transaction
+/// for the Z report of the `shift.closed` event).
+async fn report_in(tx: &Tx<'_>, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
+    let stmt = tx.prepare(SQL_REPORT).await?;
+    let rows = tx.query(&stmt, &[&tenant, &id]).await?;
     let r = rows.first().ok_or(Error::not_found("shift"))?;
     let t = super::totals::ShiftTotals {
         sales_count: r.get(8),
@@ -288,7 +307,7 @@ pub async fn report(db: &Db, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
     let mut report = report_from_totals(shift_row(r), &t, r.get(25));
     // The money rules' lines (tax per rate, rounding, points) are still
     // summed from the shift's receipts: not yet in the running totals.
-    report.money = Some(shift_money(db, tenant, id).await?);
+    report.money = Some(shift_money(tx, tenant, id).await?);
     Ok(report)
 }
 

@@ -11,21 +11,22 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
+/// A store's levels with their versions (see `LevelUpdate::version`).
 pub async fn load_levels(
     db: &Db,
     tenant: Uuid,
     warehouses: &[Uuid],
-) -> Result<HashMap<(Uuid, Uuid), Decimal>> {
+) -> Result<HashMap<(Uuid, Uuid), (Decimal, i64)>> {
     let rows = db
         .query(
-            "SELECT warehouse_id, variant_id, quantity, avg_cost FROM stock_levels \
+            "SELECT warehouse_id, variant_id, quantity, version FROM stock_levels \
              WHERE tenant_id = $1 AND warehouse_id = ANY($2)",
             &[&tenant, &warehouses],
         )
         .await?;
     Ok(rows
         .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
         .collect())
 }
 
@@ -179,6 +180,7 @@ pub async fn post_document(
         super::retail::apply_receiving_costs(&tx, tenant, doc.warehouse_id, &doc.costs).await?;
     }
     let levels = apply_deltas(&tx, tenant, doc.id, &deltas, store_of).await?;
+    super::outbox::append_stock_changes(&tx, tenant, &levels, doc.kind.as_str(), doc.id).await?;
     tx.commit().await?;
     let movements = deltas
         .iter()
@@ -222,12 +224,13 @@ async fn apply_deltas(
         .await?;
     tx.execute(&stmt, &[&tenant, &document, &w, &v, &d, &c])
         .await?;
-    let stmt = tx.prepare("INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at) \
-             SELECT $1, u.w, u.v, u.d, now() FROM UNNEST($2::uuid[], $3::uuid[], $4::numeric[]) AS u(w, v, d) \
+    let stmt = tx.prepare("INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at, version) \
+             SELECT $1, u.w, u.v, u.d, now(), 1 FROM UNNEST($2::uuid[], $3::uuid[], $4::numeric[]) AS u(w, v, d) \
              ORDER BY 2, 3 \
              ON CONFLICT (tenant_id, warehouse_id, variant_id) \
-             DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now() \
-             RETURNING warehouse_id, variant_id, quantity",
+             DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now(), \
+               version = stock_levels.version + 1 \
+             RETURNING warehouse_id, variant_id, quantity, version",
         )
         .await?;
     let rows = tx.query(&stmt, &[&tenant, &w, &v, &d]).await?;
@@ -242,6 +245,7 @@ async fn apply_deltas(
                 variant_id: key.1,
                 quantity: r.get(2),
                 delta: deltas.get(&key)?.0,
+                version: r.get(3),
             })
         })
         .collect())

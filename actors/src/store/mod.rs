@@ -144,9 +144,14 @@ impl StoreActor {
     /// Applies committed levels and tells subscribers and other instances.
     fn apply_levels(&mut self, levels: Vec<LevelUpdate>, cause: &str, publish: bool) {
         for l in &levels {
-            let dropped = self
-                .book
-                .set(l.warehouse_id, l.variant_id, l.quantity, l.delta, cause);
+            let dropped = self.book.set(
+                l.warehouse_id,
+                l.variant_id,
+                l.quantity,
+                l.delta,
+                l.version,
+                cause,
+            );
             if dropped > 0 {
                 self.metrics.ws_subscribers.sub(dropped as i64);
             }

@@ -62,7 +62,8 @@ struct Subscriber {
 pub struct StockBook {
     /// Random per book: names this sequence of `seq` numbers.
     epoch: u32,
-    levels: HashMap<(Uuid, Uuid), Decimal>,
+    /// Quantity and version (commit order) per (warehouse, variant).
+    levels: HashMap<(Uuid, Uuid), (Decimal, i64)>,
     seq: u64,
     /// Shared with the memory budget's evictor, which may empty it (a
     /// resume then gets a snapshot instead of the missed changes).
@@ -77,7 +78,7 @@ pub struct StockBook {
 const CHANGE_BYTES: usize = std::mem::size_of::<StockChange>() + 16;
 
 impl StockBook {
-    pub fn new(levels: HashMap<(Uuid, Uuid), Decimal>, replay_cap: usize) -> Self {
+    pub fn new(levels: HashMap<(Uuid, Uuid), (Decimal, i64)>, replay_cap: usize) -> Self {
         Self {
             epoch: rand::random(),
             levels,
@@ -122,7 +123,7 @@ impl StockBook {
     pub fn quantity(&self, warehouse: Uuid, variant: Uuid) -> Decimal {
         self.levels
             .get(&(warehouse, variant))
-            .copied()
+            .map(|(q, _)| *q)
             .unwrap_or_default()
     }
 
@@ -135,7 +136,7 @@ impl StockBook {
             .levels
             .iter()
             .filter(|((_, v), _)| variant.is_none_or(|x| x == *v))
-            .map(|((w, v), q)| Level {
+            .map(|((w, v), (q, _))| Level {
                 warehouse_id: *w,
                 variant_id: *v,
                 quantity: *q,
@@ -148,18 +149,26 @@ impl StockBook {
         out
     }
 
-    /// Sets a level to what the database says; broadcasts if it changed.
-    /// Answers how many subscribers were dropped for being slow.
+    /// Sets a level to what the database says at `version`; broadcasts if
+    /// it changed. A version not newer than the one held is an older
+    /// commit's answer arriving late: ignored. Answers how many subscribers
+    /// were dropped for being slow.
     pub fn set(
         &mut self,
         warehouse: Uuid,
         variant: Uuid,
         quantity: Decimal,
         delta: Decimal,
+        version: i64,
         cause: &str,
     ) -> usize {
-        let old = self.levels.insert((warehouse, variant), quantity);
-        if old == Some(quantity) {
+        let key = (warehouse, variant);
+        let old = self.levels.get(&key).copied();
+        if old.is_some_and(|(_, v)| v >= version) {
+            return 0;
+        }
+        self.levels.insert(key, (quantity, version));
+        if old.map(|(q, _)| q) == Some(quantity) {
             return 0;
         }
         self.seq += 1;
@@ -256,11 +265,11 @@ mod tests {
         let (_, _slow, lagged) = book.subscribe(None, 1);
         let (w, v) = (Uuid::now_v7(), Uuid::now_v7());
         assert_eq!(
-            book.set(w, v, Decimal::from(5), Decimal::from(5), "receiving"),
+            book.set(w, v, Decimal::from(5), Decimal::from(5), 1, "receiving"),
             0
         );
         assert_eq!(
-            book.set(w, v, Decimal::from(4), Decimal::NEGATIVE_ONE, "sale"),
+            book.set(w, v, Decimal::from(4), Decimal::NEGATIVE_ONE, 2, "sale"),
             1
         );
         assert!(lagged.load(Ordering::SeqCst));
@@ -273,7 +282,7 @@ mod tests {
         let mut book = StockBook::new(HashMap::new(), 2);
         let (w, v) = (Uuid::now_v7(), Uuid::now_v7());
         for q in 1..=3 {
-            book.set(w, v, Decimal::from(q), Decimal::ONE, "receiving");
+            book.set(w, v, Decimal::from(q), Decimal::ONE, q, "receiving");
         }
         let epoch = book.epoch();
         let at = |seq| Some(Resume { epoch, seq });
@@ -295,5 +304,27 @@ mod tests {
             book.subscribe(other, 10).0,
             Start::Snapshot { .. }
         ));
+    }
+
+    /// Two commits' answers arriving swapped: the older level (lower
+    /// version) is ignored, so a sale never shows as raising a level.
+    #[test]
+    fn older_level_never_overwrites_a_newer_one() {
+        let mut book = StockBook::new(HashMap::new(), 100);
+        let (_, mut sub, _) = book.subscribe(None, 10);
+        let (w, v) = (Uuid::now_v7(), Uuid::now_v7());
+        // Commit 2 (version 2: 8) reaches the actor before commit 1 (9).
+        book.set(w, v, Decimal::from(8), Decimal::NEGATIVE_ONE, 2, "sale");
+        book.set(w, v, Decimal::from(9), Decimal::NEGATIVE_ONE, 1, "sale");
+        assert_eq!(book.levels(None)[0].quantity, Decimal::from(8));
+        assert_eq!(book.seq, 1);
+        assert!(
+            matches!(sub.try_recv(), Ok(StockEvent::Change(c)) if c.quantity == Decimal::from(8))
+        );
+        assert!(sub.try_recv().is_err());
+        // A snapshot's version counts too.
+        let mut book = StockBook::new(HashMap::from([((w, v), (Decimal::from(3), 7))]), 10);
+        book.set(w, v, Decimal::from(4), Decimal::ONE, 6, "return");
+        assert_eq!(book.levels(None)[0].quantity, Decimal::from(3));
     }
 }

@@ -15,7 +15,7 @@ pub mod retail;
 use crate::auth::Authenticator;
 use crate::bus::{Bus, BusEvent, Entity};
 use crate::domain::catalog::{Category, Product, Register, Store, VariantInput};
-use crate::domain::{new_id, Role, TenantId};
+use crate::domain::{events, new_id, Role, TenantId};
 use crate::error::{Code, Error, Result};
 use crate::pg::{self, Db, Tx};
 use actix::prelude::*;
@@ -298,7 +298,9 @@ impl TenantCore {
                 &msg.variants,
             )
             .await?;
-            fetch_product(tx, self.tenant, id).await
+            let product = fetch_product(tx, self.tenant, id).await?;
+            pg::outbox::append(tx, self.tenant, events::PRODUCT_CREATED, &product).await?;
+            Ok(product)
         })
         .await
     }
@@ -323,7 +325,9 @@ impl TenantCore {
                 },
             )
             .await?;
-            fetch_product(tx, self.tenant, msg.id).await
+            let product = fetch_product(tx, self.tenant, msg.id).await?;
+            pg::outbox::append(tx, self.tenant, events::PRODUCT_UPDATED, &product).await?;
+            Ok(product)
         })
         .await
     }
@@ -343,6 +347,9 @@ impl TenantCore {
         }
         self.write(async |tx| {
             pg::catalog::delete_product(tx, self.tenant, msg.id).await?;
+            let gone =
+                serde_json::json!({"id": msg.id, "version": current.version + 1, "deleted": true});
+            pg::outbox::append(tx, self.tenant, events::PRODUCT_DELETED, &gone).await?;
             Ok(Removed(Entity::Product, msg.id))
         })
         .await

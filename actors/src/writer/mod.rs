@@ -2,8 +2,10 @@
 //! collector closes a batch at `batch_max` receipts or `flush_interval`
 //! after its first one, and up to `concurrency` batches commit at once (the
 //! next batch gathers while the previous one commits). Each receipt's reply
-//! is sent only after its batch's COMMIT — or its failure, in which case
-//! every receipt of that batch is told to retry and nothing was written.
+//! is sent only after its batch's COMMIT — or its failure. A batch the
+//! database refuses is split until the offending receipt fails alone (see
+//! `settle`); when the database is unavailable every receipt of the batch
+//! is told the outcome is unknown: retry with the same id.
 //!
 //! One batch, start to COMMIT (`commit` below): read the facts
 //! (`pg::commit`, one round trip) -> decide every receipt
@@ -31,6 +33,8 @@ pub struct WriterSettings {
     pub concurrency: usize,
     /// Receipts waiting for a batch before submitters get "busy".
     pub queue: usize,
+    /// How far a receipt may be dated before its shift opened.
+    pub max_clock_skew: Duration,
     /// Write the report totals in each commit (off only to measure what
     /// they cost; reports are then stale until `jowi reports rebuild`).
     pub running_totals: bool,
@@ -127,66 +131,116 @@ async fn collect(
         let db = db.clone();
         let metrics = metrics.clone();
         let pending = Arc::clone(&pending);
+        let skew = chrono::Duration::from_std(settings.max_clock_skew).unwrap_or_default();
         let totals = settings.running_totals;
         tokio::spawn(async move {
             let n = jobs.len();
-            flush(&db, &metrics, jobs, totals).await;
+            flush(&db, &metrics, skew, totals, jobs).await;
             pending.fetch_sub(n, Ordering::SeqCst);
             drop(permit);
         });
     }
 }
 
-async fn flush(db: &Db, metrics: &Metrics, jobs: Vec<Job>, totals: bool) {
+async fn flush(db: &Db, metrics: &Metrics, skew: chrono::Duration, totals: bool, jobs: Vec<Job>) {
     let (receipts, replies): (Vec<PreparedReceipt>, Vec<_>) =
         jobs.into_iter().map(|j| (j.receipt, j.reply)).unzip();
     metrics.writer_batch_receipts.observe(receipts.len() as f64);
-    let started = Instant::now();
-    let tenants = batch_tenants(&receipts);
-    let mut result = db
-        .timed(
-            "receipts.commit_batch",
-            &tenants,
-            commit(db, &receipts, totals),
-        )
-        .await;
-    // Another instance took a number or id between our read and our write:
-    // run the batch again, the read now sees it.
-    if matches!(result, Err(CommitError::Raced)) {
-        result = db
+    settle(db, metrics, skew, totals, receipts, replies).await;
+}
+
+type Reply = oneshot::Sender<Result<Committed>>;
+
+/// Commits `receipts` and answers each. One bad receipt fails alone: when
+/// the batch fails for a reason other than the database being unavailable
+/// (a value PostgreSQL refuses that validation let through), the batch is
+/// split in halves and each committed on its own, down to the offender,
+/// which gets a non-retryable 422; its batch-mates (other tenants' too)
+/// commit. Costs at most 2·log2(n) extra commits per offender.
+fn settle<'a>(
+    db: &'a Db,
+    metrics: &'a Metrics,
+    skew: chrono::Duration,
+    totals: bool,
+    mut receipts: Vec<PreparedReceipt>,
+    mut replies: Vec<Reply>,
+) -> futures::future::BoxFuture<'a, ()> {
+    Box::pin(async move {
+        let started = Instant::now();
+        let tenants = batch_tenants(&receipts);
+        let mut result = db
             .timed(
                 "receipts.commit_batch",
                 &tenants,
-                commit(db, &receipts, totals),
+                commit(db, skew, &receipts, totals),
             )
             .await;
-    }
-    metrics
-        .writer_commit_seconds
-        .observe(started.elapsed().as_secs_f64());
-    match result {
-        Ok(batch) => {
-            for ((posted, reply), receipt) in batch.posted.into_iter().zip(replies).zip(&receipts) {
-                let levels = batch
-                    .levels
-                    .iter()
-                    .filter(|l| l.tenant_id == receipt.tenant_id && l.store_id == receipt.store_id)
-                    .cloned()
-                    .collect();
-                let _ = reply.send(Ok(Committed { posted, levels }));
-            }
+        // Another instance took a number or id between our read and our write:
+        // run the batch again, the read now sees it.
+        if matches!(result, Err(CommitError::Raced)) {
+            result = db
+                .timed(
+                    "receipts.commit_batch",
+                    &tenants,
+                    commit(db, skew, &receipts, totals),
+                )
+                .await;
         }
-        Err(e) => {
+        metrics
+            .writer_commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let refused = match &result {
+            Err(CommitError::Failed(e)) if !e.is_retryable() => Some(e.to_string()),
+            _ => None,
+        };
+        if let Some(why) = refused {
             metrics.writer_failures.inc();
-            tracing::warn!(receipts = receipts.len(), error = %e, "group commit failed; batch rolled back");
-            for reply in replies {
-                let _ = reply.send(Err(Error::Unavailable(
-                    "the receipt could not be stored (nothing was written); retry with the same id"
-                        .into(),
+            if receipts.len() > 1 {
+                tracing::warn!(receipts = receipts.len(), error = %why, "batch refused by the database; isolating the offender");
+                let back = receipts.split_off(receipts.len() / 2);
+                let back_replies = replies.split_off(replies.len() / 2);
+                settle(db, metrics, skew, totals, receipts, replies).await;
+                settle(db, metrics, skew, totals, back, back_replies).await;
+            } else if let (Some(r), Some(reply)) = (receipts.first(), replies.pop()) {
+                tracing::warn!(tenant_id = %r.tenant_id, receipt_id = %r.id, error = %why, "the database refused a receipt");
+                let _ = reply.send(Err(Error::invalid(
+                    "receipt",
+                    "the database refused this receipt (a value outside what it stores); it was not stored and will not be on retry",
                 )));
             }
+            return;
         }
-    }
+        match result {
+            Ok(batch) => {
+                for ((posted, reply), receipt) in
+                    batch.posted.into_iter().zip(replies).zip(&receipts)
+                {
+                    let levels = batch
+                        .levels
+                        .iter()
+                        .filter(|l| {
+                            l.tenant_id == receipt.tenant_id && l.store_id == receipt.store_id
+                        })
+                        .cloned()
+                        .collect();
+                    let _ = reply.send(Ok(Committed { posted, levels }));
+                }
+            }
+            Err(e) => {
+                metrics.writer_failures.inc();
+                tracing::warn!(receipts = receipts.len(), error = %e, "group commit failed");
+                for reply in replies {
+                    // The COMMIT may have reached the database before the
+                    // connection broke: the client cannot know, only a retry
+                    // with the same id tells (it replays if it was stored).
+                    let _ = reply.send(Err(Error::Unavailable(
+                        "the database is unavailable; the outcome is unknown — retry with the same id"
+                            .into(),
+                    )));
+                }
+            }
+        }
+    })
 }
 
 /// What a batch's commit answers.
@@ -201,6 +255,7 @@ struct BatchCommitted {
 /// transaction is rolled back and nothing of the batch is stored.
 async fn commit(
     db: &Db,
+    skew: chrono::Duration,
     batch: &[PreparedReceipt],
     totals: bool,
 ) -> Result<BatchCommitted, CommitError> {
@@ -208,7 +263,8 @@ async fn commit(
     tx.running_totals = totals;
     let result = async {
         let now = micros(Utc::now());
-        let facts = tx.begin_and_read(batch).await?;
+        let mut facts = tx.begin_and_read(batch).await?;
+        facts.clock_skew = skew;
         let decisions = decide(batch, &facts);
         // Inside the transaction: behind a transaction-mode PgBouncer the
         // connection is only ours until COMMIT.

@@ -77,6 +77,8 @@ pub enum ScenarioName {
     Receipt,
     /// `receipt` with taxes, discounts, cash rounding and points.
     ReceiptRich,
+    /// `receipt` with active webhook subscriptions (`--webhook-subscriptions`).
+    ReceiptWebhook,
     Mix,
     Ws,
     PgInsert,
@@ -92,6 +94,7 @@ impl ScenarioName {
             ScenarioName::List => "list",
             ScenarioName::Receipt => "receipt",
             ScenarioName::ReceiptRich => "receipt-rich",
+            ScenarioName::ReceiptWebhook => "receipt-webhook",
             ScenarioName::Mix => "mix",
             ScenarioName::Ws => "ws",
             ScenarioName::PgInsert => "pg-insert",
@@ -162,6 +165,10 @@ pub struct RunArgs {
     /// receipt numbering does.
     #[arg(long)]
     pub pg_register_seq: bool,
+    /// `receipt-webhook`: active webhook subscriptions during the load, one
+    /// per tenant for the first N tenants (the comparison is 1).
+    #[arg(long, default_value_t = 1)]
+    pub webhook_subscriptions: usize,
     /// PID of the server process, for its RSS.
     #[arg(long, env = "BENCH_SERVER_PID")]
     pub server_pid: Option<u32>,

@@ -301,6 +301,20 @@ impl Report {
             },
             None => missing(w),
         });
+        let w = "receipt throughput with webhooks within 10% of without (same run)";
+        out.push(match (self.find("receipt"), self.find("receipt-webhook")) {
+            (Some(plain), Some(hooked)) if plain.per_s > 0.0 => Target {
+                what: w.to_owned(),
+                measured: format!(
+                    "{} vs {} receipts/s ({:+.1}%)",
+                    thousands(hooked.per_s),
+                    thousands(plain.per_s),
+                    (hooked.per_s / plain.per_s - 1.0) * 100.0
+                ),
+                verdict: verdict(hooked.per_s >= plain.per_s * 0.9),
+            },
+            _ => missing(w),
+        });
         let w = "≤ 20 PostgreSQL connections with 1,000 client connections";
         out.push(match self.find("connections") {
             Some(r) => {

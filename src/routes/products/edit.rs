@@ -15,6 +15,11 @@ use uuid::Uuid;
 pub struct ProductPatch {
     /// The version you edited (or send If-Match). Stale -> 409.
     pub version: Option<i32>,
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: Option<String>,
     /// null moves the product out of any category.
     #[serde(default, deserialize_with = "double_option")]

@@ -13,6 +13,7 @@ pub struct ChangesParams {
     /// Cursor from the previous answer; 0 (default) starts from the beginning.
     pub since: Option<i64>,
     /// 1..=1000, default 500.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

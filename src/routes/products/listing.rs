@@ -13,11 +13,13 @@ pub const MAX_LIMIT: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<Uuid>,
     pub category_id: Option<Uuid>,
     /// Name prefix, case-insensitive.
+    #[param(max_length = 100)]
     pub q: Option<String>,
 }
 
@@ -36,7 +38,10 @@ pub async fn list(tenant: Tenant, params: web::Query<ListParams>) -> ApiResult<H
         Some(q) if q.chars().count() > 100 => {
             return Err(Error::invalid("q", "at most 100 characters").into())
         }
-        Some(q) => Some(q.to_lowercase()),
+        Some(q) => {
+            jowi_actors::domain::check_text("q", q)?;
+            Some(q.to_lowercase())
+        }
     };
     let page = tenant.catalog.list(&ListQuery {
         limit,

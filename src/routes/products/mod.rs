@@ -18,7 +18,7 @@ pub use new::*;
 
 use actix_web::web;
 use jowi_actors::domain::catalog::VariantInput;
-use jowi_actors::domain::{parse_barcode, Money};
+use jowi_actors::domain::{check_text, parse_barcode, Money};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -43,9 +43,16 @@ const MAX_VARIANTS: usize = 100;
 pub struct VariantBody {
     /// Only in PATCH, to edit an existing variant.
     pub id: Option<Uuid>,
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub barcode: String,
     /// Price in minor units (integer).
+    #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub price: i64,
+    #[schema(
+        min_length = 0,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub sku: Option<String>,
 }
 
@@ -77,7 +84,10 @@ pub(crate) fn parse_variants(
                         "at most 64 characters",
                     ))
                 }
-                Some(s) => Some(s.to_owned()),
+                Some(s) => {
+                    check_text(&format!("variants[{i}].sku"), s)?;
+                    Some(s.to_owned())
+                }
             };
             Ok(VariantInput {
                 id: v.id,

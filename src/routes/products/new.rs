@@ -12,8 +12,14 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     pub category_id: Option<Uuid>,
+    #[schema(min_items = 1, max_items = 100)]
     pub variants: Vec<VariantBody>,
 }
 

@@ -86,6 +86,7 @@ fn open_shift() -> Facts {
         (T, SHIFT),
         ShiftFacts {
             register_id: REG,
+            opened_at: at(-3600),
             closed_at: None,
         },
     );
@@ -168,6 +169,7 @@ fn shift_must_exist_belong_to_the_register_and_be_open_when_sold() {
         (T, SHIFT),
         ShiftFacts {
             register_id: REG,
+            opened_at: at(-3600),
             closed_at: Some(at(10)),
         },
     );
@@ -353,6 +355,7 @@ fn facts_for(stored: &[(u8, u8)], taken: &[u8], left: (u8, u8)) -> Facts {
             (T, shift),
             ShiftFacts {
                 register_id: reg,
+                opened_at: at(-3600),
                 closed_at: None,
             },
         );

@@ -19,13 +19,13 @@ use uuid::Uuid;
 
 const SQL_KEYS: &str = "SELECT k.tenant_id, k.id, k.body_hash FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id";
-/// With each shift: its employee and its store's business clock (for the
-/// running totals). The store row is held FOR SHARE too, so a change of the
-/// store's clock waits for batches that read the old one
-/// (`pg::totals::set_store_clock`).
+/// With each shift: its opening (for the shift window check), its employee
+/// and its store's business clock (for the running totals). The store row is
+/// held FOR SHARE too, so a change of the store's clock waits for batches
+/// that read the old one (`pg::totals::set_store_clock`).
 const SQL_SHIFTS: &str = "SELECT s.tenant_id, s.id, s.register_id, s.closed_at, s.employee_id, \
         COALESCE(st.time_zone, tn.time_zone), \
-        COALESCE(st.business_day_start_hour, tn.business_day_start_hour) \
+        COALESCE(st.business_day_start_hour, tn.business_day_start_hour), s.opened_at \
      FROM shifts s \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON s.tenant_id = u.t AND s.id = u.id \
      JOIN stores st ON st.tenant_id = s.tenant_id AND st.id = s.store_id \
@@ -172,6 +172,7 @@ impl BatchTx {
                 (row.get(0), row.get(1)),
                 ShiftFacts {
                     register_id: row.get(2),
+                    opened_at: row.get(7),
                     closed_at: row.get(3),
                 },
             );

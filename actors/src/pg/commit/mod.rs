@@ -14,8 +14,8 @@
 //! two batches never deadlock.
 //!
 //! # Adding derived data (the extension point)
-//! Data derived from receipts (stock today; running totals, loyalty
-//! points, outbox events next) commits in the same transaction as its
+//! Data derived from receipts (stock, loyalty points, running totals,
+//! outbox events) commits in the same transaction as its
 //! receipts. Each kind is a `BatchWriter` in its own module beside
 //! `stock.rs`: it builds its column arrays from the accepted receipts
 //! (`push`), gives its statements with those arrays as parameters
@@ -28,6 +28,7 @@
 mod facts;
 pub mod loyalty;
 mod numbering;
+pub mod outbox;
 pub mod pipeline;
 pub mod receipts;
 pub mod stock;
@@ -42,6 +43,7 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use loyalty::LoyaltyWriter;
 use numbering::{NumberWriter, Numbers};
+use outbox::OutboxWriter;
 use pipeline::Sql;
 use receipts::{stored_number, ReceiptTables};
 use stock::StockWriter;
@@ -143,6 +145,7 @@ impl BatchTx {
         let mut stock = StockWriter::new(now, lines);
         let mut loyalty = LoyaltyWriter::new(now);
         let mut totals = TotalsWriter::default();
+        let mut events = OutboxWriter::new(now, accepted.len());
         for (r, n) in &accepted {
             let sold_by = facts.sold_by.get(&(r.tenant_id, r.shift_id));
             receipts.push_sold_by(r, stored_number(r, n), sold_by.and_then(|c| c.employee_id));
@@ -151,14 +154,17 @@ impl BatchTx {
             if let (Some(ctx), true) = (sold_by, self.running_totals) {
                 totals.push(r, ctx);
             }
+            events.push(r, stored_number(r, n));
         }
         stock.seal();
         loyalty.seal();
         totals.seal();
+        events.seal();
         let numbering = NumberWriter::new(batch, decisions);
         // Pipeline order: receipt tables, derived data, then the numbering
         // (register locks last).
-        let writers: [&dyn BatchWriter; 5] = [&receipts, &stock, &loyalty, &totals, &numbering];
+        let writers: [&dyn BatchWriter; 6] =
+            [&receipts, &stock, &loyalty, &totals, &events, &numbering];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();
         let counts: Vec<usize> = per_writer.iter().map(Vec::len).collect();
         let statements: Vec<Sql<'_>> = per_writer.into_iter().flatten().collect();

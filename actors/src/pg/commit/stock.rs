@@ -18,13 +18,14 @@ const SQL_MOVEMENTS: &str = "INSERT INTO stock_movements (tenant_id, created_at,
      SELECT u.t, $7::timestamptz, u.w, u.v, u.d, u.c, u.doc \
      FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::text[], $6::uuid[]) AS u(t, w, v, d, c, doc)";
 /// One upsert for all levels of the batch, in key order (lock order);
-/// answers the new quantities.
-const SQL_LEVELS: &str = "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at) \
-     SELECT u.t, u.w, u.v, u.d, now() FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[]) \
+/// answers the new quantities with their versions (commit order).
+const SQL_LEVELS: &str = "INSERT INTO stock_levels (tenant_id, warehouse_id, variant_id, quantity, updated_at, version) \
+     SELECT u.t, u.w, u.v, u.d, now(), 1 FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[]) \
        AS u(t, w, v, d) ORDER BY 1, 2, 3 \
      ON CONFLICT (tenant_id, warehouse_id, variant_id) \
-     DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now() \
-     RETURNING tenant_id, warehouse_id, variant_id, quantity";
+     DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now(), \
+       version = stock_levels.version + 1 \
+     RETURNING tenant_id, warehouse_id, variant_id, quantity, version";
 
 /// Key of one stock level: (tenant, warehouse, variant). Ordered, so the
 /// upsert locks rows in the same order in every transaction.
@@ -134,6 +135,7 @@ impl BatchWriter for StockWriter {
                 variant_id: key.2,
                 quantity: row.get(3),
                 delta: *delta,
+                version: row.get(4),
             })
         }));
     }

@@ -9,6 +9,7 @@ mod pg_insert;
 mod receipt;
 mod receipt_rich;
 mod reports;
+mod webhook;
 mod ws;
 
 use crate::cli::{RunArgs, ScenarioName};
@@ -203,6 +204,7 @@ pub async fn run(ctx: &Ctx, name: ScenarioName) -> anyhow::Result<ScenarioResult
             r.notes.push(mix::DESCRIPTION.to_owned());
             r
         }
+        ScenarioName::ReceiptWebhook => webhook::run(ctx).await?,
         ScenarioName::Ws => ws::run(ctx).await?,
         ScenarioName::PgInsert => pg_insert::run(ctx).await?,
         ScenarioName::Connections => connections::run(ctx).await?,
