@@ -18,7 +18,15 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub webhooks: jowi_actors::webhooks::WebhookSettings,
     pub maintenance: MaintenanceSettings,
+    pub memory: MemorySettings,
     pub backoffice: BackofficeSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySettings {
+    pub budget_bytes: usize,
+    pub receipt_ttl_s: u64,
 }
 
 /// Sign-in and sessions of the back-office web app (see `[backoffice]`).
@@ -210,6 +218,7 @@ impl Settings {
             ),
             ("sales.ws_replay_events", self.sales.ws_replay_events as u64),
             ("sales.ws_queue_events", self.sales.ws_queue_events as u64),
+            ("memory.budget_bytes", self.memory.budget_bytes as u64),
             (
                 "maintenance.partition_interval_ms",
                 self.maintenance.partition_interval_ms,

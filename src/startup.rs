@@ -15,6 +15,7 @@ use jowi_actors::auth::Authenticator;
 use jowi_actors::bus::{redis_bus::RedisBus, Bus, InProcessBus};
 use jowi_actors::directory::{Directory, SalesWiring};
 use jowi_actors::maintenance::partitions::{self, PartitionMetrics, PartitionSettings};
+use jowi_actors::memory::MemoryBudget;
 use jowi_actors::metrics::Metrics;
 use jowi_actors::pg::timing::StatementTimer;
 use jowi_actors::pg::{self, Db, PoolSettings};
@@ -114,6 +115,11 @@ impl Application {
                     mailbox_capacity: settings.sales.store_mailbox_capacity,
                 }),
                 replay_events: settings.sales.ws_replay_events,
+                budget: MemoryBudget::new(
+                    settings.memory.budget_bytes,
+                    Duration::from_secs(settings.memory.receipt_ttl_s),
+                    Some(&registry),
+                )?,
             },
         ));
         let limits = Arc::new(RateLimits::new(settings.limits.clone(), &registry)?);

@@ -18,8 +18,11 @@ pub fn init() {
         Err(_) => filter,
     };
     let json = std::env::var("JOWI_LOG_JSON").is_ok_and(|v| v == "1");
+    // Colour only on a terminal: escapes in a file or pipe garble the log.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_target(false);
     // try_init: tests call this once per app.
     let _ = if json {

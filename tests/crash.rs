@@ -26,6 +26,15 @@ struct Server {
     base: String,
 }
 
+/// Kills the server if the test fails before it does (a failed assertion
+/// used to leave it running).
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -49,6 +58,9 @@ async fn start(db_url: &str, port: u16, admin: &str) -> Server {
         .spawn()
         .expect("start jowi");
     let base = format!("http://127.0.0.1:{port}");
+    // Guarded before the wait: a server that never gets ready is killed too.
+    let server = Server { child, base };
+    let base = server.base.clone();
     let http = reqwest::Client::new();
     let ready = helpers::eventually(Duration::from_secs(20), || async {
         http.get(format!("{base}/api/v1/health/ready"))
@@ -58,7 +70,7 @@ async fn start(db_url: &str, port: u16, admin: &str) -> Server {
     })
     .await;
     assert!(ready, "server did not become ready");
-    Server { child, base }
+    server
 }
 
 async fn post(

@@ -64,6 +64,10 @@ async fn sigterm_under_load_drains_and_commits_every_acknowledged_receipt() {
     let db_url = helpers::fresh_database().await;
     let admin = format!("admin-{}", Uuid::new_v4());
     let port = free_port();
+    // Logs go to a file: they must carry no colour escapes (only a
+    // terminal gets colour).
+    let log_path = std::env::temp_dir().join(format!("jowi-shutdown-{}.log", Uuid::new_v4()));
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_jowi"))
             .arg("serve")
@@ -74,8 +78,9 @@ async fn sigterm_under_load_drains_and_commits_every_acknowledged_receipt() {
             // Load from one token; rate limits are tested in tests/api/limits.rs.
             .env("JOWI__LIMITS__ENABLED", "false")
             .env_remove("REDIS_URL")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR")
+            .stdout(log)
             .stderr(Stdio::null())
             .spawn()
             .expect("start jowi"),
@@ -224,6 +229,14 @@ async fn sigterm_under_load_drains_and_commits_every_acknowledged_receipt() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "exit status {status}");
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    assert!(logged.contains("jowi serving"), "no log lines: {logged}");
+    assert!(
+        !logged.contains('\u{1b}'),
+        "ANSI escapes in a log file: {:?}",
+        logged.lines().next()
+    );
     stop.store(true, Ordering::SeqCst);
     for w in workers {
         w.await.unwrap();

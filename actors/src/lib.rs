@@ -8,7 +8,7 @@
 //! maintenance import sessions   upkeep and back-office services beside them
 //! pg     bus                     queries and rows; transport between instances
 //! domain                         plain types, rules as pure functions
-//! error  metrics                 leaves
+//! error  metrics  memory         leaves
 //! ```
 //! One receipt, top to bottom: `store::StoreActor` (idempotency fast path,
 //! `domain::receipt::prepare`) -> `writer` (group commit) ->
@@ -29,8 +29,9 @@
 //! queue (`sales.writer_queue`, then 503), batch size and window, the
 //! database pool (`database.pool_max`), subscriber queues
 //! (`sales.ws_queue_events`) and replay windows, bus queues (8,192 out,
-//! 4,096 in), the token cache (100,000), recent receipt ids per store
-//! (50,000).
+//! 4,096 in), the token cache (100,000). Recent receipts, loaded catalogs
+//! and replay buffers share one instance-wide byte budget
+//! (`memory.budget_bytes`, `memory`), least recently used out first.
 
 pub mod auth;
 pub mod bus;
@@ -39,6 +40,7 @@ pub mod domain;
 pub mod error;
 pub mod import;
 pub mod maintenance;
+pub mod memory;
 pub mod metrics;
 pub mod pg;
 pub mod sessions;

@@ -6,7 +6,7 @@
 //!                        (actors, the write order, upkeep, back-office services)
 //! pg     bus             (queries and rows; the transport between instances)
 //! domain                 (plain types, rules as pure functions)
-//! error  metrics         (leaves)
+//! error  metrics  memory (leaves)
 //! ```
 //!
 //! It reads the module sources and fails naming the file and the import
@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("metrics", &[]),
+    ("memory", &[]),
     ("domain", &["error"]),
     ("bus", &["domain", "error", "metrics"]),
     ("pg", &["domain", "error"]),
@@ -35,13 +36,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "store",
         &[
-            "domain", "error", "metrics", "pg", "bus", "writer", "tenant",
+            "domain", "error", "metrics", "memory", "pg", "bus", "writer", "tenant",
         ],
     ),
     (
         "directory",
         &[
-            "domain", "error", "metrics", "pg", "bus", "auth", "writer", "tenant", "store",
+            "domain", "error", "metrics", "memory", "pg", "bus", "auth", "writer", "tenant",
+            "store",
         ],
     ),
 ];

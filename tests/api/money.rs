@@ -662,3 +662,96 @@ async fn rate_changes_store_prices_and_offline_batches() {
     assert_eq!(again.body["results"][0]["receipt"], results[0]["receipt"]);
     assert_stock_matches_ledger(&app).await;
 }
+
+/// A replay answered from memory is rebuilt from the request and today's
+/// rules; when the rules changed since (here the points earned), the
+/// rebuilt receipt would differ from the stored one in a money field, so
+/// the stored receipt (from PostgreSQL) is the answer, not the rebuild.
+#[actix_web::test]
+async fn replay_after_a_rule_change_answers_the_stored_money() {
+    let app = spawn_app().await;
+    let s = shop(&app, 0).await;
+    let (a, b, _customer) = retail_shop(&app, &s).await;
+    let mut sale = example(&s, &a, &b);
+    // No register totals: the server's figures are taken as they come.
+    sale.as_object_mut().unwrap().remove("totals");
+    let r = app
+        .post("/api/v1/receipts", &s.register_token, sale.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["points_earned"], 34);
+    let program = app
+        .send(
+            Method::PUT,
+            "/api/v1/loyalty/program",
+            Some(&s.owner),
+            Some(&json!({"version": 1, "active": true,
+            "earn_points": 2, "earn_per_amount": 1000, "point_value": 100, "expiry_days": null})),
+        )
+        .await;
+    assert_eq!(program.status, StatusCode::OK, "{}", program.body);
+    let again = app
+        .post("/api/v1/receipts", &s.register_token, sale.clone())
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body, r.body);
+}
+
+/// A replay of a sale that took the last unit, under "refuse negative
+/// stock": the stock it used is gone, yet the replay is answered as the
+/// stored receipt, both from this instance's memory and from a fresh
+/// instance that never saw it (idempotency before the stock rule).
+#[actix_web::test]
+async fn replay_of_a_sale_that_emptied_the_stock_is_answered() {
+    let app = spawn_app().await;
+    let s = shop(&app, 1).await;
+    let r = app
+        .patch(
+            &format!("/api/v1/stores/{}/settings", s.store),
+            &s.owner,
+            json!({"version": 1, "negative_stock": "refuse"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .post("/api/v1/stock/movements", &s.owner, json!({"id": Uuid::new_v4(), "kind": "receiving",
+            "warehouse_id": s.warehouse, "lines": [{"variant_id": s.variants[0].0, "quantity": "1"}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let sale = s.sale(&[(0, "1")]);
+    // The received unit reaches the store actor shortly after the commit;
+    // until then the sale is refused and nothing is stored.
+    let first = std::cell::RefCell::new(None);
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || async {
+            let r = app
+                .post("/api/v1/receipts", &s.register_token, sale.clone())
+                .await;
+            let ok = r.status == StatusCode::CREATED;
+            if ok {
+                *first.borrow_mut() = Some(r.body);
+            }
+            ok
+        })
+        .await
+    );
+    let first = first.into_inner().unwrap();
+    // Stock is now 0: a new sale of the same unit is refused ...
+    let r = app
+        .post("/api/v1/receipts", &s.register_token, s.sale(&[(0, "1")]))
+        .await;
+    assert_eq!(r.code(), "insufficient_stock", "{}", r.body);
+    // ... the replay is not.
+    let again = app
+        .post("/api/v1/receipts", &s.register_token, sale.clone())
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body, first);
+    let second = spawn_with_settings(app.settings.clone()).await;
+    let again = second
+        .post("/api/v1/receipts", &s.register_token, sale.clone())
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body, first);
+    assert_stock_matches_ledger(&app).await;
+}

@@ -16,8 +16,40 @@ struct Bouncer {
     dir: std::path::PathBuf,
 }
 
+impl Bouncer {
+    /// PgBouncer's own pid (the child may be `runuser`, which does not pass
+    /// a SIGKILL on: killing only the child orphaned pgbouncer).
+    fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.join("pgbouncer.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Stops pgbouncer itself, also when the test fails.
 impl Drop for Bouncer {
     fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            for signal in ["-TERM", "-KILL"] {
+                let _ = Command::new("kill")
+                    .args([signal, &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+                let deadline = std::time::Instant::now() + Duration::from_secs(3);
+                while alive(pid) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if !alive(pid) {
+                    break;
+                }
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -94,7 +126,7 @@ fn start_bouncer() -> (Bouncer, u16) {
 /// Receipts, shifts, catalog writes and replays all work through PgBouncer.
 #[actix_web::test]
 async fn receipt_path_through_pgbouncer() {
-    let (_bouncer, port) = start_bouncer();
+    let (bouncer, port) = start_bouncer();
     let direct = fresh_database().await;
     let db_name = direct.rsplit('/').next().unwrap().to_owned();
     let via = format!("postgres://postgres@127.0.0.1:{port}/{db_name}");
@@ -142,4 +174,9 @@ async fn receipt_path_through_pgbouncer() {
         .await;
     assert_eq!(report.body["receipts"], 120);
     assert_stock_matches_ledger(&app).await;
+    // The guard stops pgbouncer itself, not just the process we spawned.
+    let pid = bouncer.pid().expect("pgbouncer wrote its pid file");
+    assert!(alive(pid));
+    drop(bouncer);
+    assert!(!alive(pid), "pgbouncer {pid} still running after the test");
 }

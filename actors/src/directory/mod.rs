@@ -10,6 +10,7 @@ use crate::auth::Authenticator;
 use crate::bus::Bus;
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
+use crate::memory::{BudgetStats, Holder, MemoryBudget, Part};
 use crate::metrics::Metrics;
 use crate::pg::{self, Db};
 use crate::store::stock::StockBook;
@@ -34,9 +35,34 @@ pub struct TenantHandle {
     stores: DashMap<Uuid, Arc<OnceCell<Addr<StoreActor>>>>,
     /// Milliseconds since the directory's epoch at the last use.
     last_used_ms: AtomicU64,
+    /// The catalog's place under the memory budget.
+    memory: Arc<Holder>,
 }
 
+/// Estimated heap bytes of one catalog entry (product with its variants
+/// and name index, barcode, or category), measured roughly as RSS after
+/// loading a 100,000-product tenant divided by its entries.
+const CATALOG_ENTRY_BYTES: usize = 600;
+
 type Slot = Arc<OnceCell<Arc<TenantHandle>>>;
+type Tenants = DashMap<TenantId, Slot>;
+
+/// Drops a tenant unless a request holds its handle (then a reload could
+/// race the request's write). Answers whether it was dropped.
+fn drop_unused(tenants: &Tenants, metrics: &Metrics, tenant: TenantId) -> bool {
+    let removed = tenants.remove_if(&tenant, |_, slot| match slot.get() {
+        Some(h) => Arc::strong_count(h) == 1 && Arc::strong_count(slot) == 1,
+        None => false,
+    });
+    match removed.as_ref().and_then(|(_, slot)| slot.get()) {
+        Some(h) => {
+            metrics.tenants_loaded.dec();
+            metrics.catalog_entries.sub(h.catalog.entries() as i64);
+            true
+        }
+        None => false,
+    }
+}
 
 pub struct Directory {
     db: Db,
@@ -44,12 +70,13 @@ pub struct Directory {
     auth: Arc<Authenticator>,
     metrics: Metrics,
     arbiter: ArbiterHandle,
-    tenants: DashMap<TenantId, Slot>,
+    tenants: Arc<Tenants>,
     idle_evict: Duration,
     epoch: Instant,
     writer: Writer,
     store_settings: Arc<StoreSettings>,
     replay_events: usize,
+    budget: Arc<MemoryBudget>,
 }
 
 /// What the directory needs to start store actors.
@@ -57,6 +84,8 @@ pub struct SalesWiring {
     pub writer: Writer,
     pub store_settings: Arc<StoreSettings>,
     pub replay_events: usize,
+    /// The instance's memory budget (catalogs, recent receipts, replay).
+    pub budget: Arc<MemoryBudget>,
 }
 
 impl Directory {
@@ -75,13 +104,18 @@ impl Directory {
             auth,
             metrics,
             arbiter,
-            tenants: DashMap::new(),
+            tenants: Arc::new(DashMap::new()),
             idle_evict,
             epoch: Instant::now(),
             writer: sales.writer,
             store_settings: sales.store_settings,
             replay_events: sales.replay_events,
+            budget: sales.budget,
         }
+    }
+
+    pub fn budget(&self) -> &Arc<MemoryBudget> {
+        &self.budget
     }
 
     /// The store's actor, started (with its levels loaded) on first use.
@@ -103,7 +137,7 @@ impl Directory {
             .get_or_try_init(|| async {
                 let levels =
                     pg::stock::load_levels(&self.db, tenant.tenant, &info.warehouse_ids).await?;
-                let book = StockBook::new(levels, self.replay_events);
+                let book = StockBook::new(levels, self.replay_events).under_budget(&self.budget);
                 let actor = StoreActor::new(
                     tenant.tenant,
                     store,
@@ -112,6 +146,8 @@ impl Directory {
                     Arc::clone(&self.bus),
                     self.metrics.clone(),
                     Arc::clone(&self.store_settings),
+                    Arc::clone(&self.budget),
+                    self.db.clone(),
                     book,
                 );
                 Ok::<_, Error>(StoreActor::start_in_arbiter(&self.arbiter, move |_| actor))
@@ -138,6 +174,7 @@ impl Directory {
         if let Some(h) = self.tenants.get(&tenant).and_then(|s| s.get().cloned()) {
             self.metrics.catalog_hits.inc();
             h.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
+            h.memory.touch();
             return Ok(h);
         }
         let slot = self
@@ -158,6 +195,7 @@ impl Directory {
             Arc::clone(h)
         };
         handle.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
+        handle.memory.touch();
         Ok(handle)
     }
 
@@ -194,12 +232,23 @@ impl Directory {
         );
         self.metrics.tenants_loaded.inc();
         self.metrics.catalog_entries.add(catalog.entries() as i64);
+        let (tenants, metrics) = (Arc::downgrade(&self.tenants), self.metrics.clone());
+        let memory = self.budget.hold(
+            Part::Catalogs,
+            catalog.entries() * CATALOG_ENTRY_BYTES,
+            move || {
+                tenants
+                    .upgrade()
+                    .is_some_and(|t| drop_unused(&t, &metrics, tenant))
+            },
+        );
         Ok(Arc::new(TenantHandle {
             tenant,
             catalog,
             actor,
             stores: DashMap::new(),
             last_used_ms: AtomicU64::new(self.now_ms()),
+            memory,
         }))
     }
 
@@ -209,6 +258,13 @@ impl Directory {
     pub fn evict_idle(&self) -> usize {
         let now = self.now_ms();
         let idle_ms = u64::try_from(self.idle_evict.as_millis()).unwrap_or(u64::MAX);
+        // Catalogs grow and shrink with edits: refresh their size under the
+        // budget here rather than on every edit.
+        for h in self.loaded_tenants() {
+            h.memory
+                .set_bytes(h.catalog.entries() * CATALOG_ENTRY_BYTES);
+        }
+        self.budget.enforce();
         let mut evicted = 0;
         self.tenants.retain(|_, slot| match slot.get() {
             Some(h) => {
@@ -246,6 +302,7 @@ impl Directory {
             },
             tenants_loaded: loaded.len(),
             entries: loaded.iter().map(|h| h.catalog.entries()).sum(),
+            memory: self.budget.stats(),
         }
     }
 }
@@ -257,6 +314,8 @@ pub struct CacheStats {
     pub hit_rate: f64,
     pub tenants_loaded: usize,
     pub entries: usize,
+    /// The instance's memory budget and what each part holds.
+    pub memory: BudgetStats,
 }
 
 impl From<actix::MailboxError> for Error {

@@ -22,6 +22,31 @@ pub async fn load_receipt(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<Stor
     Ok(r)
 }
 
+/// A stored receipt with the body hash it was stored under (a replay's
+/// answer when memory no longer has it).
+pub async fn load_replay(
+    db: &Db,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<(Vec<u8>, StoredReceipt)>> {
+    let mut client = db.client().await?;
+    let tx = db.begin(&mut client).await?;
+    let hash = tx
+        .query_opt(
+            "SELECT body_hash FROM receipt_keys WHERE tenant_id = $1 AND id = $2",
+            &[&tenant, &id],
+        )
+        .await?;
+    let r = match hash {
+        Some(row) => load_receipt_on(&**tx, tenant, id)
+            .await?
+            .map(|r| (row.get::<_, Vec<u8>>(0), r)),
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(r)
+}
+
 pub(super) async fn load_receipt_on(
     tx: &impl GenericClient,
     tenant: Uuid,

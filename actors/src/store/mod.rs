@@ -6,8 +6,10 @@
 //! values the commit returned, so a failed commit leaves nothing to undo.
 //! It fans stock changes out to live subscribers and to the bus.
 //!
-//! On restart: recent ids are gone, PostgreSQL's receipt_keys still answers
-//! replays; levels reload from stock_levels.
+//! Committed receipts are remembered in the instance-wide memory budget
+//! (`crate::memory`), which may forget them; a replay of a forgotten one
+//! (or after a restart) goes to the writer and PostgreSQL's receipt_keys
+//! answers it. Levels reload from stock_levels.
 
 pub mod messages;
 pub mod stock;
@@ -20,31 +22,55 @@ use crate::domain::receipt::{
 use crate::domain::stock::LevelUpdate;
 use crate::domain::store_settings::NegativeStock;
 use crate::error::{Code, Error, Result};
+use crate::memory::{MemoryBudget, ReplayInfo};
 use crate::metrics::Metrics;
+use crate::pg::{self, Db};
 use crate::tenant::catalog::Catalog;
 use crate::writer::Writer;
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use messages::*;
 use rust_decimal::Decimal;
-use std::collections::{HashMap, VecDeque};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 use stock::StockBook;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-/// Recent receipt ids kept for the idempotency fast path.
-const RECENT_MAX: usize = 50_000;
+/// A receipt handed to the writer and not yet answered; a replay arriving
+/// meanwhile waits for the same answer.
+struct Pending {
+    hash: [u8; 32],
+    waiters: Vec<oneshot::Sender<Result<StoredReceipt>>>,
+}
 
-enum Recent {
-    Pending {
-        hash: [u8; 32],
-        waiters: Vec<oneshot::Sender<Result<StoredReceipt>>>,
-    },
-    Done {
-        hash: [u8; 32],
-        receipt: Arc<StoredReceipt>,
-    },
+/// Digest of the whole stored receipt. A rebuild comes from the catalog and
+/// the money context of the replay (rules, customer balance, the original
+/// sale's returns), any of which may have changed since: taxes, discounts,
+/// rounding and points as well as lines and payments must come out the
+/// same, else PostgreSQL answers the replay.
+fn receipt_digest(r: &StoredReceipt) -> u64 {
+    let bytes = serde_json::to_vec(r).unwrap_or_default();
+    let d = Sha256::digest(&bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_le_bytes(first)
+}
+
+fn replay_info(hash: [u8; 32], r: &StoredReceipt) -> ReplayInfo {
+    ReplayInfo {
+        body_hash: hash,
+        number: r.number.clone(),
+        occurred_at: r.occurred_at,
+        created_at: r.created_at,
+        subtotal: r.subtotal,
+        discount_total: r.discount_total,
+        total: r.total,
+        paid: r.paid,
+        change: r.change,
+        digest: receipt_digest(r),
+    }
 }
 
 pub struct StoreSettings {
@@ -61,8 +87,9 @@ pub struct StoreActor {
     bus: Arc<dyn Bus>,
     metrics: Metrics,
     settings: Arc<StoreSettings>,
-    recent: HashMap<Uuid, Recent>,
-    recent_order: VecDeque<Uuid>,
+    budget: Arc<MemoryBudget>,
+    db: Db,
+    pending: HashMap<Uuid, Pending>,
     book: StockBook,
 }
 
@@ -76,6 +103,8 @@ impl StoreActor {
         bus: Arc<dyn Bus>,
         metrics: Metrics,
         settings: Arc<StoreSettings>,
+        budget: Arc<MemoryBudget>,
+        db: Db,
         book: StockBook,
     ) -> Self {
         Self {
@@ -86,27 +115,30 @@ impl StoreActor {
             bus,
             metrics,
             settings,
-            recent: HashMap::new(),
-            recent_order: VecDeque::new(),
+            budget,
+            db,
+            pending: HashMap::new(),
             book,
         }
     }
 
-    fn remember(&mut self, id: Uuid, entry: Recent) {
-        if self.recent.insert(id, entry).is_none() {
-            self.recent_order.push_back(id);
-            while self.recent_order.len() > RECENT_MAX {
-                if let Some(old) = self.recent_order.pop_front() {
-                    // Never forget a pending one: its waiters need it.
-                    if matches!(self.recent.get(&old), Some(Recent::Done { .. })) {
-                        self.recent.remove(&old);
-                    } else {
-                        self.recent_order.push_back(old);
-                        break;
-                    }
-                }
-            }
-        }
+    /// The stored receipt of a replay, rebuilt from the replayed request and
+    /// what the budget kept; None when the rebuild would not be exactly what
+    /// was stored (the catalog changed since), so PostgreSQL answers it.
+    fn rebuild(&self, msg: &CreateReceipt, info: &ReplayInfo) -> Option<StoredReceipt> {
+        let prepared = self.validate(msg, info.occurred_at).ok()?;
+        let r = prepared.stored(info.number.clone(), info.created_at);
+        let same = r.occurred_at == info.occurred_at
+            && (r.subtotal, r.discount_total, r.total, r.paid, r.change)
+                == (
+                    info.subtotal,
+                    info.discount_total,
+                    info.total,
+                    info.paid,
+                    info.change,
+                )
+            && receipt_digest(&r) == info.digest;
+        same.then_some(r)
     }
 
     /// Applies committed levels and tells subscribers and other instances.
@@ -124,6 +156,8 @@ impl StoreActor {
                 self.metrics.ws_subscribers.sub(dropped as i64);
             }
         }
+        // The replay buffer grew: keep the budget (cheap when under it).
+        self.budget.enforce();
         if publish && !levels.is_empty() {
             self.bus.publish(BusEvent::StockChanged {
                 tenant_id: self.tenant,
@@ -134,7 +168,7 @@ impl StoreActor {
         }
     }
 
-    fn validate(&self, msg: &CreateReceipt) -> Result<PreparedReceipt> {
+    fn validate(&self, msg: &CreateReceipt, now: DateTime<Utc>) -> Result<PreparedReceipt> {
         let req = &msg.receipt;
         let store = self
             .catalog
@@ -162,7 +196,7 @@ impl StoreActor {
             &*self.catalog,
             &till,
             &msg.money,
-            Utc::now(),
+            now,
             self.settings.max_clock_skew_s,
         )?;
         // Refuse an online sale that would take stock below zero when the
@@ -188,6 +222,27 @@ impl StoreActor {
     }
 }
 
+impl StoreActor {
+    /// The stored receipt `id` from PostgreSQL: a replay when stored with
+    /// this body, a conflict with another, else `otherwise` (or unavailable).
+    fn replay_from_db(
+        &self,
+        id: Uuid,
+        hash: [u8; 32],
+        otherwise: Option<Error>,
+    ) -> impl std::future::Future<Output = Result<Posted>> + 'static {
+        let (db, tenant) = (self.db.clone(), self.tenant);
+        async move {
+            match pg::receipts::load_replay(&db, tenant, id).await? {
+                Some((h, r)) if h.as_slice() == hash.as_slice() => Ok(Posted::Replayed(r)),
+                Some(_) => Err(Rejection::IdConflict.into()),
+                None => Err(otherwise
+                    .unwrap_or_else(|| Error::Unavailable("receipt being stored; retry".into()))),
+            }
+        }
+    }
+}
+
 impl Actor for StoreActor {
     type Context = Context<Self>;
 
@@ -198,7 +253,7 @@ impl Actor for StoreActor {
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.metrics
             .ws_subscribers
-            .sub(self.book.subscriber_count() as i64);
+            .sub(self.book.open_subscriber_count() as i64);
     }
 }
 
@@ -208,36 +263,45 @@ impl Handler<CreateReceipt> for StoreActor {
     fn handle(&mut self, msg: CreateReceipt, _: &mut Context<Self>) -> Self::Result {
         let id = msg.receipt.id;
         let hash = body_hash(&msg.receipt);
-        // Fast path: a replay of something this actor has seen.
-        match self.recent.get_mut(&id) {
-            Some(Recent::Done { hash: h, receipt }) => {
-                let r = if *h == hash {
-                    Ok(Posted::Replayed((**receipt).clone()))
-                } else {
-                    Err(Rejection::IdConflict.into())
-                };
-                return Box::pin(fut::ready(r));
+        // Fast path: a replay of something this store committed recently.
+        if let Some(info) = self.budget.recent_receipt(self.store, id) {
+            if info.body_hash != hash {
+                return Box::pin(fut::ready(Err(Rejection::IdConflict.into())));
             }
-            Some(Recent::Pending { hash: h, waiters }) => {
-                if *h != hash {
-                    return Box::pin(fut::ready(Err(Rejection::IdConflict.into())));
-                }
-                let (tx, rx) = oneshot::channel();
-                waiters.push(tx);
-                return Box::pin(
-                    async move {
-                        match rx.await {
-                            Ok(r) => r.map(Posted::Replayed),
-                            Err(_) => Err(Error::Unavailable("retry".into())),
-                        }
-                    }
-                    .into_actor(self),
-                );
+            if let Some(r) = self.rebuild(&msg, &info) {
+                return Box::pin(fut::ready(Ok(Posted::Replayed(r))));
             }
-            None => {}
+            // Stored, but the catalog changed since: the database answers.
+            return Box::pin(self.replay_from_db(id, hash, None).into_actor(self));
         }
-        let prepared = match self.validate(&msg) {
+        if let Some(Pending { hash: h, waiters }) = self.pending.get_mut(&id) {
+            if *h != hash {
+                return Box::pin(fut::ready(Err(Rejection::IdConflict.into())));
+            }
+            let (tx, rx) = oneshot::channel();
+            waiters.push(tx);
+            return Box::pin(
+                async move {
+                    match rx.await {
+                        Ok(r) => r.map(Posted::Replayed),
+                        Err(_) => Err(Error::Unavailable("retry".into())),
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+        let prepared = match self.validate(&msg, Utc::now()) {
             Ok(p) => p,
+            // Idempotency comes before validation: a stored receipt the
+            // catalog or the money rules no longer take (a price or register
+            // changed, the stock or points it used are gone, and memory
+            // forgot it) is still answered as the replay it is.
+            Err(
+                e @ (Error::Invalid { .. }
+                | Error::NotFound { .. }
+                | Error::Conflict { .. }
+                | Error::TotalsMismatch { .. }),
+            ) => return Box::pin(self.replay_from_db(id, hash, Some(e)).into_actor(self)),
             Err(e) => return Box::pin(fut::ready(Err(e))),
         };
         let cause = prepared.kind.as_str();
@@ -245,9 +309,9 @@ impl Handler<CreateReceipt> for StoreActor {
             Ok(rx) => rx,
             Err(e) => return Box::pin(fut::ready(Err(e))),
         };
-        self.remember(
+        self.pending.insert(
             id,
-            Recent::Pending {
+            Pending {
                 hash,
                 waiters: Vec::new(),
             },
@@ -261,10 +325,11 @@ impl Handler<CreateReceipt> for StoreActor {
             }
             .into_actor(self)
             .map(move |committed, act, _| {
-                let waiters = match act.recent.remove(&id) {
-                    Some(Recent::Pending { waiters, .. }) => waiters,
-                    _ => Vec::new(),
-                };
+                let waiters = act
+                    .pending
+                    .remove(&id)
+                    .map(|p| p.waiters)
+                    .unwrap_or_default();
                 let result = match committed {
                     Ok(c) => {
                         act.apply_levels(c.levels, cause, true);
@@ -274,21 +339,15 @@ impl Handler<CreateReceipt> for StoreActor {
                 };
                 match &result {
                     Ok(p) => {
-                        let stored = p.receipt().clone();
-                        act.remember(
-                            id,
-                            Recent::Done {
-                                hash,
-                                receipt: Arc::new(stored.clone()),
-                            },
-                        );
+                        let stored = p.receipt();
+                        act.budget
+                            .remember_receipt(act.store, id, replay_info(hash, stored));
                         for w in waiters {
                             let _ = w.send(Ok(stored.clone()));
                         }
                     }
                     Err(e) => {
                         // Nothing stored: waiters retry like the first caller.
-                        act.recent_order.retain(|x| *x != id);
                         for w in waiters {
                             let _ = w.send(Err(e.for_waiter()));
                         }

@@ -4,6 +4,8 @@
 //! database.
 
 use crate::domain::stock::Level;
+use crate::memory::{Holder, MemoryBudget, Part};
+use parking_lot::Mutex;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -63,10 +65,17 @@ pub struct StockBook {
     /// Quantity and version (commit order) per (warehouse, variant).
     levels: HashMap<(Uuid, Uuid), (Decimal, i64)>,
     seq: u64,
-    replay: VecDeque<StockChange>,
+    /// Shared with the memory budget's evictor, which may empty it (a
+    /// resume then gets a snapshot instead of the missed changes).
+    replay: Arc<Mutex<VecDeque<StockChange>>>,
     replay_cap: usize,
+    /// The replay buffer's place under the memory budget, once attached.
+    holder: Option<Arc<Holder>>,
     subscribers: Vec<Subscriber>,
 }
+
+/// Estimated bytes of one buffered change (its `cause` is a short word).
+const CHANGE_BYTES: usize = std::mem::size_of::<StockChange>() + 16;
 
 impl StockBook {
     pub fn new(levels: HashMap<(Uuid, Uuid), (Decimal, i64)>, replay_cap: usize) -> Self {
@@ -74,9 +83,35 @@ impl StockBook {
             epoch: rand::random(),
             levels,
             seq: 0,
-            replay: VecDeque::with_capacity(replay_cap.min(4096)),
+            replay: Arc::new(Mutex::new(VecDeque::new())),
             replay_cap,
+            holder: None,
             subscribers: Vec::new(),
+        }
+    }
+
+    /// Puts the replay buffer under `budget`: its size is counted and the
+    /// budget may empty it when it is the least recently used item.
+    pub fn under_budget(mut self, budget: &MemoryBudget) -> Self {
+        let buffer = Arc::downgrade(&self.replay);
+        let len = self.replay.lock().len();
+        let holder = budget.hold(Part::Replay, len * CHANGE_BYTES, move || {
+            if let Some(b) = buffer.upgrade() {
+                let mut b = b.lock();
+                b.clear();
+                b.shrink_to_fit();
+            }
+            true
+        });
+        self.holder = Some(holder);
+        self
+    }
+
+    /// Keeps the budget's view of the buffer current after a change.
+    fn account(&self, len: usize) {
+        if let Some(h) = &self.holder {
+            h.set_bytes(len * CHANGE_BYTES);
+            h.touch();
         }
     }
 
@@ -145,23 +180,40 @@ impl StockBook {
             cause: cause.to_owned(),
             seq: self.seq,
         };
-        if self.replay.len() >= self.replay_cap {
-            self.replay.pop_front();
-        }
-        self.replay.push_back(change.clone());
-        let before = self.subscribers.len();
+        let len = {
+            let mut replay = self.replay.lock();
+            if replay.len() >= self.replay_cap {
+                replay.pop_front();
+            }
+            replay.push_back(change.clone());
+            replay.len()
+        };
+        self.account(len);
+        let mut slow = 0;
         // Never wait on a subscriber: a full queue means it is too slow.
+        // Only those count as dropped here: a closed one was counted off by
+        // its socket when it closed.
         self.subscribers.retain(
             |s| match s.tx.try_send(StockEvent::Change(change.clone())) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     s.lagged.store(true, Ordering::SeqCst);
+                    slow += 1;
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             },
         );
-        before - self.subscribers.len()
+        slow
+    }
+
+    /// Subscribers whose socket is still open (closed ones wait for the
+    /// next change or subscription to be pruned).
+    pub fn open_subscriber_count(&self) -> usize {
+        self.subscribers
+            .iter()
+            .filter(|s| !s.tx.is_closed())
+            .count()
     }
 
     /// Registers a subscriber with a queue of `queue` events. Resuming this
@@ -173,28 +225,31 @@ impl StockBook {
         queue: usize,
     ) -> (Start, mpsc::Receiver<StockEvent>, Arc<AtomicBool>) {
         let since_seq = resume.filter(|r| r.epoch == self.epoch).map(|r| r.seq);
+        // Prune the closed ones here too: a store without sales would keep
+        // every subscriber that ever left.
+        self.subscribers.retain(|s| !s.tx.is_closed());
         let (tx, rx) = mpsc::channel(queue.max(1));
         let lagged = Arc::new(AtomicBool::new(false));
         self.subscribers.push(Subscriber {
             tx,
             lagged: Arc::clone(&lagged),
         });
-        let oldest = self.replay.front().map_or(self.seq + 1, |c| c.seq);
+        let replay = self.replay.lock();
+        let oldest = replay.front().map_or(self.seq + 1, |c| c.seq);
         let start = match since_seq {
             // Everything after `since` is still in the window (or nothing
             // happened since).
-            Some(since) if since <= self.seq && since + 1 >= oldest => Start::Replay(
-                self.replay
-                    .iter()
-                    .filter(|c| c.seq > since)
-                    .cloned()
-                    .collect(),
-            ),
+            Some(since) if since <= self.seq && since + 1 >= oldest => {
+                Start::Replay(replay.iter().filter(|c| c.seq > since).cloned().collect())
+            }
             _ => Start::Snapshot {
                 seq: self.seq,
                 levels: self.levels(None),
             },
         };
+        let len = replay.len();
+        drop(replay);
+        self.account(len);
         (start, rx, lagged)
     }
 }

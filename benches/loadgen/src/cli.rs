@@ -184,4 +184,21 @@ pub struct RunArgs {
     /// Seed of the random request mix.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Soak mode (see src/soak.rs): measure the mix's capacity, then run the
+    /// mix at `--share` of it (open model) for `--duration` seconds,
+    /// reporting every `--window-s`. `--rate` skips the capacity run.
+    #[arg(long)]
+    pub soak: bool,
+    /// Soak: share of the measured capacity to offer.
+    #[arg(long, default_value_t = 0.5)]
+    pub share: f64,
+    /// Soak: seconds of the closed-loop capacity run.
+    #[arg(long, default_value_t = 20)]
+    pub capacity_s: u64,
+    /// Soak: seconds per reported window.
+    #[arg(long, default_value_t = 60)]
+    pub window_s: u64,
+    /// Soak: seconds of idle after the load before the leak check.
+    #[arg(long, default_value_t = 15)]
+    pub idle_s: u64,
 }

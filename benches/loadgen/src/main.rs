@@ -11,6 +11,7 @@ mod report;
 mod sampler;
 mod scenarios;
 mod setup;
+mod soak;
 mod stats;
 
 use clap::Parser;
@@ -60,6 +61,9 @@ async fn run(args: cli::RunArgs) -> anyhow::Result<()> {
         args.connections
     );
 
+    if args.soak {
+        return soak::run(&ctx).await;
+    }
     let started = chrono::Local::now();
     let busy_before = sampler::machine_busy_over(std::time::Duration::from_secs(1)).await;
     if let Some(b) = busy_before {

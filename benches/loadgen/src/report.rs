@@ -139,7 +139,7 @@ pub struct Git {
 }
 
 impl Git {
-    fn probe() -> Self {
+    pub fn probe() -> Self {
         let run = |args: &[&str]| {
             std::process::Command::new("git")
                 .args(args)

@@ -241,3 +241,12 @@ pub async fn warm_up(ctx: &Ctx, secs: u64) {
         t.errors
     );
 }
+
+/// The POS mix as a workload (for the soak), with the shift note.
+pub async fn mix_workload(ctx: &Ctx) -> (Arc<dyn crate::load::Workload>, String) {
+    let (shifts, note) = ctx.shifts().await;
+    let w = mix::Mix::new(ctx.fixture.clone(), ctx.tokens.clone(), shifts);
+    (Arc::new(w), note)
+}
+
+pub const MIX_DESCRIPTION: &str = mix::DESCRIPTION;
