@@ -82,7 +82,6 @@ const UNDOCUMENTED: &[(&str, &[&str])] = &[
     ("/api/v1/dashboard", &["GET"]),
     ("/api/v1/receipts/{id}/returns", &["GET"]),
     ("/api/v1/search/receipts", &["GET"]),
-    ("/api/v1/shifts", &["GET"]),
     ("/api/v1/stores/{id}/stock-view", &["GET"]),
     ("/api/v1/users", &["GET", "POST"]),
     ("/api/v1/registers/{id}/token", &["POST"]),

@@ -2,8 +2,8 @@
 
 use crate::openapi_errors::{ErrorBody, ErrorDetail, ErrorResponses};
 use crate::routes::{
-    admin, categories, customers, employees, events, health, manage, products, receipts, reports,
-    retail, shifts, stock, stores, tokens, webhooks,
+    admin, backoffice, categories, customers, employees, events, health, manage, products,
+    receipts, reports, retail, shifts, stock, stores, tokens, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "JOWi Shop server", description = "Multi-tenant retail POS backend. Money is in integer minor units; quantities are decimals with at most 3 places. Errors are {\"error\": {\"code\", \"message\"}}."),
     paths(
         health::live, health::ready, health::cache,
+        backoffice::list_shifts,
         admin::create_tenant,
         categories::create, categories::list, categories::get_one, categories::update, categories::remove,
         products::create, products::get_one, products::update, products::remove,

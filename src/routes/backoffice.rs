@@ -157,17 +157,23 @@ pub async fn dashboard(
     Ok(HttpResponse::Ok().json(d))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ShiftParams {
     pub store_id: Option<Uuid>,
     pub register_id: Option<Uuid>,
     /// "open" or "closed".
+    #[param(pattern = "^(open|closed)$")]
     pub status: Option<String>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
+/// Shifts of the tenant, newest first (back office: owner and manager).
+#[utoipa::path(get, path = "/api/v1/shifts", tag = "sales", params(ShiftParams),
+    responses((status = 200, description = "shifts, newest first")))]
 #[get("/shifts")]
 pub async fn list_shifts(
     auth: Auth,
