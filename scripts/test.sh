@@ -43,8 +43,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 # Databases left by earlier runs (tests never share one).
-psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'jowi\_test\_%'" |
-  while read -r db; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null; done
+# Only idle ones: another run on the same server keeps its databases.
+psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database d WHERE datname LIKE 'jowi\_test\_%' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)" |
+  while read -r db; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
 
 log "deploy/ files (nginx -t, promtool, YAML/JSON)"
 bash deploy/validate.sh

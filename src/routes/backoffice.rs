@@ -164,7 +164,7 @@ pub struct ShiftParams {
     pub store_id: Option<Uuid>,
     pub register_id: Option<Uuid>,
     /// "open" or "closed".
-    #[param(pattern = "^(open|closed)$")]
+    #[param(pattern = "^(open|closed)?$")]
     pub status: Option<String>,
     /// 1..=200, default 50.
     #[param(minimum = 1, maximum = 200)]
