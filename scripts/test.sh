@@ -45,7 +45,7 @@ fi
 # Databases left by earlier runs (tests never share one).
 # Only idle ones: another run on the same server keeps its databases.
 psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database d WHERE datname LIKE 'jowi\_test\_%' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)" |
-  while read -r db; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
+  xargs -r -P 6 -I{} psql "$DATABASE_URL" -qc 'DROP DATABASE IF EXISTS "{}"' >/dev/null
 
 log "deploy/ files (nginx -t, promtool, YAML/JSON)"
 bash deploy/validate.sh
