@@ -4,7 +4,7 @@
 
 use crate::settings::Settings;
 use crate::startup::pool_settings;
-use jowi_actors::pg::replica::{ReadRouter, ReplicaMetrics};
+use jowi_actors::pg::replica::{ReadBudget, ReadRouter, ReplicaMetrics};
 use jowi_actors::pg::{self, Db};
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ pub fn read_router(
         primary.clone(),
         replica,
         Duration::from_millis(settings.database.replica_max_lag_ms),
+        ReadBudget {
+            max: settings.database.history_reads_max,
+            wait: Duration::from_millis(settings.database.history_reads_wait_ms),
+        },
         metrics,
     ))
 }

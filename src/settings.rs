@@ -96,6 +96,10 @@ pub struct DatabaseSettings {
     pub replica_url: String,
     pub replica_max_lag_ms: u64,
     pub replica_check_interval_ms: u64,
+    /// Report and receipt-history reads running at once, and how long one
+    /// waits for a turn before a 503 (see `pg::replica`).
+    pub history_reads_max: usize,
+    pub history_reads_wait_ms: u64,
     pub slow_statement_ms: u64,
 }
 
@@ -195,6 +199,10 @@ impl Settings {
         let positive = [
             ("database.pool_max", self.database.pool_max as u64),
             ("database.wait_timeout_ms", self.database.wait_timeout_ms),
+            (
+                "database.history_reads_max",
+                self.database.history_reads_max as u64,
+            ),
             (
                 "database.connect_timeout_ms",
                 self.database.connect_timeout_ms,

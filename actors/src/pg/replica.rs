@@ -10,6 +10,13 @@
 //! A read that fails on the replica for want of a connection is retried on
 //! the primary at once. Each fallback is counted in
 //! `jowi_replica_fallbacks_total{reason="down|lag"}`.
+//!
+//! These reads also have their own budget (`database.history_reads_max`
+//! at once, wherever they run): a report over a year costs PostgreSQL far
+//! more than a receipt, so without a bound a burst of them could take every
+//! pooled connection and both cores' worth of PostgreSQL, and the memory
+//! served requests and receipts would queue behind it. A read that waits
+//! longer than the budget's wait is shed with a retryable 503 `busy`.
 
 use super::Db;
 use crate::error::{Error, Result};
@@ -19,6 +26,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 #[derive(Clone)]
 pub struct ReplicaMetrics {
@@ -26,6 +34,10 @@ pub struct ReplicaMetrics {
     /// Milliseconds since the replica last had all of the primary's WAL.
     pub lag_ms: IntGauge,
     pub healthy: IntGauge,
+    /// History reads running now (within `history_reads_max`).
+    pub in_flight: IntGauge,
+    /// History reads shed because the budget stayed full for its wait.
+    pub shed: prometheus::IntCounter,
 }
 
 impl ReplicaMetrics {
@@ -46,8 +58,18 @@ impl ReplicaMetrics {
                 "jowi_replica_healthy",
                 "1 while reports read from the replica",
             )?,
+            in_flight: IntGauge::new(
+                "jowi_history_reads_in_flight",
+                "Report and receipt-history reads running now (bounded by database.history_reads_max)",
+            )?,
+            shed: prometheus::IntCounter::new(
+                "jowi_history_reads_shed_total",
+                "Report and receipt-history reads answered 503 because their budget stayed full",
+            )?,
         };
         registry.register(Box::new(m.fallbacks.clone()))?;
+        registry.register(Box::new(m.in_flight.clone()))?;
+        registry.register(Box::new(m.shed.clone()))?;
         registry.register(Box::new(m.lag_ms.clone()))?;
         registry.register(Box::new(m.healthy.clone()))?;
         Ok(m)
@@ -69,6 +91,37 @@ pub struct ReadRouter {
     primary: Db,
     replica: Option<Arc<ReplicaState>>,
     metrics: ReplicaMetrics,
+    budget: Arc<Semaphore>,
+    budget_wait: Duration,
+}
+
+struct InFlight<'a> {
+    gauge: &'a IntGauge,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(gauge: &'a IntGauge, permit: tokio::sync::SemaphorePermit<'a>) -> Self {
+        gauge.inc();
+        InFlight {
+            gauge,
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+/// How many history reads may run at once, and how long one waits for a
+/// turn before it is shed.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadBudget {
+    pub max: usize,
+    pub wait: Duration,
 }
 
 impl ReadRouter {
@@ -76,6 +129,7 @@ impl ReadRouter {
         primary: Db,
         replica: Option<Db>,
         max_lag: Duration,
+        budget: ReadBudget,
         metrics: ReplicaMetrics,
     ) -> Self {
         let replica = replica.map(|db| {
@@ -92,6 +146,8 @@ impl ReadRouter {
             primary,
             replica,
             metrics,
+            budget: Arc::new(Semaphore::new(budget.max.max(1))),
+            budget_wait: budget.wait,
         }
     }
 
@@ -99,9 +155,33 @@ impl ReadRouter {
         &self.primary
     }
 
-    /// Runs `f` on the replica when it is healthy, else (or when the replica
-    /// turns out unreachable) on the primary.
+    /// Runs `f` within the history-read budget: on the replica when it is
+    /// healthy, else (or when the replica turns out unreachable) on the
+    /// primary.
     pub async fn read<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
+    where
+        F: Fn(&'a Db) -> Fut,
+        Fut: Future<Output = Result<T>> + 'a,
+    {
+        let permit = match tokio::time::timeout(self.budget_wait, self.budget.acquire()).await {
+            Ok(Ok(p)) => p,
+            // Closed never happens (the semaphore is never closed); treat
+            // it like a full budget rather than panic.
+            Ok(Err(_)) | Err(_) => {
+                self.metrics.shed.inc();
+                return Err(Error::Busy(
+                    "too many report and history reads at once (database.history_reads_max); retry shortly"
+                        .into(),
+                ));
+            }
+        };
+        // A guard, so a read dropped mid-way (the client went away) still
+        // leaves the gauge right.
+        let _running = InFlight::new(&self.metrics.in_flight, permit);
+        self.route(f).await
+    }
+
+    async fn route<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
     where
         F: Fn(&'a Db) -> Fut,
         Fut: Future<Output = Result<T>> + 'a,
