@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod catalog_import;
 pub mod cli;
+pub mod client_addr;
 pub mod demo;
 pub mod error;
 pub mod fallback;

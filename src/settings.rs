@@ -81,6 +81,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub admin_token: String,
     pub shutdown_timeout_s: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For /
+    /// X-Real-IP name the client; empty = the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,7 +158,9 @@ impl Settings {
             config::Environment::with_prefix("JOWI")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("server.trusted_proxies"),
         );
         for (var, key) in [
             ("DATABASE_URL", "database.url"),
@@ -180,6 +185,8 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
         self.metrics_listen_addr()?;
+        crate::client_addr::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| anyhow!("server.trusted_proxies: {e}"))?;
         self.database
             .url
             .parse::<tokio_postgres_config::Config>()
@@ -327,5 +334,9 @@ mod tests {
         assert!(err("[database]\nurl = \"mysql://x\"").contains("database.url"));
         assert!(err("[redis]\nurl = \"http://x\"").contains("redis.url"));
         assert!(err("[server]\nlisen = \"1.2.3.4:1\"").contains("lisen"));
+        assert!(
+            err("[server]\ntrusted_proxies = [\"10.0.0.0/40\"]").contains("server.trusted_proxies")
+        );
+        assert!(from_toml("[server]\ntrusted_proxies = [\"127.0.0.1/32\", \"::1\"]").is_ok());
     }
 }

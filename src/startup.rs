@@ -139,6 +139,8 @@ impl Application {
                 db_for_sessions,
                 settings.backoffice.sessions(),
             )),
+            proxies: crate::client_addr::TrustedProxies::parse(&settings.server.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?,
         });
         spawn_background(&state, &settings);
         crate::replica::spawn_checker(&state.reads, &settings);

@@ -26,4 +26,6 @@ pub struct AppState {
     pub shutdown: crate::shutdown::Shutdown,
     /// Back-office sign-in and sessions (cookie auth).
     pub sessions: Arc<Sessions>,
+    /// `server.trusted_proxies`: whose forwarding headers name the client.
+    pub proxies: crate::client_addr::TrustedProxies,
 }

@@ -1,5 +1,6 @@
 //! Logs: a tracing subscriber, and a span per request carrying the request
-//! id (from X-Request-Id or new), method, path and — once authenticated —
+//! id (from X-Request-Id or new), method, path, the client address (see
+//! `client_addr`) and — once authenticated —
 //! the tenant.
 
 use actix_web::body::MessageBody;
@@ -57,11 +58,19 @@ pub async fn request_span(
         .filter(|v| !v.is_empty() && v.len() <= 64)
         .map(str::to_owned)
         .unwrap_or_else(next_request_id);
+    // Behind a trusted proxy, the client it names (`server.trusted_proxies`).
+    let client = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .and_then(|s| s.proxies.of_service_request(&req))
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %req.method(),
         path = %req.path(),
+        client = %client,
         tenant_id = tracing::field::Empty,
         store_id = tracing::field::Empty,
         status = tracing::field::Empty,

@@ -120,7 +120,10 @@ start_instance() {
     printf '\n=== %s start instance %s on 127.0.0.1:%s ===\n' "$(date -Is)" "$i" "$port" >>"$(logfile "$i")"
     # setsid: the instance outlives this script and the terminal's signals.
     # 9>&-: the instance must not inherit (and so hold) the command lock.
-    ( cd "$ROOT" && export JOWI_LISTEN=127.0.0.1:$port && exec setsid "$JOWI_BIN" serve ) \
+    # nginx on loopback names the client in X-Forwarded-For: trust it there.
+    ( cd "$ROOT" && export JOWI_LISTEN=127.0.0.1:$port \
+        && export JOWI__SERVER__TRUSTED_PROXIES="${JOWI__SERVER__TRUSTED_PROXIES-127.0.0.1/32}" \
+        && exec setsid "$JOWI_BIN" serve ) \
         >>"$(logfile "$i")" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid $(proc_start "$pid")" >"$pf"

@@ -40,10 +40,9 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
+/// The client's address (behind a trusted proxy, the one it forwarded).
 fn address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    crate::client_addr::client_addr(req)
 }
 
 /// Sign in with e-mail and password.

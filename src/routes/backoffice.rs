@@ -220,6 +220,8 @@ pub struct ReceiptSearch {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub number: Option<String>,
+    /// The cashier: the employee who opened the receipt's shift.
+    pub employee_id: Option<Uuid>,
     pub limit: Option<i64>,
 }
 
@@ -228,9 +230,11 @@ struct FoundReceipt {
     #[serde(flatten)]
     receipt: jowi_actors::pg::receipts::ReceiptSummary,
     store_id: Uuid,
+    /// The cashier; null when the shift was opened without an employee.
+    employee_id: Option<Uuid>,
 }
 
-/// Receipts by store, register, time span or number, newest first.
+/// Receipts by store, register, cashier, time span or number, newest first.
 #[get("/search/receipts")]
 pub async fn search_receipts(
     auth: Auth,
@@ -253,13 +257,18 @@ pub async fn search_receipts(
             from: q.from,
             to: q.to,
             number,
+            employee: q.employee_id,
             limit,
         },
     )
     .await?;
     let items: Vec<FoundReceipt> = rows
         .into_iter()
-        .map(|(receipt, store_id)| FoundReceipt { receipt, store_id })
+        .map(|(receipt, store_id, employee_id)| FoundReceipt {
+            receipt,
+            store_id,
+            employee_id,
+        })
         .collect();
     Ok(HttpResponse::Ok().json(items))
 }

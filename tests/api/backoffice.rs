@@ -178,6 +178,78 @@ async fn failed_logins_are_limited_per_account() {
     assert!(started.elapsed() < Duration::from_millis(500));
 }
 
+async fn login_via(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> StatusCode {
+    let mut req = app
+        .http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"email": email, "password": "wrong password"}));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap().status()
+}
+
+/// Behind a trusted proxy (the test client is 127.0.0.1) the limit per
+/// address counts the forwarded client: two clients are limited
+/// separately. From an untrusted peer a forged header changes nothing.
+#[actix_rt::test]
+async fn the_address_limit_counts_the_client_a_trusted_proxy_names() {
+    let app = spawn_app_with(|s| {
+        s.backoffice.login_address_failures_max = 2;
+        s.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    // Unknown accounts, one per try: only the address limit can bite.
+    let a = [("x-forwarded-for", "198.51.100.9, 203.0.113.5")];
+    let b = [("x-forwarded-for", "203.0.113.6")];
+    let real = [("x-real-ip", "203.0.113.7")];
+    for i in 0..2 {
+        let s = login_via(&app, &format!("a{i}@shop.uz"), &a).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        login_via(&app, "a9@shop.uz", &a).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The same client behind another forged left-most hop: still limited.
+    assert_eq!(
+        login_via(
+            &app,
+            "a8@shop.uz",
+            &[("x-forwarded-for", "192.0.2.1, 203.0.113.5")]
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client through the same proxy is not.
+    assert_eq!(
+        login_via(&app, "b0@shop.uz", &b).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login_via(&app, "c0@shop.uz", &real).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Not trusted: the peer is the client whatever the headers say.
+    let app = spawn_app_with(|s| {
+        s.backoffice.login_address_failures_max = 2;
+        s.server.trusted_proxies = vec!["10.9.0.0/16".into()];
+    })
+    .await;
+    for i in 0..2 {
+        let s = login_via(&app, &format!("a{i}@shop.uz"), &a).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    for forged in [&b[..], &real[..], &[][..]] {
+        assert_eq!(
+            login_via(&app, "z0@shop.uz", forged).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{forged:?}"
+        );
+    }
+}
+
 /// Logout ends the session in PostgreSQL: the old cookie is dead even if
 /// replayed; a password change ends every session of the account.
 #[actix_rt::test]
@@ -437,6 +509,68 @@ async fn catalog_import_upserts_and_reports_bad_rows() {
     let bad_header = import_status(&app, &b, "name,barcode,price\nTea,1,1\n".into()).await;
     assert_eq!(bad_header.0, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad_header.1["error"]["field"], "name");
+}
+
+/// A SKU repeated in another batch (line 10 and line 2,403 of a file of
+/// three batches) is a bad row when the rows differ — the first product
+/// keeps its data — and fine when the row repeats the first exactly.
+#[actix_rt::test]
+async fn a_sku_repeated_in_a_later_batch_is_a_bad_row_unless_identical() {
+    let app = spawn_app().await;
+    let t = app.create_tenant("shop").await;
+    add_user(&app, &t.token, "olga@shop.uz").await;
+    let b = login(&app, "olga@shop.uz").await;
+    let mut csv = String::from("product,category,sku,barcode,price\n");
+    for i in 0..2400 {
+        csv.push_str(&format!("Item {i},,SKU-{i},BC{i:06},{}\n", 100 + i));
+    }
+    // Line 10 is "Item 8,,SKU-8,BC000008,108".
+    csv.push_str("Other item,,SKU-8,BC777777,5\n"); // line 2402: a different row
+    csv.push_str("Item 9,,SKU-9,BC000009,109\n"); // line 2403: line 11 again
+    csv.push_str("Third item,,SKU-NEW,BC000010,7\n"); // line 2404: barcode of line 12
+    let report = import(&app, &b, csv.clone()).await;
+    assert_eq!(report["rows_read"], 2403, "{report}");
+    assert_eq!(report["imported"], 2400, "{report}");
+    assert_eq!(report["unchanged"], 1, "{report}");
+    assert_eq!(report["failed"], 2, "{report}");
+    let errs: Vec<(u64, String, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["column"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!((errs[0].0, errs[0].1.as_str()), (2402, "sku"), "{errs:?}");
+    assert!(errs[0].2.contains("line 10"), "{errs:?}");
+    assert_eq!(
+        (errs[1].0, errs[1].1.as_str()),
+        (2404, "barcode"),
+        "{errs:?}"
+    );
+    assert!(errs[1].2.contains("line 12"), "{errs:?}");
+    // The first row's product was not overwritten by the later one.
+    let hit = app.get("/api/v1/products/barcode/BC000008", &t.token).await;
+    assert_eq!(hit.status, StatusCode::OK, "{}", hit.body);
+    assert_eq!(hit.body["product"]["name"], "Item 8");
+    assert_eq!(hit.body["variant"]["price"], 10800);
+    let none = app.get("/api/v1/products/barcode/BC777777", &t.token).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    // Importing the same file again: the same two errors, nothing changes.
+    let again = import(&app, &b, csv).await;
+    assert_eq!(
+        (
+            again["imported"].as_u64(),
+            again["unchanged"].as_u64(),
+            again["failed"].as_u64()
+        ),
+        (Some(0), Some(2401), Some(2))
+    );
 }
 
 async fn import_status(app: &TestApp, b: &Browser, csv: String) -> (StatusCode, Value) {

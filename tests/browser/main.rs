@@ -176,6 +176,8 @@ struct World {
     tea: String,
     register_b: (String, String),
     closed_shift: String,
+    /// The cashier of shift B (and so of its two receipts).
+    cashier: String,
 }
 
 async fn sale(
@@ -288,22 +290,30 @@ async fn world(app: &TestApp) -> World {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let open = |reg: &Value, token: &str| {
+    let r = app
+        .post(
+            "/api/v1/employees",
+            &t.token,
+            json!({"name": "Aziza Rahimova", "role": "cashier", "store_id": store_id, "pin": "4321"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let cashier = r.body["id"].as_str().unwrap().to_owned();
+    let open = |reg: &Value, token: &str, employee: Option<&str>| {
         let reg = reg["id"].as_str().unwrap().to_owned();
         let token = token.to_owned();
+        let mut body = json!({"register_id": reg, "opening_cash": 100_000});
+        if let Some(e) = employee {
+            body["employee_id"] = json!(e);
+            body["pin"] = json!("4321");
+        }
         async move {
-            let r = app
-                .post(
-                    "/api/v1/shifts",
-                    &token,
-                    json!({"register_id": reg, "opening_cash": 100_000}),
-                )
-                .await;
+            let r = app.post("/api/v1/shifts", &token, body).await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
             r.body["id"].as_str().unwrap().to_owned()
         }
     };
-    let shift_a = open(&ra, &ta).await;
+    let shift_a = open(&ra, &ta, None).await;
     // `history` dates sales of shift A back a week: the shift opened before
     // them (a receipt must lie within its shift).
     app.db()
@@ -314,7 +324,8 @@ async fn world(app: &TestApp) -> World {
         )
         .await
         .unwrap();
-    let shift_b = open(&rb, &tb).await;
+    // Shift B is Aziza's: its receipts name her as their cashier.
+    let shift_b = open(&rb, &tb, Some(&cashier)).await;
     let mut w = World {
         owner: t.token.clone(),
         store: store_id,
@@ -324,6 +335,7 @@ async fn world(app: &TestApp) -> World {
         tea: tea_variant,
         register_b: (rb["id"].as_str().unwrap().to_owned(), tb),
         closed_shift: shift_b.clone(),
+        cashier,
     };
     let (reg_a, tok_a) = w.register_a.clone();
     let (reg_b, tok_b) = w.register_b.clone();
@@ -404,6 +416,9 @@ async fn back_office_in_a_real_browser() {
     wait_text(&c, "main h1", "Dashboard").await;
     // 3 teas and 1 bread sold just now, plus the earlier sales of today.
     wait_text(&c, ".kpi-value", &(4 + earlier_today).to_string()).await;
+    // Money in the stores' currency (UZS, 2 minor units: their settings).
+    let revenue = wait_text(&c, ".kpi-value", "UZS").await;
+    assert!(is_money(&revenue, "UZS"), "{revenue}");
     assert!(c.find(Locator::Css("svg.chart rect.bar")).await.is_ok());
     shot(&c, "dashboard", 1280).await;
 
@@ -508,11 +523,45 @@ async fn back_office_in_a_real_browser() {
     shot(&c, "stock", 1280).await;
     let _ = w.warehouse.len();
 
-    // Receipts: list and one receipt's detail.
+    // Receipts: list and one receipt's detail, amounts in UZS.
     visit(&c, &base, "/receipts", "Receipts").await;
-    click(&c, "main table tbody tr td a").await;
+    wait_text(&c, "#receipt-list tbody", "Aziza Rahimova").await;
+    click(&c, "#receipt-list tbody tr td a").await;
     wait_text(&c, "#receipt-detail h2", "Receipt").await;
+    // The newest receipt: 4 teas at 12,000.00.
+    let detail = wait_text(&c, "#receipt-detail", "12,000.00").await;
+    assert!(
+        detail.contains("UZS") && detail.contains("48,000.00"),
+        "{detail}"
+    );
     shot(&c, "receipts", 1280).await;
+    // Only Aziza's receipts: the two of shift B.
+    c.find(Locator::Css("select[name=employee]"))
+        .await
+        .unwrap()
+        .select_by_value(&w.cashier)
+        .await
+        .unwrap();
+    click(&c, "main form.toolbar button[type=submit]").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = c
+            .find_all(Locator::Css("#receipt-list tbody tr"))
+            .await
+            .unwrap();
+        let mut texts = Vec::new();
+        for r in &rows {
+            texts.push(r.text().await.unwrap_or_default());
+        }
+        if texts.len() == 2 && texts.iter().all(|t| t.contains("Aziza Rahimova")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cashier filter shows: {texts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // A closed shift's Z report.
     visit(&c, &base, "/shifts", "Shifts").await;
@@ -595,12 +644,58 @@ async fn back_office_in_a_real_browser() {
         "the import page scrolls sideways at 390 px"
     );
 
+    // The money follows the store's settings: Chilonzor now counts in US
+    // dollars; its receipts show dollars, and the dashboard of all stores
+    // (Yunusobod still in UZS) says the currencies differ.
+    c.set_window_size(1280, 1000).await.unwrap();
+    let s = app
+        .get(&format!("/api/v1/stores/{}/settings", w.store), &w.owner)
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.body);
+    let r = app
+        .patch(
+            &format!("/api/v1/stores/{}/settings", w.store),
+            &w.owner,
+            json!({"version": s.body["version"], "currency": "USD", "minor_units": 2}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    visit(&c, &base, "/receipts", "Receipts").await;
+    click(&c, "#receipt-list tbody tr td a").await;
+    let detail = wait_text(&c, "#receipt-detail", "$48,000.00").await;
+    assert!(!detail.contains("UZS"), "{detail}");
+    visit(&c, &base, "/", "Dashboard").await;
+    wait_text(&c, "main .page", "use different currencies").await;
+    let revenue = wait_text(&c, ".kpi-value", ".").await;
+    assert!(
+        !revenue.contains("UZS") && !revenue.contains('$'),
+        "{revenue}"
+    );
+
     // Sign out: the session ends and the pages ask to sign in again.
     click(&c, "#sign-out").await;
     wait_text(&c, "form.login h1", "Sign in").await;
     shot(&c, "login", 390).await;
     visit_login(&c, &base).await;
     c.close().await.unwrap();
+}
+
+/// "UZS 12,345.00": the code, digit groups and the two minor digits.
+fn is_money(text: &str, code: &str) -> bool {
+    let Some(rest) = text.split(code).nth(1) else {
+        return false;
+    };
+    let amount: String = rest
+        .trim_start_matches(|ch: char| ch.is_whitespace() || ch == '\u{a0}')
+        .chars()
+        .take_while(|ch| ch.is_ascii_digit() || *ch == ',' || *ch == '.')
+        .collect();
+    let (whole, minor) = amount.split_once('.').unwrap_or((&amount, ""));
+    let groups: Vec<&str> = whole.split(',').collect();
+    minor.len() == 2
+        && groups.len() >= 2
+        && groups[0].len() <= 3
+        && groups[1..].iter().all(|g| g.len() == 3)
 }
 
 async fn visit_login(c: &Client, base: &str) {

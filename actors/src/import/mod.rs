@@ -2,11 +2,18 @@
 //!
 //! Streamed: rows are read one at a time and written in batches of about
 //! `BATCH_ROWS` (a product's rows never split across batches), so memory is
-//! bounded by one batch plus the first `MAX_ERRORS_KEPT` errors, whatever
-//! the file size. Each batch is one transaction under the tenant's catalog
+//! bounded by one batch plus the first `MAX_ERRORS_KEPT` errors, plus a
+//! small fingerprint per key (`Seen`: about 50 bytes per SKU or barcode,
+//! ~10 MB per million rows) that finds a key repeated anywhere in the file. Each batch is one transaction under the tenant's catalog
 //! lock; a row either applies whole or is reported. An upsert keyed by SKU
 //! (when the SKU is stored) or barcode: importing the same file twice
 //! changes nothing the second time.
+//!
+//! A SKU or barcode that appears again later in the file (in the same batch
+//! or 90,000 lines on) is a bad row when the two rows differ — two different
+//! variants cannot share a key, and a silent "last wins" would overwrite the
+//! first — and is fine (counted unchanged) when the row repeats the earlier
+//! one exactly.
 //!
 //! The caller tells the tenant's actors to resync afterwards (the import
 //! writes PostgreSQL directly, like a burst of catalog writes).
@@ -19,6 +26,8 @@ use crate::error::{Error, Result};
 use crate::pg::{self, Db};
 use csv_async::{AsyncReaderBuilder, ByteRecord};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use tokio::io::AsyncRead;
 use uuid::Uuid;
 
@@ -135,6 +144,7 @@ where
         .collect();
     let layout = Layout::from_header(&header).map_err(|e| Error::invalid(e.column, e.reason))?;
     let mut batch: Vec<ImportRow> = Vec::with_capacity(BATCH_ROWS + 8);
+    let mut seen = Seen::default();
     loop {
         let more = reader.read_byte_record(record).await.map_err(read_error)?;
         if !more {
@@ -150,6 +160,22 @@ where
         match parse_row(&layout, line, &fields) {
             Err(e) => report.fail(e),
             Ok(row) => {
+                match seen.check(&row) {
+                    Repeat::First => {}
+                    Repeat::Conflict(e) => {
+                        report.fail(e);
+                        continue;
+                    }
+                    Repeat::Identical(first) => {
+                        // Still in the batch being built: the first row
+                        // does the work. Else the upsert of an earlier
+                        // batch finds it unchanged (or refuses it again).
+                        if batch.first().is_some_and(|f| f.line <= first) {
+                            report.unchanged += 1;
+                            continue;
+                        }
+                    }
+                }
                 let boundary = batch.last().is_some_and(|last| last.product != row.product);
                 if batch.len() >= BATCH_ROWS && boundary {
                     flush(db, tenant, &mut batch, report, job, progress).await?;
@@ -159,6 +185,77 @@ where
         }
     }
     flush(db, tenant, &mut batch, report, job, progress).await
+}
+
+/// The keys (SKU, barcode) of every good row so far: a hash of the key ->
+/// the line it first appeared on and a hash of that whole row. 64-bit
+/// hashes keep the memory small; a collision (about one in 10¹⁰ for a
+/// million keys) would report a row as a repeat.
+#[derive(Default)]
+struct Seen {
+    keys: HashMap<u64, (u64, u64)>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Repeat {
+    /// Neither key seen before (now remembered).
+    First,
+    /// The same row as on this earlier line.
+    Identical(u64),
+    /// A key of an earlier, different row.
+    Conflict(RowError),
+}
+
+fn hash_of(parts: &[Option<&str>]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+impl Seen {
+    fn check(&mut self, row: &ImportRow) -> Repeat {
+        let price = row.price.to_string();
+        let whole = hash_of(&[
+            Some(&row.product),
+            row.category.as_deref(),
+            row.sku.as_deref(),
+            Some(&row.barcode),
+            Some(&price),
+        ]);
+        let mut keys = Vec::with_capacity(2);
+        if let Some(sku) = row.sku.as_deref() {
+            keys.push((
+                "sku",
+                format!("SKU {sku}"),
+                hash_of(&[Some("sku"), Some(sku)]),
+            ));
+        }
+        keys.push((
+            "barcode",
+            format!("barcode {}", row.barcode),
+            hash_of(&[Some("barcode"), Some(&row.barcode)]),
+        ));
+        for (column, what, key) in &keys {
+            let column: &str = column;
+            if let Some(&(line, first_whole)) = self.keys.get(key) {
+                if first_whole == whole {
+                    return Repeat::Identical(line);
+                }
+                return Repeat::Conflict(RowError {
+                    line: row.line,
+                    column: column.to_owned(),
+                    reason: format!(
+                        "{what} already appears on line {line} with different data \
+                         (two variants cannot share it)"
+                    ),
+                });
+            }
+        }
+        for (_, _, key) in keys {
+            self.keys.insert(key, (row.line, whole));
+        }
+        Repeat::First
+    }
 }
 
 async fn flush<F>(
@@ -271,4 +368,70 @@ pub async fn export_chunk(
         .then(|| rows.last().map(|r| (r.product_id, r.variant_id)))
         .flatten();
     Ok((out, next))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn row(line: u64, product: &str, sku: Option<&str>, barcode: &str, price: i64) -> ImportRow {
+        ImportRow {
+            line,
+            product: product.into(),
+            category: None,
+            sku: sku.map(Into::into),
+            barcode: barcode.into(),
+            price,
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_is_fine_only_when_the_row_is_identical() {
+        let mut seen = Seen::default();
+        assert_eq!(
+            seen.check(&row(10, "Tea", Some("S1"), "111", 100)),
+            Repeat::First
+        );
+        assert_eq!(
+            seen.check(&row(11, "Tea", Some("S2"), "222", 100)),
+            Repeat::First
+        );
+        assert_eq!(
+            seen.check(&row(12, "Milk", None, "333", 100)),
+            Repeat::First
+        );
+        // The same row again, far away: fine.
+        assert_eq!(
+            seen.check(&row(90_000, "Tea", Some("S1"), "111", 100)),
+            Repeat::Identical(10)
+        );
+        assert_eq!(
+            seen.check(&row(90_001, "Milk", None, "333", 100)),
+            Repeat::Identical(12)
+        );
+        // Same SKU, another product (or price): the SKU column is wrong.
+        let Repeat::Conflict(e) = seen.check(&row(90_002, "Coffee", Some("S1"), "444", 100)) else {
+            panic!("a conflict")
+        };
+        assert_eq!((e.line, e.column.as_str()), (90_002, "sku"));
+        assert!(e.reason.contains("line 10"), "{}", e.reason);
+        let Repeat::Conflict(e) = seen.check(&row(90_003, "Tea", Some("S1"), "111", 101)) else {
+            panic!("a conflict")
+        };
+        assert_eq!(e.column, "sku");
+        // A new SKU on a barcode already used: the barcode column.
+        let Repeat::Conflict(e) = seen.check(&row(90_004, "Tea", Some("S9"), "222", 100)) else {
+            panic!("a conflict")
+        };
+        assert_eq!(
+            (e.column.as_str(), e.reason.contains("line 11")),
+            ("barcode", true)
+        );
+        // A refused row is not remembered: S9 is still free.
+        assert_eq!(
+            seen.check(&row(90_005, "Tea", Some("S9"), "999", 100)),
+            Repeat::First
+        );
+    }
 }

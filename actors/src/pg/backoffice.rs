@@ -155,18 +155,22 @@ pub struct ReceiptFilter {
     pub to: Option<DateTime<Utc>>,
     /// Exact receipt number ("3-1024").
     pub number: Option<String>,
+    /// The cashier (the employee who opened the receipt's shift).
+    pub employee: Option<Uuid>,
     pub limit: i64,
 }
 
-/// Receipts newest first by store, register, time and number.
+/// Receipts newest first by store, register, cashier, time and number;
+/// each with its store and cashier (None: no employee opened the shift).
 pub async fn search_receipts(
     db: &Db,
     tenant: TenantId,
     f: &ReceiptFilter,
-) -> Result<Vec<(ReceiptSummary, Uuid)>> {
+) -> Result<Vec<(ReceiptSummary, Uuid, Option<Uuid>)>> {
     let rows = db
         .query(
-            "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total, r.store_id \
+            "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total, r.store_id, \
+                    r.employee_id \
              FROM receipts r JOIN receipt_keys k ON k.tenant_id = r.tenant_id AND k.id = r.id \
              WHERE r.tenant_id = $1 \
                AND ($2::uuid IS NULL OR r.store_id = $2) \
@@ -174,9 +178,17 @@ pub async fn search_receipts(
                AND ($4::timestamptz IS NULL OR r.occurred_at >= $4) \
                AND ($5::timestamptz IS NULL OR r.occurred_at < $5) \
                AND ($6::text IS NULL OR k.number = $6) \
+               AND ($8::uuid IS NULL OR r.employee_id = $8) \
              ORDER BY r.occurred_at DESC, r.id DESC LIMIT $7",
             &[
-                &tenant, &f.store, &f.register, &f.from, &f.to, &f.number, &f.limit,
+                &tenant,
+                &f.store,
+                &f.register,
+                &f.from,
+                &f.to,
+                &f.number,
+                &f.limit,
+                &f.employee,
             ],
         )
         .await?;
@@ -198,6 +210,7 @@ pub async fn search_receipts(
                     total: r.get(6),
                 },
                 r.get(7),
+                r.get(8),
             )
         })
         .collect())

@@ -4,7 +4,7 @@
 // closes its WebSocket).
 
 import { get, post, setCsrf } from './api.js';
-import { h, clear } from './dom.js';
+import { h, clear, setCurrencies } from './dom.js';
 
 const PAGES = {
   '/': ['Dashboard', () => import('./pages/dashboard.js')],
@@ -27,8 +27,16 @@ let storesCache = null;
 const ctx = {
   get user() { return user; },
   navigate,
+  /// The tenant's stores; their currencies are loaded with them (money
+  /// figures are formatted with them, see dom.js).
   async stores(refresh) {
-    if (!storesCache || refresh) storesCache = await get('/stores');
+    if (!storesCache || refresh) {
+      const stores = await get('/stores');
+      const settings = await Promise.all(stores.map((s) =>
+        get(`/stores/${s.id}/settings`).then((x) => [s.id, x], () => [s.id, null])));
+      setCurrencies(settings);
+      storesCache = stores;
+    }
     return storesCache;
   },
 };
@@ -121,6 +129,8 @@ async function route() {
   const body = h('div', { class: 'page' });
   main.append(body);
   try {
+    // Every page's money figures need the stores' currencies.
+    await ctx.stores();
     const page = await load();
     const done = await page.render(body, ctx);
     if (typeof done === 'function') cleanup = done;

@@ -19,14 +19,19 @@ function niceStep(max, ticks) {
   return 10 * p;
 }
 
+/// Room for a tick label of this text (11 px text, about 6.5 px a glyph).
+const textWidth = (t) => Math.ceil(String(t).length * 6.5) + 10;
+
 /// series: [{name, cls, values: number[]}] over `labels`.
 /// `width`: the drawing's width in CSS pixels, so text keeps its size on a
-/// phone (the SVG scales to its box).
-export function barChart({ title, labels, series, format = String, width = 720 }) {
-  const W = Math.max(300, Math.min(960, width)), H = W < 500 ? 220 : 260, L = 56, R = 8, T = 12, B = 28;
+/// phone (the SVG scales to its box). `axisFormat`: the (shorter) text of
+/// the value axis' ticks; `format` is for the bars' tooltips.
+export function barChart({ title, labels, series, format = String, axisFormat = format, width = 720 }) {
   const max = Math.max(1, ...series.flatMap((x) => x.values));
   const step = niceStep(max, 4);
   const top = Math.ceil(max / step) * step;
+  const W = Math.max(300, Math.min(960, width)), H = W < 500 ? 220 : 260, R = 8, T = 12, B = 28;
+  const L = Math.max(56, textWidth(axisFormat(top)));
   const y = (v) => T + (H - T - B) * (1 - v / top);
   const band = (W - L - R) / labels.length;
   const barW = Math.max(2, (band * 0.8) / series.length);
@@ -34,7 +39,7 @@ export function barChart({ title, labels, series, format = String, width = 720 }
   svg.append(s('title', {}, title));
   for (let v = 0; v <= top + 1e-9; v += step) {
     svg.append(s('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid' }));
-    svg.append(s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, format(v)));
+    svg.append(s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, axisFormat(v)));
   }
   labels.forEach((lab, i) => {
     const x0 = L + i * band + band * 0.1;
@@ -55,7 +60,9 @@ export function barChart({ title, labels, series, format = String, width = 720 }
 
 /// rows: [{label, value}] as horizontal bars.
 export function hbarChart({ title, rows, format = String }) {
-  const W = 360, rowH = 30, L = 90, R = 90;
+  const rowH = 30, L = 90;
+  const R = Math.max(90, ...rows.map((r) => textWidth(format(r.value))));
+  const W = Math.max(360, L + R + 120);
   const H = Math.max(rowH, rows.length * rowH) + 4;
   const max = Math.max(1, ...rows.map((r) => Math.abs(r.value)));
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart hbar', role: 'img', 'aria-label': title });

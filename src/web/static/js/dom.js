@@ -46,18 +46,100 @@ export function select(name, options, value) {
     options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
 }
 
-const moneyFmt = new Intl.NumberFormat('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 2 });
-/// Minor units -> "12,500.50".
-export function money(minor) {
-  return moneyFmt.format(Number(minor || 0) / 100);
+// Money. Amounts are integers in minor units; each store has a currency
+// and its minor units in its settings (GET /stores/{id}/settings), which
+// the shell loads with the store list (`setCurrencies`) before a page draws.
+// Figures of one store use its currency; figures of the whole tenant (all
+// stores, catalog prices) use the currency all stores share.
+const stores = new Map(); // store id -> { currency, minor_units }
+let tenant = { currency: 'UZS', minor_units: 2 }; // the server's default
+let mixed = false;
+
+/// `list`: [[store id, settings], ...].
+export function setCurrencies(list) {
+  stores.clear();
+  for (const [id, s] of list) {
+    if (s && s.currency) stores.set(id, { currency: s.currency, minor_units: Number(s.minor_units) || 0 });
+  }
+  const all = [...stores.values()];
+  mixed = all.some((c) => c.currency !== all[0].currency || c.minor_units !== all[0].minor_units);
+  // Mixed currencies: tenant-wide sums have no one currency; show the
+  // number with the first store's minor units and no code.
+  if (!all.length) tenant = { currency: 'UZS', minor_units: 2 };
+  else tenant = mixed ? { currency: '', minor_units: all[0].minor_units } : all[0];
+}
+
+/// True when the stores do not all use one currency.
+export function mixedCurrencies() {
+  return mixed;
+}
+
+/// The currency of a store, or of the tenant without one.
+export function currencyOf(storeId) {
+  return (storeId && stores.get(storeId)) || tenant;
+}
+
+const formats = new Map();
+function formatter(c) {
+  const key = c.currency + '/' + c.minor_units;
+  let f = formats.get(key);
+  if (!f) {
+    const digits = { minimumFractionDigits: c.minor_units, maximumFractionDigits: c.minor_units };
+    try {
+      f = c.currency
+        ? new Intl.NumberFormat('en-US', { style: 'currency', currency: c.currency, ...digits })
+        : new Intl.NumberFormat('en-US', digits);
+    } catch (_) {
+      // Not an ISO 4217 code the browser knows: the number and the code.
+      const plain = new Intl.NumberFormat('en-US', digits);
+      f = { format: (v) => `${c.currency} ${plain.format(v)}` };
+    }
+    formats.set(key, f);
+  }
+  return f;
+}
+
+/// Minor units -> "UZS 12,500.50" in the store's currency (or the tenant's).
+export function money(minor, storeId) {
+  const c = currencyOf(storeId);
+  return formatter(c).format(Number(minor || 0) / 10 ** c.minor_units);
+}
+
+/// Minor units -> a short text for chart axes: "UZS 150K".
+export function moneyShort(minor, storeId) {
+  const c = currencyOf(storeId);
+  const key = 'short/' + c.currency;
+  let f = formats.get(key);
+  if (!f) {
+    const opts = { notation: 'compact', minimumFractionDigits: 0, maximumFractionDigits: 1 };
+    try {
+      f = c.currency
+        ? new Intl.NumberFormat('en-US', { style: 'currency', currency: c.currency, ...opts })
+        : new Intl.NumberFormat('en-US', opts);
+    } catch (_) {
+      const plain = new Intl.NumberFormat('en-US', opts);
+      f = { format: (v) => `${c.currency} ${plain.format(v)}` };
+    }
+    formats.set(key, f);
+  }
+  return f.format(Number(minor || 0) / 10 ** c.minor_units);
+}
+
+/// Minor units -> major units as a person types them ("12500.5").
+export function toMajor(minor, storeId) {
+  const m = currencyOf(storeId).minor_units;
+  const s = (Number(minor || 0) / 10 ** m).toFixed(m);
+  return m ? s.replace(/\.?0+$/, '') : s;
 }
 
 /// "12500.5" (major units typed by a person) -> minor units, or null.
-export function parseMoney(text) {
+export function parseMoney(text, storeId) {
+  const m = currencyOf(storeId).minor_units;
   const t = String(text).trim().replace(/[\s,]/g, '');
-  if (!/^\d{1,13}(\.\d{1,2})?$/.test(t)) return null;
+  const re = m ? new RegExp(`^\\d{1,13}(\\.\\d{1,${m}})?$`) : /^\d{1,13}$/;
+  if (!re.test(t)) return null;
   const [w, f = ''] = t.split('.');
-  return Number(w) * 100 + Number((f + '00').slice(0, 2));
+  return Number(w) * 10 ** m + Number((f + '0'.repeat(m)).slice(0, m) || 0);
 }
 
 export function qty(q) {

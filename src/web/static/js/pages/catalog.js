@@ -2,7 +2,7 @@
 // variants), soft delete; categories. A stale edit (someone else saved
 // first) is explained in plain words with a reload button.
 import { get, post, patch, del } from '../api.js';
-import { h, clear, field, select, money, parseMoney, notice, errorText, table, button, busy } from '../dom.js';
+import { h, clear, field, select, money, parseMoney, toMajor, currencyOf, notice, errorText, table, button, busy } from '../dom.js';
 
 export async function render(page) {
   let categories = await get('/categories');
@@ -87,7 +87,7 @@ export async function render(page) {
   function variantRow(v = {}) {
     const barcode = h('input', { name: 'barcode', value: v.barcode || '', required: true, inputmode: 'numeric', autocomplete: 'off' });
     const sku = h('input', { name: 'sku', value: v.sku || '', autocomplete: 'off' });
-    const price = h('input', { name: 'price', value: v.price !== undefined ? String(v.price / 100) : '', inputmode: 'decimal', required: true, autocomplete: 'off' });
+    const price = h('input', { name: 'price', value: v.price !== undefined ? toMajor(v.price) : '', inputmode: 'decimal', required: true, autocomplete: 'off' });
     const rowEl = h('fieldset', { class: 'variant', dataset: { id: v.id || '' } },
       h('legend', {}, 'Variant'),
       field('Barcode', barcode), field('SKU (optional)', sku), field('Price', price),
@@ -131,7 +131,8 @@ export async function render(page) {
         const get1 = (n) => fs.querySelector(`[name=${n}]`).value.trim();
         const price = parseMoney(get1('price'));
         if (price === null) {
-          clear(msg, notice('error', 'Price: type a number like 12500 or 12500.50.'));
+          const m = currencyOf().minor_units;
+          clear(msg, notice('error', `Price: type a number like 12500${m ? ' or 12500.' + '5'.padEnd(m, '0') : ''}.`));
           fs.querySelector('[name=price]').focus();
           return;
         }

@@ -1,10 +1,11 @@
 // Shifts of the registers and their X (running) or Z (closing) reports.
 import { get } from '../api.js';
-import { h, clear, field, select, money, when, notice, errorText, table, button } from '../dom.js';
+import { h, clear, field, select, money, money as fmt, when, notice, errorText, table, button } from '../dom.js';
 
 export async function render(page, ctx) {
   const stores = await ctx.stores();
   const registers = (await Promise.all(stores.map((s) => get(`/stores/${s.id}/registers`)))).flat();
+  const regStore = (id) => (registers.find((x) => x.id === id) || {}).store_id;
   const regName = (id) => { const r = registers.find((x) => x.id === id); return r ? `${r.number} · ${r.name}` : id; };
   const storeSel = select('store', [['', 'All stores'], ...stores.map((s) => [s.id, s.name])], '');
   const status = select('status', [['', 'Open and closed'], ['open', 'Open'], ['closed', 'Closed']], '');
@@ -24,7 +25,7 @@ export async function render(page, ctx) {
         ['Opened', (s) => when(s.opened_at)],
         ['Closed', (s) => (s.closed_at ? when(s.closed_at) : h('span', { class: 'live on' }, 'open'))],
         ['Receipts', (s) => s.receipts],
-        ['Sales', (s) => money(s.sales_total)],
+        ['Sales', (s) => money(s.sales_total, s.store_id || regStore(s.register_id))],
         ['', (s) => button(s.closed_at ? 'Z report' : 'X report', () => show(s.id), 'small', { dataset: { shift: s.id } })],
       ], rows, { empty: 'No shifts yet.' }));
     } catch (e) {
@@ -36,6 +37,8 @@ export async function render(page, ctx) {
     try {
       const r = await get(`/shifts/${id}/report`);
       const methods = Object.entries(r.by_method || {});
+      const store = r.shift.store_id || regStore(r.shift.register_id);
+      const money = (v) => fmt(v, store);
       clear(report, h('section', { class: 'card report', 'aria-label': `${r.kind.toUpperCase()} report` },
         h('div', { class: 'card-head' },
           h('h2', {}, `${r.kind.toUpperCase()} report · register ${regName(r.shift.register_id)}`),
