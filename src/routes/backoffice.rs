@@ -217,6 +217,8 @@ pub async fn list_tokens(auth: Auth, state: web::Data<AppState>) -> ApiResult<Ht
 pub struct ReceiptSearch {
     pub store_id: Option<Uuid>,
     pub register_id: Option<Uuid>,
+    /// The cashier; a uuid, else 400 naming `employee_id`.
+    pub employee_id: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub number: Option<String>,
@@ -244,12 +246,14 @@ pub async fn search_receipts(
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
     let number = crate::routes::optional_text("number", q.number.as_deref(), 40)?;
+    let employee = crate::routes::uuid_param("employee_id", q.employee_id.as_deref())?;
     let rows = backoffice::search_receipts(
         &state.db,
         auth.tenant(),
         &ReceiptFilter {
             store: q.store_id,
             register: q.register_id,
+            employee,
             from: q.from,
             to: q.to,
             number,

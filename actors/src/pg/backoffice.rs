@@ -151,6 +151,8 @@ pub async fn list_tokens(db: &Db, tenant: TenantId) -> Result<Vec<TokenRow>> {
 pub struct ReceiptFilter {
     pub store: Option<Uuid>,
     pub register: Option<Uuid>,
+    /// The cashier (the employee who opened the receipt's shift).
+    pub employee: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Exact receipt number ("3-1024").
@@ -166,7 +168,8 @@ pub async fn search_receipts(
 ) -> Result<Vec<(ReceiptSummary, Uuid)>> {
     let rows = db
         .query(
-            "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total, r.store_id \
+            "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total, r.store_id, \
+                r.employee_id \
              FROM receipts r JOIN receipt_keys k ON k.tenant_id = r.tenant_id AND k.id = r.id \
              WHERE r.tenant_id = $1 \
                AND ($2::uuid IS NULL OR r.store_id = $2) \
@@ -174,9 +177,17 @@ pub async fn search_receipts(
                AND ($4::timestamptz IS NULL OR r.occurred_at >= $4) \
                AND ($5::timestamptz IS NULL OR r.occurred_at < $5) \
                AND ($6::text IS NULL OR k.number = $6) \
+               AND ($8::uuid IS NULL OR r.employee_id = $8) \
              ORDER BY r.occurred_at DESC, r.id DESC LIMIT $7",
             &[
-                &tenant, &f.store, &f.register, &f.from, &f.to, &f.number, &f.limit,
+                &tenant,
+                &f.store,
+                &f.register,
+                &f.from,
+                &f.to,
+                &f.number,
+                &f.limit,
+                &f.employee,
             ],
         )
         .await?;
@@ -189,6 +200,7 @@ pub async fn search_receipts(
                     number: r.get(1),
                     register_id: r.get(2),
                     shift_id: r.get(3),
+                    employee_id: r.get(8),
                     kind: if r.get::<_, &str>(4) == "return" {
                         ReceiptKind::Return
                     } else {

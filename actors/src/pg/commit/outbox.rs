@@ -65,9 +65,10 @@ impl OutboxWriter {
         }
     }
 
-    /// Adds an accepted receipt (with the number it is stored under).
-    pub fn push(&mut self, r: &PreparedReceipt, number: String) {
-        let payload = serde_json::to_string(&r.stored(number, self.created_at))
+    /// Adds an accepted receipt (with the number it is stored under and the
+    /// employee of its shift).
+    pub fn push(&mut self, r: &PreparedReceipt, number: String, employee: Option<Uuid>) {
+        let payload = serde_json::to_string(&r.stored(number, self.created_at, employee))
             .unwrap_or_else(|_| format!("{{\"id\":\"{}\"}}", r.id));
         self.r_tenant.push(r.tenant_id);
         self.r_event.push(new_id());
