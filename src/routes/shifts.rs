@@ -89,7 +89,7 @@ async fn shift_for(auth: &Auth, state: &AppState, id: Uuid) -> ApiResult<Shift> 
 #[utoipa::path(post, path = "/api/v1/shifts", tag = "sales", request_body = OpenShift,
     responses((status = 201, body = Shift), (status = 403, description = "wrong_pin"),
         (status = 409, description = "shift_already_open, pin_not_set"),
-        (status = 422, description = "invalid: `employee_id` missing while the store has employees with a PIN, \
+        (status = 422, description = "validation_failed: `employee_id` missing while the store has employees with a PIN, \
             `pin` missing, or the employee unknown or of another store"),
         (status = 429, description = "too_many_attempts: too many wrong PINs")))]
 #[post("/shifts")]

@@ -863,6 +863,7 @@ async fn v11_backfills_the_shift_money_totals() {
     let migration = include_str!("../../migrations/V11__shift_money_totals.sql");
     let backfill = migration
         .split_once("-- Backfill")
+        .and_then(|(_, rest)| rest.split_once('\n'))
         .map(|(_, rest)| rest)
         .expect("V11 has a backfill section");
     db.batch_execute(backfill).await.unwrap();
