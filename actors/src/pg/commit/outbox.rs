@@ -187,16 +187,27 @@ mod tests {
     #[test]
     fn one_event_per_receipt_and_per_level() {
         let mut w = OutboxWriter::new(Utc::now(), 3);
+        let cashier = Uuid::from_u128(42);
         w.push(
             &receipt(10, ReceiptKind::Sale, &[(7, 2), (8, 1)]),
             "1-1".into(),
+            Some(cashier),
         );
-        w.push(&receipt(11, ReceiptKind::Sale, &[(7, 3)]), "1-2".into());
-        w.push(&receipt(12, ReceiptKind::Return, &[(7, 1)]), "~x".into());
+        w.push(
+            &receipt(11, ReceiptKind::Sale, &[(7, 3)]),
+            "1-2".into(),
+            None,
+        );
+        w.push(
+            &receipt(12, ReceiptKind::Return, &[(7, 1)]),
+            "~x".into(),
+            None,
+        );
         w.seal();
         assert_eq!(w.r_payload.len(), 3);
         let first: serde_json::Value = serde_json::from_str(&w.r_payload[0]).unwrap();
         assert_eq!(first["number"], "1-1");
+        assert_eq!(first["employee_id"], cashier.to_string());
         assert_eq!(first["items"].as_array().unwrap().len(), 2);
         // The money rules' fields travel with the receipt.
         assert_eq!(first["tax_total"], 11);
