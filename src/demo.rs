@@ -1,5 +1,6 @@
-//! `jowi demo`: a demo tenant with 2 stores, 2 registers each, categories,
-//! products with EAN-13 barcodes and opening stock. Safe to run twice: the
+//! `jowi demo`: a demo tenant with 2 stores, 2 registers each, a cashier
+//! with a PIN per store, categories, products with EAN-13 barcodes and
+//! opening stock. Safe to run twice: the
 //! data is made once (fixed tenant id); later runs only issue fresh tokens
 //! (stored tokens are hashed and cannot be shown again).
 
@@ -8,6 +9,7 @@ use crate::startup::pool_settings;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use jowi_actors::auth::Authenticator;
+use jowi_actors::domain::pin::Pin;
 use jowi_actors::domain::{new_id, Role};
 use jowi_actors::pg::{self, Db};
 use rand::{Rng, SeedableRng};
@@ -76,6 +78,7 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
             .await?;
         register_tokens.push((r, token));
     }
+    let cashiers = ensure_cashiers(&tx, &register_tokens).await?;
     let barcodes = pg::demo::sample_barcodes(&tx, DEMO_TENANT, 5).await?;
     tx.commit().await?;
 
@@ -86,6 +89,13 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
         println!(
             "register {} ({}, store {}, register {}):\n  token: {token}",
             r.number, r.store_name, r.store_id, r.id
+        );
+    }
+    println!("cashiers (a shift is opened by one: POST /api/v1/shifts with employee_id and pin):");
+    for (id, name, store, store_name) in &cashiers {
+        println!(
+            "  {name} ({store_name}, store {store}): employee_id {id}, pin {}",
+            demo_pin(*store, &register_tokens)
         );
     }
     println!("barcodes:");
@@ -101,6 +111,43 @@ pub async fn run(settings: &Settings, products: usize) -> anyhow::Result<()> {
     }
     crate::web::demo_owner::ensure(&db, settings, DEMO_TENANT).await?;
     Ok(())
+}
+
+/// The PIN the demo gives the cashier of the n-th store (1111, 2222, ...);
+/// a manager may have changed it since.
+fn demo_pin(store: Uuid, registers: &[(pg::demo::RegisterRow, String)]) -> String {
+    let mut stores: Vec<Uuid> = Vec::new();
+    for (r, _) in registers {
+        if !stores.contains(&r.store_id) {
+            stores.push(r.store_id);
+        }
+    }
+    let n = stores.iter().position(|s| *s == store).unwrap_or(0) % 9 + 1;
+    n.to_string().repeat(4)
+}
+
+/// A cashier with a PIN per store (also for a demo tenant made before the
+/// demo had cashiers): shifts are opened by an employee with their PIN.
+async fn ensure_cashiers(
+    tx: &pg::Tx<'_>,
+    registers: &[(pg::demo::RegisterRow, String)],
+) -> anyhow::Result<Vec<pg::demo::CashierRow>> {
+    let existing = pg::demo::cashiers(tx, DEMO_TENANT).await?;
+    if !existing.is_empty() {
+        return Ok(existing);
+    }
+    let mut done: Vec<Uuid> = Vec::new();
+    for (r, _) in registers {
+        if done.contains(&r.store_id) {
+            continue;
+        }
+        done.push(r.store_id);
+        let pin = Pin::parse("pin", &demo_pin(r.store_id, registers))?;
+        let hash = tokio::task::spawn_blocking(move || pin.hash()).await??;
+        let name = format!("Cashier {}", r.store_name.trim_start_matches("Demo store "));
+        pg::demo::insert_cashier(tx, DEMO_TENANT, r.store_id, &name, &hash).await?;
+    }
+    Ok(pg::demo::cashiers(tx, DEMO_TENANT).await?)
 }
 
 /// Stores, registers, categories, products and opening stock, inside the

@@ -38,6 +38,8 @@ pub struct ReplayInfo {
     pub total: i64,
     pub paid: i64,
     pub change: i64,
+    /// The shift's employee (not part of the request).
+    pub employee_id: Option<Uuid>,
     /// Digest of the whole stored receipt (lines, payments, taxes,
     /// discounts, rounding, points): a rebuild must match it exactly.
     pub digest: u64,
@@ -417,6 +419,7 @@ mod tests {
             total: 1,
             paid: 1,
             change: 0,
+            employee_id: None,
             digest: 0,
         }
     }

@@ -217,11 +217,11 @@ pub async fn list_tokens(auth: Auth, state: web::Data<AppState>) -> ApiResult<Ht
 pub struct ReceiptSearch {
     pub store_id: Option<Uuid>,
     pub register_id: Option<Uuid>,
+    /// The cashier; a uuid, else 400 naming `employee_id`.
+    pub employee_id: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub number: Option<String>,
-    /// The cashier: the employee who opened the receipt's shift.
-    pub employee_id: Option<Uuid>,
     pub limit: Option<i64>,
 }
 
@@ -230,8 +230,6 @@ struct FoundReceipt {
     #[serde(flatten)]
     receipt: jowi_actors::pg::receipts::ReceiptSummary,
     store_id: Uuid,
-    /// The cashier; null when the shift was opened without an employee.
-    employee_id: Option<Uuid>,
 }
 
 /// Receipts by store, register, cashier, time span or number, newest first.
@@ -248,27 +246,24 @@ pub async fn search_receipts(
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
     let number = crate::routes::optional_text("number", q.number.as_deref(), 40)?;
+    let employee = crate::routes::uuid_param("employee_id", q.employee_id.as_deref())?;
     let rows = backoffice::search_receipts(
         &state.db,
         auth.tenant(),
         &ReceiptFilter {
             store: q.store_id,
             register: q.register_id,
+            employee,
             from: q.from,
             to: q.to,
             number,
-            employee: q.employee_id,
             limit,
         },
     )
     .await?;
     let items: Vec<FoundReceipt> = rows
         .into_iter()
-        .map(|(receipt, store_id, employee_id)| FoundReceipt {
-            receipt,
-            store_id,
-            employee_id,
-        })
+        .map(|(receipt, store_id)| FoundReceipt { receipt, store_id })
         .collect();
     Ok(HttpResponse::Ok().json(items))
 }

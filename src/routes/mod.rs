@@ -78,6 +78,20 @@ pub fn edited_version(req: &HttpRequest, body: Option<i32>) -> Result<i32, ApiEr
     }
 }
 
+/// An optional uuid query parameter taken as text, so a bad one answers
+/// 400 naming it in `field` (empty = absent, as a form sends "any").
+pub fn uuid_param(field: &'static str, raw: Option<&str>) -> Result<Option<uuid::Uuid>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => uuid::Uuid::try_parse(s)
+            .map(Some)
+            .map_err(|_| ApiError::BadParam {
+                field,
+                message: "must be a uuid".into(),
+            }),
+    }
+}
+
 /// Optional text field: trimmed, empty -> None, bounded length, no
 /// control characters.
 pub fn optional_text(

@@ -315,6 +315,10 @@ pub struct ListParams {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound on occurred_at (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Only the receipts this employee sold (the cashier who opened their
+    /// shift); a uuid, else 400 naming `employee_id` (empty: any).
+    #[param(format = Uuid)]
+    pub employee_id: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1..=200, default 50.
@@ -341,7 +345,9 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
 /// A store's receipts, newest first, keyset-paged over the partitions; or
 /// with `number`, the one receipt of that number.
 #[utoipa::path(get, path = "/api/v1/receipts", tag = "sales", params(ListParams),
-    responses((status = 200, body = ReceiptPage), (status = 400), (status = 404)))]
+    responses((status = 200, body = ReceiptPage),
+        (status = 400, description = "bad_request; a bad `employee_id` names it in `field`"),
+        (status = 404)))]
 #[get("/receipts")]
 pub async fn list(
     tenant: Tenant,
@@ -373,6 +379,7 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 200").into());
     }
+    let employee = super::uuid_param("employee_id", q.employee_id.as_deref())?;
     let from = q.from.map(|t| check_timestamp("from", t)).transpose()?;
     let to = q.to.map(|t| check_timestamp("to", t)).transpose()?;
     tenant
@@ -384,6 +391,7 @@ pub async fn list(
         store: store_id,
         // A register token lists its own register's receipts only.
         register: tenant.auth.0.register_id,
+        employee,
         from,
         to,
         after,

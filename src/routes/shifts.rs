@@ -30,7 +30,10 @@ pub struct OpenShift {
     #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub opening_cash: i64,
     /// The employee opening the shift; their PIN is checked, and every
-    /// receipt of the shift is attributed to them.
+    /// receipt of the shift is attributed to them. Required (with `pin`)
+    /// once the store has an active employee with a PIN (bound to the store
+    /// or to none): 422 naming `employee_id` when missing. A tenant without
+    /// such employees may open anonymous shifts.
     pub employee_id: Option<Uuid>,
     /// 4-8 digits; required with `employee_id`.
     pub pin: Option<String>,
@@ -85,7 +88,9 @@ async fn shift_for(auth: &Auth, state: &AppState, id: Uuid) -> ApiResult<Shift> 
 
 #[utoipa::path(post, path = "/api/v1/shifts", tag = "sales", request_body = OpenShift,
     responses((status = 201, body = Shift), (status = 403, description = "wrong_pin"),
-        (status = 409, description = "shift_already_open, pin_not_set"), (status = 422),
+        (status = 409, description = "shift_already_open, pin_not_set"),
+        (status = 422, description = "validation_failed: `employee_id` missing while the store has employees with a PIN, \
+            `pin` missing, or the employee unknown or of another store"),
         (status = 429, description = "too_many_attempts: too many wrong PINs")))]
 #[post("/shifts")]
 pub async fn open(
@@ -119,7 +124,21 @@ pub async fn open(
         (None, Some(_)) => {
             return Err(Error::invalid("employee_id", "name the employee the PIN is for").into())
         }
-        (None, None) => None,
+        (None, None) => {
+            // Who sold it: once the store has an employee with a PIN, a
+            // shift is theirs; a tenant without such employees (none yet)
+            // still opens anonymous shifts, whose receipts count under
+            // employee `none`.
+            if pins::store_needs_cashier(&state.db, tenant.auth.tenant(), register.store_id).await?
+            {
+                return Err(Error::invalid(
+                    "employee_id",
+                    "this store's shifts are opened by an employee with their PIN",
+                )
+                .into());
+            }
+            None
+        }
     };
     let shift = shifts::open(
         &state.db,

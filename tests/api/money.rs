@@ -5,6 +5,7 @@
 use crate::helpers::*;
 use crate::retail::assert_points_match_ledger;
 use crate::sales::{assert_stock_matches_ledger, shop, Shop};
+use crate::totals_check::{assert_totals_match_rebuild, shift_money_from_receipts};
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -232,8 +233,19 @@ async fn worked_example_sale_replay_and_return() {
         (r3.status, r3.code()),
         (StatusCode::CONFLICT, "return_exceeds_sale")
     );
-    // The Z report (the money rules' lines are summed once the shift is
-    // closed, so it is closed first).
+    // The X report's money block: running totals, equal to the receipts.
+    let x = app
+        .get(
+            &format!("/api/v1/shifts/{}/report", s.shift),
+            &s.register_token,
+        )
+        .await;
+    assert_eq!(x.body["kind"], "x");
+    let db = app.db().await;
+    assert_eq!(
+        x.body["money"],
+        shift_money_from_receipts(&db, &s.shift).await
+    );
     let close = app
         .post(
             &format!("/api/v1/shifts/{}/close", s.shift),
@@ -266,9 +278,10 @@ async fn worked_example_sale_replay_and_return() {
     );
     assert_eq!(m["taxes"][0]["tax"], 3_766 - 2 * 1_374);
     assert_eq!(z.body["by_method"]["points"]["sales"], 500);
+    assert_eq!(*m, shift_money_from_receipts(&db, &s.shift).await);
+    assert_totals_match_rebuild(&app.db_url).await;
 
     // Reports = receipts: taxes and discounts in the items add up to the receipts.
-    let db = app.db().await;
     let off: i64 = db
         .query_one(
             "SELECT count(*) FROM receipts r WHERE r.tax_total <> (SELECT sum(tax) FROM receipt_items i \
@@ -754,4 +767,111 @@ async fn replay_of_a_sale_that_emptied_the_stock_is_answered() {
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     assert_eq!(again.body, first);
     assert_stock_matches_ledger(&app).await;
+}
+
+/// An upgraded database reports the same money block: V11's backfill (run
+/// here on a shift whose money totals are gone, as before V11, one of them
+/// without its totals row at all, as before V8) recomputes it from the
+/// receipts, exclusive taxes, rounding and points included.
+#[actix_web::test]
+async fn v11_backfills_the_shift_money_totals() {
+    let app = spawn_app().await;
+    let s = shop(&app, 0).await;
+    let (a, b, _) = retail_shop(&app, &s).await;
+    // An exclusive rate on B: its lines are taxed on their total less tax.
+    let excise = app
+        .post(
+            "/api/v1/tax-rates",
+            &s.owner,
+            json!({"name": "Excise 5%", "rate_bp": 500, "mode": "exclusive",
+            "effective_from": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(excise.status, StatusCode::CREATED, "{}", excise.body);
+    let r = app
+        .send(
+            Method::PUT,
+            "/api/v1/tax-assignments",
+            Some(&s.owner),
+            Some(&json!({"target": "variant", "target_id": b, "tax_rate_id": excise.body["id"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let sale = json!({
+        "id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
+        "kind": "sale",
+        "items": [{"variant_id": a, "quantity": "2", "discount_percent_bp": 1000},
+                  {"variant_id": b, "quantity": 3}],
+        "payments": [{"method": "cash", "amount": 100_000}]
+    });
+    let r = app.post("/api/v1/receipts", &s.register_token, sale).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ret = json!({
+        "id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
+        "kind": "return", "original_receipt_id": r.body["id"],
+        "items": [{"variant_id": b, "quantity": 1}],
+        // A third of the line, rounded half away from zero.
+        "payments": [{"method": "card", "amount": (2 * r.body["items"][1]["total"].as_i64().unwrap() + 3) / 6}]
+    });
+    let rr = app.post("/api/v1/receipts", &s.register_token, ret).await;
+    assert_eq!(rr.status, StatusCode::CREATED, "{}", rr.body);
+    let report = format!("/api/v1/shifts/{}/report", s.shift);
+    let before = app.get(&report, &s.owner).await.body["money"].clone();
+    let db = app.db().await;
+    assert_eq!(before, shift_money_from_receipts(&db, &s.shift).await);
+    assert_eq!(
+        before["taxes"].as_array().map(Vec::len),
+        Some(2),
+        "{before}"
+    );
+    assert_ne!(before["rounding"], 0, "{before}");
+
+    // As before V11: no money totals. And a second shift without a row.
+    let (reg2, token2) = app.create_register(&s.owner, &s.store, "Till 2").await;
+    let opened = app
+        .post(
+            "/api/v1/shifts",
+            &token2,
+            json!({"register_id": reg2["id"], "opening_cash": 0}),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+    let shift2 = opened.body["id"].as_str().unwrap().to_owned();
+    let sale2 = json!({
+        "id": Uuid::new_v4(), "store_id": s.store, "register_id": reg2["id"], "shift_id": shift2,
+        "kind": "sale", "items": [{"variant_id": b, "quantity": 1}, {"variant_id": a, "quantity": 1}],
+        "payments": [{"method": "cash", "amount": 100_000}]
+    });
+    let r2 = app.post("/api/v1/receipts", &token2, sale2).await;
+    assert_eq!(r2.status, StatusCode::CREATED, "{}", r2.body);
+    let before2 = app
+        .get(&format!("/api/v1/shifts/{shift2}/report"), &s.owner)
+        .await
+        .body["money"]
+        .clone();
+    assert_eq!(before2, shift_money_from_receipts(&db, &shift2).await);
+    db.batch_execute(&format!(
+        "UPDATE shift_totals SET money_discounts = 0, money_tax = 0, money_rounding = 0, \
+           points_earned = 0, points_redeemed = 0; \
+         DELETE FROM shift_tax_totals; \
+         DELETE FROM shift_totals WHERE shift_id = '{shift2}'"
+    ))
+    .await
+    .unwrap();
+    let gone = app.get(&report, &s.owner).await.body["money"].clone();
+    assert_ne!(gone, before, "the totals were emptied");
+    let migration = include_str!("../../migrations/V11__shift_money_totals.sql");
+    let backfill = migration
+        .split_once("-- Backfill")
+        .and_then(|(_, rest)| rest.split_once('\n'))
+        .map(|(_, rest)| rest)
+        .expect("V11 has a backfill section");
+    db.batch_execute(backfill).await.unwrap();
+    assert_eq!(app.get(&report, &s.owner).await.body["money"], before);
+    let after2 = app
+        .get(&format!("/api/v1/shifts/{shift2}/report"), &s.owner)
+        .await
+        .body["money"]
+        .clone();
+    assert_eq!(after2, before2);
 }

@@ -3,7 +3,7 @@
 //! the running totals with the set-based rebuild); parameters, CSV, PINs and
 //! the business-day setting.
 use crate::helpers::*;
-use crate::totals_check::assert_totals_match_rebuild;
+use crate::totals_check::{assert_totals_match_rebuild, shift_money_from_receipts};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use futures::future::join_all;
 use rand::rngs::StdRng;
@@ -47,7 +47,8 @@ async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> Reply {
 /// Tenant with two stores (Berlin with a 04:00 day start, and the tenant
 /// default Tashkent), three registers, a cashier with a PIN per store, a
 /// shift per register opened by PIN, two categories and five products (one
-/// weighed).
+/// weighed), taxed inside the price: 12% for the tenant, 15% on product 1
+/// (so every shift has two tax rates and totals stay what the lines say).
 async fn setup(app: &TestApp) -> Week {
     let t = app.create_tenant("week").await;
     let owner = t.token.clone();
@@ -138,6 +139,26 @@ async fn setup(app: &TestApp) -> Week {
             p.body["variants"][0]["id"].as_str().unwrap().to_owned(),
             price,
         ));
+    }
+    let mut rates = Vec::new();
+    for (name, bp) in [("VAT 12%", 1200), ("VAT 15%", 1500)] {
+        let r = app
+            .post(
+                "/api/v1/tax-rates",
+                &owner,
+                json!({"name": name, "rate_bp": bp, "mode": "inclusive",
+                "effective_from": "2020-01-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        rates.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    for body in [
+        json!({"target": "tenant", "tax_rate_id": rates[0]}),
+        json!({"target": "variant", "target_id": variants[1].0, "tax_rate_id": rates[1]}),
+    ] {
+        let r = put(app, "/api/v1/tax-assignments", &owner, body).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     }
     Week {
         owner,
@@ -443,9 +464,12 @@ async fn assert_reports_match_receipts(app: &TestApp, w: &Week, from: NaiveDate,
     }
 }
 
-/// Each shift's X report equals its receipts and cash movements.
+/// Each shift's X report equals its receipts and cash movements, its money
+/// block (discounts, tax per rate, rounding, points: running totals)
+/// included.
 async fn assert_shift_reports_match(app: &TestApp, w: &Week) {
     let db = app.db().await;
+    let (mut taxed, mut discounted) = (0, 0);
     for till in &w.tills {
         let r = app
             .get(&format!("/api/v1/shifts/{}/report", till.shift), &w.owner)
@@ -481,7 +505,20 @@ async fn assert_shift_reports_match(app: &TestApp, w: &Week) {
         );
         assert!(r.body["employee_name"].as_str().is_some());
         assert_eq!(r.body["shift"]["employee_id"], json!(till.employee));
+        let money = shift_money_from_receipts(&db, &till.shift).await;
+        assert_eq!(
+            r.body["money"], money,
+            "money block of shift {}",
+            till.shift
+        );
+        taxed += money["taxes"].as_array().unwrap().len();
+        discounted += usize::from(money["discount_total"] != json!(0));
     }
+    // The comparison means something: sales with taxes and discounts.
+    assert!(
+        taxed >= 2 && discounted >= 1,
+        "taxed {taxed}, discounted {discounted}"
+    );
 }
 
 /// A randomized business week — online and concurrent sales, weighed goods,
@@ -850,6 +887,32 @@ async fn shift_opening_checks_the_pin_and_locks_out() {
         .await;
     let bob = elsewhere.body["id"].as_str().unwrap().to_owned();
     let open = |employee: &str, pin: &str| json!({"register_id": register, "employee_id": employee, "pin": pin});
+    // The store has an employee with a PIN: no anonymous shift any more.
+    let r = app
+        .post("/api/v1/shifts", &token, json!({"register_id": register}))
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["error"]["field"], "employee_id");
+    // A store none of whose employees may work there still opens one.
+    let third = app.create_store(&t.token, "S3").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (reg3, token3) = app.create_register(&t.token, &third, "T3").await;
+    let r = app
+        .post(
+            "/api/v1/shifts",
+            &token3,
+            json!({"register_id": reg3["id"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["employee_id"], Value::Null);
     let r = app.post("/api/v1/shifts", &token, open(&bob, "1111")).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["error"]["field"], "employee_id");
@@ -947,4 +1010,83 @@ async fn business_day_setting_regroups_history() {
     .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["error"]["field"], "time_zone");
+}
+
+/// Receipts answer who sold them: `employee_id` (the shift's employee) in
+/// the created answer, its replay, GET /receipts/{id} and the listing,
+/// which filters by it; a bad `employee_id` is 400 naming it; a receipt of
+/// an anonymous shift has none.
+#[actix_web::test]
+async fn receipts_name_their_cashier() {
+    let app = spawn_app().await;
+    let w = setup(&app).await;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut ids = Vec::new();
+    for till in [&w.tills[0], &w.tills[1], &w.tills[2]] {
+        let body = random_sale(&mut rng, &w, till, None);
+        let r = app
+            .post("/api/v1/receipts", &till.token, body.clone())
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.body["employee_id"], json!(till.employee));
+        let again = app.post("/api/v1/receipts", &till.token, body).await;
+        assert_eq!((again.status, &again.body), (StatusCode::OK, &r.body));
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let got = app.get(&format!("/api/v1/receipts/{id}"), &w.owner).await;
+        assert_eq!(got.body, r.body);
+        ids.push(id);
+    }
+    // Tills 0 and 1 are the Berlin store's, both sold by its cashier.
+    let store = &w.stores[0];
+    let list = |query: String| {
+        let app = &app;
+        let owner = w.owner.clone();
+        async move {
+            app.get(&format!("/api/v1/receipts?store_id={store}{query}"), &owner)
+                .await
+        }
+    };
+    let all = list(String::new()).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    let items = all.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items
+        .iter()
+        .all(|i| i["employee_id"] == json!(w.tills[0].employee)));
+    let mine = list(format!("&employee_id={}", w.tills[0].employee)).await;
+    assert_eq!(
+        mine.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        mine.body
+    );
+    // The other store's cashier sold nothing here.
+    let theirs = list(format!("&employee_id={}", w.tills[2].employee)).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert_eq!(theirs.body["items"], json!([]));
+    let bad = list("&employee_id=nope".into()).await;
+    assert_eq!(
+        (bad.status, bad.code()),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    assert_eq!(bad.body["error"]["field"], "employee_id");
+
+    // A tenant without employees sells on an anonymous shift: no cashier.
+    let s = crate::sales::shop(&app, 1).await;
+    let r = app
+        .post(
+            "/api/v1/receipts",
+            &s.register_token,
+            json!({"id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register,
+                   "shift_id": s.shift, "kind": "sale",
+                   "items": [{"variant_id": s.variants[0].0, "quantity": 1}],
+                   "payments": [{"method": "card", "amount": s.variants[0].1}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(
+        r.body.get("employee_id").is_some_and(Value::is_null),
+        "{}",
+        r.body
+    );
 }

@@ -209,6 +209,9 @@ pub struct StoredReceipt {
     pub kind: ReceiptKind,
     pub original_receipt_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
+    /// The cashier: the employee who opened the receipt's shift (PIN
+    /// checked); null for a shift opened without an employee.
+    pub employee_id: Option<Uuid>,
     pub occurred_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub subtotal: i64,
@@ -223,8 +226,14 @@ pub struct StoredReceipt {
 }
 
 impl PreparedReceipt {
-    /// The stored form once a number and commit time are known.
-    pub fn stored(&self, number: String, created_at: DateTime<Utc>) -> StoredReceipt {
+    /// The stored form once a number, commit time and the shift's employee
+    /// are known.
+    pub fn stored(
+        &self,
+        number: String,
+        created_at: DateTime<Utc>,
+        employee_id: Option<Uuid>,
+    ) -> StoredReceipt {
         StoredReceipt {
             id: self.id,
             number,
@@ -234,6 +243,7 @@ impl PreparedReceipt {
             kind: self.kind,
             original_receipt_id: self.original_receipt_id,
             customer_id: self.customer_id,
+            employee_id,
             occurred_at: self.occurred_at,
             created_at,
             subtotal: self.subtotal,

@@ -51,10 +51,49 @@ impl Figures {
 pub struct ShiftDelta {
     pub figures: Figures,
     pub change_given: i64,
-    /// cash, card, other.
     /// By method: cash, card, other, points.
     pub paid: [i64; 4],
     pub refunded: [i64; 4],
+    /// The money rules' lines of the X/Z report (sales - returns).
+    pub money: MoneyFigures,
+}
+
+/// The X/Z report's money block of a group of receipts: a sale adds its
+/// discount_total, tax_total and rounding, a return subtracts them; points
+/// add as stored (a return's `points_earned` is already negative).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MoneyFigures {
+    pub discounts: i64,
+    pub tax: i64,
+    pub rounding: i64,
+    pub points_earned: i64,
+    pub points_redeemed: i64,
+}
+
+impl MoneyFigures {
+    fn add(&mut self, r: &PreparedReceipt) {
+        let sign = sign(r.kind);
+        self.discounts += sign * r.discount_total;
+        self.tax += sign * r.money.tax_total;
+        self.rounding += sign * r.money.rounding;
+        self.points_earned += r.money.points_earned;
+        self.points_redeemed += r.money.points_redeemed;
+    }
+}
+
+/// Per tax rate of a shift: the net amount taxed and the tax (sales - returns).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TaxDelta {
+    pub taxable: i64,
+    pub tax: i64,
+}
+
+/// +1 for a sale, -1 for a return.
+fn sign(kind: ReceiptKind) -> i64 {
+    match kind {
+        ReceiptKind::Sale => 1,
+        ReceiptKind::Return => -1,
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +128,8 @@ pub const NO_EMPLOYEE: Uuid = Uuid::nil();
 
 /// (tenant, shift)
 pub type ShiftKey = (Uuid, Uuid);
+/// (tenant, shift, tax rate)
+pub type ShiftTaxKey = (Uuid, Uuid, Uuid);
 /// (tenant, store, business day, local hour, register)
 pub type HourKey = (Uuid, Uuid, NaiveDate, i16, Uuid);
 /// (tenant, store, business day, employee, register)
@@ -105,6 +146,7 @@ pub type PaymentKey = (Uuid, Uuid, NaiveDate, &'static str, Uuid);
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SalesDelta {
     pub shifts: BTreeMap<ShiftKey, ShiftDelta>,
+    pub shift_taxes: BTreeMap<ShiftTaxKey, TaxDelta>,
     pub hours: BTreeMap<HourKey, Figures>,
     pub employees: BTreeMap<EmployeeKey, Figures>,
     pub variants: BTreeMap<VariantKey, VariantDelta>,
@@ -119,6 +161,7 @@ impl SalesDelta {
         let sale = r.kind == ReceiptKind::Sale;
         let shift = self.shifts.entry((t, r.shift_id)).or_default();
         shift.figures.add(r);
+        shift.money.add(r);
         if sale {
             shift.change_given += r.change;
         }
@@ -159,6 +202,17 @@ impl SalesDelta {
             .add(r);
         let month = d.with_day(1).unwrap_or(d);
         for l in &r.lines {
+            if let Some(rate) = l.tax_rate_id {
+                let row = self.shift_taxes.entry((t, r.shift_id, rate)).or_default();
+                // The net amount: an exclusive tax sits on top of the total.
+                let taxable = if l.tax_included {
+                    l.total
+                } else {
+                    l.total - l.tax
+                };
+                row.taxable += sign(r.kind) * taxable;
+                row.tax += sign(r.kind) * l.tax;
+            }
             for v in [
                 self.variants.entry((t, s, d, l.variant_id)).or_default(),
                 self.month_variants
@@ -337,5 +391,77 @@ mod tests {
             (3000, 1000, 600)
         );
         assert_eq!(d.payments[&(t, s, day, "card", reg)].paid, 1000);
+    }
+
+    /// The money block: a sale adds discounts, tax and rounding and a return
+    /// subtracts them; points add as stored; tax per rate nets the same way,
+    /// an exclusive tax's line taxed on its total less the tax.
+    #[test]
+    fn money_lines_net_sales_minus_returns() {
+        let Ok(zone) = parse_zone("z", "Asia/Tashkent") else {
+            panic!()
+        };
+        let ctx = ShiftContext {
+            employee_id: None,
+            clock: BusinessClock::new(zone, 0),
+        };
+        let (a, b) = (Uuid::from_u128(10), Uuid::from_u128(11));
+        let (vat, excise) = (Uuid::from_u128(20), Uuid::from_u128(21));
+        let mut sale = receipt(
+            ReceiptKind::Sale,
+            "2026-03-01T10:00:00Z",
+            &[(a, "2", 1000, 100), (b, "1", 500, 0)],
+            &[(PaymentMethod::Cash, 3000)],
+        );
+        sale.lines[0].tax_rate_id = Some(vat);
+        sale.lines[0].tax = 204;
+        sale.lines[1].tax_rate_id = Some(excise);
+        sale.lines[1].tax_included = false;
+        sale.lines[1].tax = 50;
+        sale.lines[1].total += 50;
+        sale.money.tax_total = 254;
+        sale.money.rounding = -40;
+        sale.money.points_earned = 2;
+        sale.money.points_redeemed = 3;
+        let mut ret = receipt(
+            ReceiptKind::Return,
+            "2026-03-01T11:00:00Z",
+            &[(a, "1", 1000, 50)],
+            &[(PaymentMethod::Cash, 900)],
+        );
+        ret.lines[0].tax_rate_id = Some(vat);
+        ret.lines[0].tax = 102;
+        ret.money.tax_total = 102;
+        ret.money.rounding = -50;
+        ret.money.points_earned = -1;
+        let mut d = SalesDelta::default();
+        d.add(&sale, &ctx);
+        d.add(&ret, &ctx);
+        let t = Uuid::from_u128(1);
+        let shift = Uuid::from_u128(5);
+        assert_eq!(
+            d.shifts[&(t, shift)].money,
+            MoneyFigures {
+                discounts: 100 - 50,
+                tax: 254 - 102,
+                rounding: -40 + 50,
+                points_earned: 2 - 1,
+                points_redeemed: 3,
+            }
+        );
+        assert_eq!(
+            d.shift_taxes[&(t, shift, vat)],
+            TaxDelta {
+                taxable: 1900 - 950,
+                tax: 204 - 102
+            }
+        );
+        assert_eq!(
+            d.shift_taxes[&(t, shift, excise)],
+            TaxDelta {
+                taxable: 500,
+                tax: 50
+            }
+        );
     }
 }

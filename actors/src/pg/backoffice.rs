@@ -151,22 +151,23 @@ pub async fn list_tokens(db: &Db, tenant: TenantId) -> Result<Vec<TokenRow>> {
 pub struct ReceiptFilter {
     pub store: Option<Uuid>,
     pub register: Option<Uuid>,
+    /// The cashier (the employee who opened the receipt's shift).
+    pub employee: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Exact receipt number ("3-1024").
     pub number: Option<String>,
-    /// The cashier (the employee who opened the receipt's shift).
-    pub employee: Option<Uuid>,
     pub limit: i64,
 }
 
 /// Receipts newest first by store, register, cashier, time and number;
-/// each with its store and cashier (None: no employee opened the shift).
+/// each with its store (the summary names the cashier: None when no
+/// employee opened the shift).
 pub async fn search_receipts(
     db: &Db,
     tenant: TenantId,
     f: &ReceiptFilter,
-) -> Result<Vec<(ReceiptSummary, Uuid, Option<Uuid>)>> {
+) -> Result<Vec<(ReceiptSummary, Uuid)>> {
     let rows = db
         .query(
             "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total, r.store_id, \
@@ -201,6 +202,7 @@ pub async fn search_receipts(
                     number: r.get(1),
                     register_id: r.get(2),
                     shift_id: r.get(3),
+                    employee_id: r.get(8),
                     kind: if r.get::<_, &str>(4) == "return" {
                         ReceiptKind::Return
                     } else {
@@ -210,7 +212,6 @@ pub async fn search_receipts(
                     total: r.get(6),
                 },
                 r.get(7),
-                r.get(8),
             )
         })
         .collect())

@@ -127,3 +127,40 @@ pub async fn sample_barcodes(
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect())
 }
+
+/// A demo cashier: (employee id, name, store id, store name).
+pub type CashierRow = (Uuid, String, Uuid, String);
+
+/// The demo tenant's cashiers (employees bound to a store), by store.
+pub async fn cashiers(tx: &Tx<'_>, tenant: TenantId) -> Result<Vec<CashierRow>> {
+    Ok(tx
+        .query(
+            "SELECT e.id, e.name, s.id, s.name FROM employees e JOIN stores s \
+             ON s.tenant_id = e.tenant_id AND s.id = e.store_id \
+             WHERE e.tenant_id = $1 AND e.deleted_at IS NULL AND e.pin_hash IS NOT NULL \
+             ORDER BY s.name, e.name",
+            &[&tenant],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}
+
+/// A cashier of `store` with an already hashed PIN.
+pub async fn insert_cashier(
+    tx: &Tx<'_>,
+    tenant: TenantId,
+    store: Uuid,
+    name: &str,
+    pin_hash: &str,
+) -> Result<Uuid> {
+    let id = crate::domain::new_id();
+    tx.execute(
+        "INSERT INTO employees (tenant_id, id, store_id, name, role, pin_hash) \
+         VALUES ($1, $2, $3, $4, 'cashier', $5)",
+        &[&tenant, &id, &store, &name, &pin_hash],
+    )
+    .await?;
+    Ok(id)
+}

@@ -109,3 +109,19 @@ async fn lock(db: &Db, tenant: Uuid, employee: Uuid) -> Result<Error> {
     .await?;
     Ok(locked(LOCKOUT_S))
 }
+
+/// Whether a shift at `store` must be opened by an employee with their PIN:
+/// true once an active employee who may work there (bound to the store or
+/// to no store) has a PIN. A tenant without such employees (none at all, or
+/// only ones without a PIN, who could not open a shift anyway) still opens
+/// shifts anonymously.
+pub async fn store_needs_cashier(db: &Db, tenant: Uuid, store: Uuid) -> Result<bool> {
+    let rows = db
+        .query(
+            "SELECT EXISTS (SELECT 1 FROM employees WHERE tenant_id = $1 AND deleted_at IS NULL \
+               AND (store_id IS NULL OR store_id = $2) AND pin_hash IS NOT NULL)",
+            &[&tenant, &store],
+        )
+        .await?;
+    Ok(rows.first().is_some_and(|r| r.get(0)))
+}

@@ -55,7 +55,7 @@ pub(super) async fn load_receipt_on(
     let stmt = "SELECT r.id, k.number, r.store_id, r.register_id, r.shift_id, r.kind, r.original_receipt_id, \
                     r.customer_id, r.occurred_at, r.created_at, r.subtotal, r.discount_total, r.total, r.paid, \
                     r.change_due, r.receipt_discount, r.discount_id, r.tax_total, r.taxes, r.rounding, \
-                    r.points_earned, r.points_redeemed \
+                    r.points_earned, r.points_redeemed, r.employee_id \
              FROM receipt_keys k JOIN receipts r ON r.tenant_id = k.tenant_id AND r.id = k.id \
                AND r.occurred_at = k.occurred_at \
              WHERE k.tenant_id = $1 AND k.id = $2";
@@ -114,6 +114,7 @@ pub(super) async fn load_receipt_on(
         },
         original_receipt_id: row.get(6),
         customer_id: row.get(7),
+        employee_id: row.get(22),
         occurred_at: occurred,
         created_at: row.get(9),
         subtotal: row.get(10),
@@ -146,6 +147,8 @@ pub struct ReceiptSummary {
     pub number: String,
     pub register_id: Uuid,
     pub shift_id: Uuid,
+    /// The cashier (the shift's employee); null for an anonymous shift.
+    pub employee_id: Option<Uuid>,
     pub kind: ReceiptKind,
     pub occurred_at: DateTime<Utc>,
     pub total: i64,
@@ -159,6 +162,8 @@ pub struct ReceiptFilter {
     pub store: Uuid,
     /// Only this register's (register tokens see their own only).
     pub register: Option<Uuid>,
+    /// Only this employee's (the cashier who opened the receipt's shift).
+    pub employee: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Keyset cursor: (occurred_at, id) of the last row seen.
@@ -171,22 +176,27 @@ pub async fn list_receipts(
     tenant: Uuid,
     f: &ReceiptFilter,
 ) -> Result<Vec<ReceiptSummary>> {
-    let (store, register, from, to, limit) = (f.store, f.register, f.from, f.to, f.limit);
+    let (store, register, employee, from, to, limit) =
+        (f.store, f.register, f.employee, f.from, f.to, f.limit);
     let (cur_t, cur_id) = match f.after {
         Some((t, id)) => (Some(t), Some(id)),
         None => (None, None),
     };
     let rows = db
         .query(
-            "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total FROM receipts r \
+            "SELECT r.id, k.number, r.register_id, r.shift_id, r.kind, r.occurred_at, r.total, r.employee_id \
+             FROM receipts r \
              JOIN receipt_keys k ON k.tenant_id = r.tenant_id AND k.id = r.id \
              WHERE r.tenant_id = $1 AND r.store_id = $2 \
                AND ($3::timestamptz IS NULL OR r.occurred_at >= $3) \
                AND ($4::timestamptz IS NULL OR r.occurred_at < $4) \
                AND ($5::timestamptz IS NULL OR (r.occurred_at, r.id) < ($5, $6::uuid)) \
                AND ($8::uuid IS NULL OR r.register_id = $8) \
+               AND ($9::uuid IS NULL OR r.employee_id = $9) \
              ORDER BY r.occurred_at DESC, r.id DESC LIMIT $7",
-            &[&tenant, &store, &from, &to, &cur_t, &cur_id, &limit, &register],
+            &[
+                &tenant, &store, &from, &to, &cur_t, &cur_id, &limit, &register, &employee,
+            ],
         )
         .await?;
     Ok(rows
@@ -196,6 +206,7 @@ pub async fn list_receipts(
             number: r.get(1),
             register_id: r.get(2),
             shift_id: r.get(3),
+            employee_id: r.get(7),
             kind: if r.get::<_, &str>(4) == "return" {
                 ReceiptKind::Return
             } else {

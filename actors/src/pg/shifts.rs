@@ -217,51 +217,27 @@ pub struct ShiftTax {
     pub tax: i64,
 }
 
-/// The money rules' totals of a shift, sales minus returns.
-async fn shift_money(tx: &Tx<'_>, tenant: Uuid, id: Uuid) -> Result<ShiftMoney> {
-    let mut m = ShiftMoney::default();
-    let stmt = tx
-        .prepare(
-            "SELECT COALESCE(sum(CASE WHEN kind = 'sale' THEN discount_total ELSE -discount_total END), 0)::int8, \
-                COALESCE(sum(CASE WHEN kind = 'sale' THEN tax_total ELSE -tax_total END), 0)::int8, \
-                COALESCE(sum(CASE WHEN kind = 'sale' THEN rounding ELSE -rounding END), 0)::int8, \
-                COALESCE(sum(points_earned), 0)::int8, COALESCE(sum(points_redeemed), 0)::int8 \
-             FROM receipts WHERE tenant_id = $1 AND shift_id = $2",
-        )
-        .await?;
-    let rows = tx.query(&stmt, &[&tenant, &id]).await?;
-    if let Some(r) = rows.first() {
-        m.discount_total = r.get(0);
-        m.tax_total = r.get(1);
-        m.rounding = r.get(2);
-        m.points_earned = r.get(3);
-        m.points_redeemed = r.get(4);
-    }
-    let stmt = tx
-        .prepare(
-            "SELECT i.tax_rate_id, \
-                sum(CASE WHEN r.kind = 'sale' THEN 1 ELSE -1 END * \
-                    CASE WHEN i.tax_included THEN i.total ELSE i.total - i.tax END)::int8, \
-                sum(CASE WHEN r.kind = 'sale' THEN i.tax ELSE -i.tax END)::int8 \
-             FROM receipts r JOIN receipt_items i ON i.tenant_id = r.tenant_id AND i.receipt_id = r.id \
-               AND i.occurred_at = r.occurred_at \
-             WHERE r.tenant_id = $1 AND r.shift_id = $2 AND i.tax_rate_id IS NOT NULL \
-             GROUP BY i.tax_rate_id ORDER BY i.tax_rate_id",
-        )
-        .await?;
-    for r in tx.query(&stmt, &[&tenant, &id]).await? {
-        m.taxes.push(ShiftTax {
-            tax_rate_id: r.get(0),
-            taxable: r.get(1),
-            tax: r.get(2),
-        });
-    }
-    Ok(m)
+/// A shift's taxes as `SQL_REPORT` reads them: `[[rate, taxable, tax], ...]`.
+fn shift_taxes(v: Option<serde_json::Value>) -> Result<Vec<ShiftTax>> {
+    let rows: Vec<(Uuid, i64, i64)> = match v {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("shift_tax_totals row: {e}")))?,
+        None => Vec::new(),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(tax_rate_id, taxable, tax)| ShiftTax {
+            tax_rate_id,
+            taxable,
+            tax,
+        })
+        .collect())
 }
 
 /// The shift, its running totals (one row, written by each receipt commit
-/// and cash movement) and its cashier's name: one primary-key read each,
-/// in one statement — the X report costs the same at any shift size.
+/// and cash movement), its per-tax-rate totals (a row per rate) and its
+/// cashier's name: primary-key reads, in one statement — the X report
+/// costs the same at any shift size and never reads the receipts.
 const SQL_REPORT: &str = "SELECT s.id, s.store_id, s.register_id, s.opened_at, s.closed_at, \
        s.opening_cash, s.counted_cash, s.employee_id, \
        COALESCE(t.sales_count, 0), COALESCE(t.returns_count, 0), COALESCE(t.gross, 0), \
@@ -269,7 +245,11 @@ const SQL_REPORT: &str = "SELECT s.id, s.store_id, s.register_id, s.opened_at, s
        COALESCE(t.change_given, 0), COALESCE(t.cash_sales, 0), COALESCE(t.card_sales, 0), \
        COALESCE(t.other_sales, 0), COALESCE(t.points_sales, 0), COALESCE(t.cash_refunds, 0), \
        COALESCE(t.card_refunds, 0), COALESCE(t.other_refunds, 0), COALESCE(t.points_refunds, 0), \
-       COALESCE(t.cash_in, 0), COALESCE(t.cash_out, 0), e.name \
+       COALESCE(t.cash_in, 0), COALESCE(t.cash_out, 0), e.name, \
+       COALESCE(t.money_discounts, 0), COALESCE(t.money_tax, 0), COALESCE(t.money_rounding, 0), \
+       COALESCE(t.points_earned, 0), COALESCE(t.points_redeemed, 0), \
+       (SELECT jsonb_agg(jsonb_build_array(x.tax_rate_id, x.taxable, x.tax) ORDER BY x.tax_rate_id) \
+          FROM shift_tax_totals x WHERE x.tenant_id = s.tenant_id AND x.shift_id = s.id) \
      FROM shifts s \
      LEFT JOIN shift_totals t ON t.tenant_id = s.tenant_id AND t.shift_id = s.id \
      LEFT JOIN employees e ON e.tenant_id = s.tenant_id AND e.id = s.employee_id \
@@ -305,9 +285,14 @@ async fn report_in(tx: &Tx<'_>, tenant: Uuid, id: Uuid) -> Result<ShiftReport> {
         cash_out: r.get(24),
     };
     let mut report = report_from_totals(shift_row(r), &t, r.get(25));
-    // The money rules' lines (tax per rate, rounding, points) are still
-    // summed from the shift's receipts: not yet in the running totals.
-    report.money = Some(shift_money(tx, tenant, id).await?);
+    report.money = Some(ShiftMoney {
+        discount_total: r.get(26),
+        tax_total: r.get(27),
+        rounding: r.get(28),
+        points_earned: r.get(29),
+        points_redeemed: r.get(30),
+        taxes: shift_taxes(r.get(31))?,
+    });
     Ok(report)
 }
 

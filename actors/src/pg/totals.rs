@@ -9,7 +9,14 @@
 //!   net (computed by readers) = sales - returns;
 //! - per variant the same at line level, plus `qty_sold` / `qty_returned`;
 //! - per payment method: `paid` on sales, `refunded` on returns, and the
-//!   sales' change on the cash row (`change_given`).
+//!   sales' change on the cash row (`change_given`);
+//! - per shift, the X/Z report's money block (V11): `money_discounts`,
+//!   `money_tax`, `money_rounding` = Σ over sales - Σ over returns of the
+//!   receipts' discount_total, tax_total, rounding; `points_earned`,
+//!   `points_redeemed` = Σ as stored (a return's earned points are
+//!   negative); and per tax rate (`shift_tax_totals`) the lines' net
+//!   amount taxed (total, less the tax when it was added on top) and tax,
+//!   sales - returns.
 //!
 //! The rebuild locks the totals tables (EXCLUSIVE: reads go on, writers
 //! wait) one chunk — a tenant's month — at a time, so live commits and a
@@ -56,7 +63,8 @@ pub struct RebuildReport {
     pub shifts: u64,
 }
 
-const LOCK: &str = "LOCK TABLE shift_totals, sales_hourly, sales_daily_employee, \
+const LOCK: &str =
+    "LOCK TABLE shift_totals, shift_tax_totals, sales_hourly, sales_daily_employee, \
      sales_daily_variant, sales_monthly_variant, sales_daily_payment IN EXCLUSIVE MODE";
 
 /// UTC bounds that contain every receipt of business days [from, to] in any
@@ -258,7 +266,11 @@ const SQL_SHIFT_INSERT: &str = "WITH sh AS ( \
          COALESCE(sum(r.discount_total) FILTER (WHERE r.kind = 'sale'), 0) AS discounts, \
          COALESCE(sum(r.total) FILTER (WHERE r.kind = 'sale'), 0) AS sales, \
          COALESCE(sum(r.total) FILTER (WHERE r.kind = 'return'), 0) AS returns, \
-         COALESCE(sum(r.change_due) FILTER (WHERE r.kind = 'sale'), 0) AS change_given \
+         COALESCE(sum(r.change_due) FILTER (WHERE r.kind = 'sale'), 0) AS change_given, \
+         sum(CASE WHEN r.kind = 'sale' THEN r.discount_total ELSE -r.discount_total END) AS money_discounts, \
+         sum(CASE WHEN r.kind = 'sale' THEN r.tax_total ELSE -r.tax_total END) AS money_tax, \
+         sum(CASE WHEN r.kind = 'sale' THEN r.rounding ELSE -r.rounding END) AS money_rounding, \
+         sum(r.points_earned) AS points_earned, sum(r.points_redeemed) AS points_redeemed \
        FROM receipts r JOIN sh ON r.tenant_id = sh.tenant_id AND r.shift_id = sh.id GROUP BY 1, 2), \
      pm AS ( \
        SELECT r.tenant_id, r.shift_id, \
@@ -280,16 +292,35 @@ const SQL_SHIFT_INSERT: &str = "WITH sh AS ( \
        FROM cash_movements m JOIN sh ON m.tenant_id = sh.tenant_id AND m.shift_id = sh.id GROUP BY 1, 2) \
      INSERT INTO shift_totals (tenant_id, shift_id, sales_count, returns_count, gross, discounts, sales, \
         returns, change_given, cash_sales, card_sales, other_sales, cash_refunds, card_refunds, \
-        other_refunds, points_sales, points_refunds, cash_in, cash_out) \
+        other_refunds, points_sales, points_refunds, cash_in, cash_out, money_discounts, money_tax, \
+        money_rounding, points_earned, points_redeemed) \
      SELECT sh.tenant_id, sh.id, COALESCE(rc.sales_count, 0), COALESCE(rc.returns_count, 0), \
         COALESCE(rc.gross, 0), COALESCE(rc.discounts, 0), COALESCE(rc.sales, 0), COALESCE(rc.returns, 0), \
         COALESCE(rc.change_given, 0), COALESCE(pm.cash_sales, 0), COALESCE(pm.card_sales, 0), \
         COALESCE(pm.other_sales, 0), COALESCE(pm.cash_refunds, 0), COALESCE(pm.card_refunds, 0), \
         COALESCE(pm.other_refunds, 0), COALESCE(pm.points_sales, 0), COALESCE(pm.points_refunds, 0), \
-        COALESCE(cm.cash_in, 0), COALESCE(cm.cash_out, 0) \
+        COALESCE(cm.cash_in, 0), COALESCE(cm.cash_out, 0), COALESCE(rc.money_discounts, 0), \
+        COALESCE(rc.money_tax, 0), COALESCE(rc.money_rounding, 0), COALESCE(rc.points_earned, 0), \
+        COALESCE(rc.points_redeemed, 0) \
      FROM sh LEFT JOIN rc ON rc.tenant_id = sh.tenant_id AND rc.shift_id = sh.id \
      LEFT JOIN pm ON pm.tenant_id = sh.tenant_id AND pm.shift_id = sh.id \
      LEFT JOIN cm ON cm.tenant_id = sh.tenant_id AND cm.shift_id = sh.id";
+
+/// Per shift and tax rate (V11), for the same shifts.
+const SQL_SHIFT_TAX_DELETE: &str = "DELETE FROM shift_tax_totals st USING shifts s \
+     WHERE st.tenant_id = $1 AND s.tenant_id = $1 AND s.id = st.shift_id \
+       AND ($2::timestamptz IS NULL OR s.opened_at >= $2) AND ($3::timestamptz IS NULL OR s.opened_at < $3)";
+const SQL_SHIFT_TAX_INSERT: &str = "INSERT INTO shift_tax_totals (tenant_id, shift_id, tax_rate_id, taxable, tax) \
+     SELECT r.tenant_id, r.shift_id, i.tax_rate_id, \
+       sum(CASE WHEN r.kind = 'sale' THEN 1 ELSE -1 END \
+           * CASE WHEN i.tax_included THEN i.total ELSE i.total - i.tax END), \
+       sum(CASE WHEN r.kind = 'sale' THEN i.tax ELSE -i.tax END) \
+     FROM shifts s \
+     JOIN receipts r ON r.tenant_id = s.tenant_id AND r.shift_id = s.id \
+     JOIN receipt_items i ON i.tenant_id = r.tenant_id AND i.receipt_id = r.id AND i.occurred_at = r.occurred_at \
+     WHERE s.tenant_id = $1 AND i.tax_rate_id IS NOT NULL \
+       AND ($2::timestamptz IS NULL OR s.opened_at >= $2) AND ($3::timestamptz IS NULL OR s.opened_at < $3) \
+     GROUP BY 1, 2, 3";
 
 async fn run_chunk(
     db: &Db,
@@ -328,6 +359,10 @@ async fn run_chunk(
             };
             tx.execute(SQL_SHIFT_DELETE, &[tenant, &lo, &hi]).await?;
             let n = tx.execute(SQL_SHIFT_INSERT, &[tenant, &lo, &hi]).await?;
+            tx.execute(SQL_SHIFT_TAX_DELETE, &[tenant, &lo, &hi])
+                .await?;
+            tx.execute(SQL_SHIFT_TAX_INSERT, &[tenant, &lo, &hi])
+                .await?;
             (0, n)
         }
     };

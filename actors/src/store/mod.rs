@@ -69,6 +69,7 @@ fn replay_info(hash: [u8; 32], r: &StoredReceipt) -> ReplayInfo {
         total: r.total,
         paid: r.paid,
         change: r.change,
+        employee_id: r.employee_id,
         digest: receipt_digest(r),
     }
 }
@@ -127,7 +128,7 @@ impl StoreActor {
     /// was stored (the catalog changed since), so PostgreSQL answers it.
     fn rebuild(&self, msg: &CreateReceipt, info: &ReplayInfo) -> Option<StoredReceipt> {
         let prepared = self.validate(msg, info.occurred_at).ok()?;
-        let r = prepared.stored(info.number.clone(), info.created_at);
+        let r = prepared.stored(info.number.clone(), info.created_at, info.employee_id);
         let same = r.occurred_at == info.occurred_at
             && (r.subtotal, r.discount_total, r.total, r.paid, r.change)
                 == (

@@ -271,7 +271,7 @@ async fn commit(
         let replays = tx.load_replays(batch, &decisions).await?;
         let mut effects = tx.write(batch, &facts, &decisions, now).await?;
         Ok(BatchCommitted {
-            posted: answers(batch, decisions, &mut effects.numbers, replays, now),
+            posted: answers(batch, &facts, decisions, &mut effects.numbers, replays, now),
             levels: effects.levels,
         })
     }

@@ -154,7 +154,7 @@ impl BatchTx {
             if let (Some(ctx), true) = (sold_by, self.running_totals) {
                 totals.push(r, ctx);
             }
-            events.push(r, stored_number(r, n));
+            events.push(r, stored_number(r, n), sold_by.and_then(|c| c.employee_id));
         }
         stock.seal();
         loyalty.seal();
@@ -205,6 +205,7 @@ impl BatchTx {
 /// replays loaded.
 pub fn answers(
     batch: &[PreparedReceipt],
+    facts: &Facts,
     decisions: Decisions,
     numbers: &mut Numbers,
     replays: Vec<Option<StoredReceipt>>,
@@ -223,7 +224,13 @@ pub fn answers(
                     }
                 };
                 match number {
-                    Some(n) => Ok(Posted::Created(r.stored(n, now))),
+                    Some(n) => {
+                        let employee = facts
+                            .sold_by
+                            .get(&(r.tenant_id, r.shift_id))
+                            .and_then(|c| c.employee_id);
+                        Ok(Posted::Created(r.stored(n, now, employee)))
+                    }
                     // Its register row is gone: nothing numbered it.
                     None => Err(Error::invalid("register_id", "no such register")),
                 }

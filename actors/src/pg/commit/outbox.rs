@@ -65,9 +65,10 @@ impl OutboxWriter {
         }
     }
 
-    /// Adds an accepted receipt (with the number it is stored under).
-    pub fn push(&mut self, r: &PreparedReceipt, number: String) {
-        let payload = serde_json::to_string(&r.stored(number, self.created_at))
+    /// Adds an accepted receipt (with the number it is stored under and the
+    /// employee of its shift).
+    pub fn push(&mut self, r: &PreparedReceipt, number: String, employee: Option<Uuid>) {
+        let payload = serde_json::to_string(&r.stored(number, self.created_at, employee))
             .unwrap_or_else(|_| format!("{{\"id\":\"{}\"}}", r.id));
         self.r_tenant.push(r.tenant_id);
         self.r_event.push(new_id());
@@ -186,16 +187,27 @@ mod tests {
     #[test]
     fn one_event_per_receipt_and_per_level() {
         let mut w = OutboxWriter::new(Utc::now(), 3);
+        let cashier = Uuid::from_u128(42);
         w.push(
             &receipt(10, ReceiptKind::Sale, &[(7, 2), (8, 1)]),
             "1-1".into(),
+            Some(cashier),
         );
-        w.push(&receipt(11, ReceiptKind::Sale, &[(7, 3)]), "1-2".into());
-        w.push(&receipt(12, ReceiptKind::Return, &[(7, 1)]), "~x".into());
+        w.push(
+            &receipt(11, ReceiptKind::Sale, &[(7, 3)]),
+            "1-2".into(),
+            None,
+        );
+        w.push(
+            &receipt(12, ReceiptKind::Return, &[(7, 1)]),
+            "~x".into(),
+            None,
+        );
         w.seal();
         assert_eq!(w.r_payload.len(), 3);
         let first: serde_json::Value = serde_json::from_str(&w.r_payload[0]).unwrap();
         assert_eq!(first["number"], "1-1");
+        assert_eq!(first["employee_id"], cashier.to_string());
         assert_eq!(first["items"].as_array().unwrap().len(), 2);
         // The money rules' fields travel with the receipt.
         assert_eq!(first["tax_total"], 11);

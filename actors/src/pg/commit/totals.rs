@@ -1,10 +1,10 @@
-//! Derived writer: the running sales totals (migration V8). The batch's
+//! Derived writer: the running sales totals (migrations V8, V11). The batch's
 //! deltas (`domain::totals::SalesDelta`, coalesced per row) become one
 //! sorted UNNEST upsert per totals table, in this transaction and this
 //! round trip: totals commit with their receipts. `pg::totals::rebuild`
 //! recomputes the same rows from the receipts; the tests compare the two.
 //!
-//! Contention: shift rows belong to one register; hour and payment rows
+//! Contention: shift rows (and their per-tax-rate rows) belong to one register; hour and payment rows
 //! carry the register as a lane; employee rows are one cashier's; variant
 //! rows (daily and monthly) contend like stock levels. No row is shared by a whole store, let
 //! alone by the whole write path.
@@ -30,10 +30,12 @@ macro_rules! add_figures {
 const SQL_SHIFTS: &str = concat!(
     "INSERT INTO shift_totals AS t (tenant_id, shift_id, sales_count, returns_count, gross, discounts, \
         sales, returns, change_given, cash_sales, card_sales, other_sales, points_sales, cash_refunds, \
-        card_refunds, other_refunds, points_refunds) \
+        card_refunds, other_refunds, points_refunds, money_discounts, money_tax, money_rounding, \
+        points_earned, points_redeemed) \
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], \
         $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], \
-        $14::int8[], $15::int8[], $16::int8[], $17::int8[]) ORDER BY 1, 2 \
+        $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::int8[], \
+        $21::int8[], $22::int8[]) ORDER BY 1, 2 \
      ON CONFLICT (tenant_id, shift_id) DO UPDATE SET ",
     add_figures!(),
     ", change_given = t.change_given + EXCLUDED.change_given, \
@@ -43,8 +45,20 @@ const SQL_SHIFTS: &str = concat!(
      cash_refunds = t.cash_refunds + EXCLUDED.cash_refunds, \
      card_refunds = t.card_refunds + EXCLUDED.card_refunds, \
      other_refunds = t.other_refunds + EXCLUDED.other_refunds, \
-     points_refunds = t.points_refunds + EXCLUDED.points_refunds"
+     points_refunds = t.points_refunds + EXCLUDED.points_refunds, \
+     money_discounts = t.money_discounts + EXCLUDED.money_discounts, \
+     money_tax = t.money_tax + EXCLUDED.money_tax, \
+     money_rounding = t.money_rounding + EXCLUDED.money_rounding, \
+     points_earned = t.points_earned + EXCLUDED.points_earned, \
+     points_redeemed = t.points_redeemed + EXCLUDED.points_redeemed"
 );
+
+/// Per shift and tax rate (V11): the X/Z report's taxes.
+const SQL_SHIFT_TAXES: &str =
+    "INSERT INTO shift_tax_totals AS t (tenant_id, shift_id, tax_rate_id, taxable, tax) \
+     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int8[], $5::int8[]) ORDER BY 1, 2, 3 \
+     ON CONFLICT (tenant_id, shift_id, tax_rate_id) DO UPDATE SET \
+        taxable = t.taxable + EXCLUDED.taxable, tax = t.tax + EXCLUDED.tax";
 
 const SQL_HOURS: &str = concat!(
     "INSERT INTO sales_hourly AS t (tenant_id, store_id, business_day, hour, register_id, \
@@ -195,6 +209,13 @@ pub struct TotalsWriter {
     s_change: Vec<i64>,
     s_paid: [Vec<i64>; 4],
     s_refunded: [Vec<i64>; 4],
+    /// discounts, tax, rounding, points earned, points redeemed.
+    s_money: [Vec<i64>; 5],
+    x_tenant: Vec<Uuid>,
+    x_shift: Vec<Uuid>,
+    x_rate: Vec<Uuid>,
+    x_taxable: Vec<i64>,
+    x_tax: Vec<i64>,
     h_tenant: Vec<Uuid>,
     h_store: Vec<Uuid>,
     h_day: Vec<NaiveDate>,
@@ -237,6 +258,23 @@ impl TotalsWriter {
                 self.s_paid[i].push(v.paid[i]);
                 self.s_refunded[i].push(v.refunded[i]);
             }
+            let m = &v.money;
+            for (col, x) in self.s_money.iter_mut().zip([
+                m.discounts,
+                m.tax,
+                m.rounding,
+                m.points_earned,
+                m.points_redeemed,
+            ]) {
+                col.push(x);
+            }
+        }
+        for ((t, shift, rate), x) in &d.shift_taxes {
+            self.x_tenant.push(*t);
+            self.x_shift.push(*shift);
+            self.x_rate.push(*rate);
+            self.x_taxable.push(x.taxable);
+            self.x_tax.push(x.tax);
         }
         for ((t, s, day, hour, reg), f) in &d.hours {
             self.h_tenant.push(*t);
@@ -283,6 +321,7 @@ impl BatchWriter for TotalsWriter {
         shifts.push(&self.s_change);
         shifts.extend(self.s_paid.iter().map(|v| v as Param));
         shifts.extend(self.s_refunded.iter().map(|v| v as Param));
+        shifts.extend(self.s_money.iter().map(|v| v as Param));
         let mut hours: Vec<Param> = vec![
             &self.h_tenant,
             &self.h_store,
@@ -309,14 +348,26 @@ impl BatchWriter for TotalsWriter {
             &self.p_refunded,
             &self.p_change,
         ];
-        vec![
-            Sql::new(SQL_SHIFTS, shifts),
+        let mut out = vec![Sql::new(SQL_SHIFTS, shifts)];
+        // Shift rows, then their tax rows: the same lock order in every batch.
+        if !self.x_tenant.is_empty() {
+            let taxes: Vec<Param> = vec![
+                &self.x_tenant,
+                &self.x_shift,
+                &self.x_rate,
+                &self.x_taxable,
+                &self.x_tax,
+            ];
+            out.push(Sql::new(SQL_SHIFT_TAXES, taxes));
+        }
+        out.extend([
             Sql::new(SQL_HOURS, hours),
             Sql::new(SQL_EMPLOYEES, employees),
             Sql::new(SQL_VARIANTS, self.daily.params()),
             Sql::new(SQL_MONTH_VARIANTS, self.monthly.params()),
             Sql::new(SQL_PAYMENTS, payments),
-        ]
+        ]);
+        out
     }
 
     fn collect(&self, _rows: Vec<Vec<Row>>, _effects: &mut Effects) {}
