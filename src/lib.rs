@@ -8,6 +8,7 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod fallback;
+pub mod json;
 pub mod openapi;
 pub mod openapi_errors;
 pub mod ops_metrics;
