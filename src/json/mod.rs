@@ -81,6 +81,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use serde_json::json;
