@@ -9,6 +9,7 @@ pub mod client_addr;
 pub mod demo;
 pub mod error;
 pub mod fallback;
+pub mod json;
 pub mod openapi;
 pub mod openapi_errors;
 pub mod ops_metrics;

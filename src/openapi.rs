@@ -2,8 +2,8 @@
 
 use crate::openapi_errors::{ErrorBody, ErrorDetail, ErrorResponses};
 use crate::routes::{
-    admin, backoffice, categories, customers, employees, events, health, manage, products,
-    receipts, reports, retail, shifts, stock, stores, tokens, webhooks,
+    admin, backoffice, catalog_io, categories, customers, employees, events, health, manage,
+    products, receipts, reports, retail, shifts, stock, stores, tokens, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,7 +13,10 @@ use utoipa::{Modify, OpenApi};
     info(title = "JOWi Shop server", description = "Multi-tenant retail POS backend. Money is in integer minor units; quantities are decimals with at most 3 places. Errors are {\"error\": {\"code\", \"message\"}}."),
     paths(
         health::live, health::ready, health::cache,
-        backoffice::list_shifts,
+        backoffice::list_shifts, backoffice::receipt_returns, backoffice::stock_view,
+        backoffice::dashboard, backoffice::search_receipts, backoffice::register_token,
+        backoffice::list_users, backoffice::create_user,
+        catalog_io::import_catalog, catalog_io::import_job, catalog_io::export_catalog,
         admin::create_tenant,
         categories::create, categories::list, categories::get_one, categories::update, categories::remove,
         products::create, products::get_one, products::update, products::remove,

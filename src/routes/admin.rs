@@ -2,6 +2,7 @@
 
 use crate::auth::Admin;
 use crate::error::ApiResult;
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{post, web, HttpResponse};
 use jowi_actors::domain::parse_name;
@@ -39,7 +40,7 @@ pub async fn create_tenant(
     // never gets the body parsed (nor learns anything from parse errors).
     _admin: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewTenant>,
+    body: Json<NewTenant>,
 ) -> ApiResult<HttpResponse> {
     let name = parse_name("name", &body.name, 200)?;
     let (tenant_id, token) = state.auth.create_tenant(&name).await?;

@@ -4,6 +4,7 @@
 //! password change end sessions in PostgreSQL. Bearer tokens are untouched.
 
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use crate::web::session::{cleared_cookie, session_cookie, SignedIn};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -53,7 +54,7 @@ fn address(req: &HttpRequest) -> String {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<Login>,
+    body: Json<Login>,
 ) -> ApiResult<HttpResponse> {
     if body.password.len() > 1024 {
         return Err(ApiError::BadRequest("the password is too long".into()));
@@ -117,7 +118,7 @@ pub async fn password(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: SignedIn,
-    body: web::Json<PasswordChange>,
+    body: Json<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
     let keys = state
         .sessions

@@ -4,13 +4,17 @@
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use jowi_actors::domain::Role;
+use jowi_actors::domain::{check_timestamp, Role};
+use jowi_actors::pg::backoffice::Dashboard;
 use jowi_actors::pg::backoffice::{self, ReceiptFilter, ShiftFilter};
+use jowi_actors::pg::users::User;
 use jowi_actors::Error;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,13 +29,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(receipt_returns);
 }
 
-#[derive(Serialize)]
-struct ReturnRef {
+#[derive(Serialize, ToSchema)]
+pub struct ReturnRef {
     id: Uuid,
     number: String,
 }
 
-/// Returns made against a sale (for the receipt's detail).
+/// Returns made against a sale (for the receipt's detail), oldest first;
+/// an empty list for a receipt with none (or no such receipt).
+#[utoipa::path(get, path = "/api/v1/receipts/{id}/returns", tag = "sales",
+    responses((status = 200, body = Vec<ReturnRef>)))]
 #[get("/receipts/{id}/returns")]
 pub async fn receipt_returns(
     auth: Auth,
@@ -47,30 +54,37 @@ pub async fn receipt_returns(
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StockViewParams {
-    /// Name prefix or exact barcode.
+    /// Name prefix or exact barcode (case-insensitive; blank = all).
+    #[param(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub q: Option<String>,
     /// Only levels below zero.
     pub negative: Option<bool>,
     /// 1..=1000, default 200.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
-#[derive(Serialize)]
-struct NamedLevel {
+#[derive(Serialize, ToSchema)]
+pub struct NamedLevel {
     warehouse_id: Uuid,
     variant_id: Uuid,
     product_id: Uuid,
     product: String,
     barcode: String,
+    /// Decimal as a string, at most 3 places.
+    #[schema(value_type = String)]
     quantity: rust_decimal::Decimal,
     negative: bool,
 }
 
 /// A store's stock levels with product names and barcodes (from the
 /// catalog in memory), filtered and sorted by name, for the stock page.
+#[utoipa::path(get, path = "/api/v1/stores/{id}/stock-view", tag = "stock", params(StockViewParams),
+    responses((status = 200, body = Vec<NamedLevel>), (status = 404)))]
 #[get("/stores/{id}/stock-view")]
 pub async fn stock_view(
     auth: Auth,
@@ -122,11 +136,14 @@ pub async fn stock_view(
     Ok(HttpResponse::Ok().json(rows))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DashboardParams {
+    /// One store's figures (default: all stores).
     pub store_id: Option<Uuid>,
-    /// IANA time zone of "today" (default UTC).
+    /// IANA time zone of "today" (default UTC; an unknown zone is a 422).
+    #[param(max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub tz: Option<String>,
 }
 
@@ -142,6 +159,8 @@ pub async fn load_dashboard(
 }
 
 /// Today so far against the same span a week ago.
+#[utoipa::path(get, path = "/api/v1/dashboard", tag = "reports", params(DashboardParams),
+    responses((status = 200, body = Dashboard)))]
 #[get("/dashboard")]
 pub async fn dashboard(
     auth: Auth,
@@ -149,10 +168,8 @@ pub async fn dashboard(
     q: web::Query<DashboardParams>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("read the dashboard")?;
-    let tz = q.tz.as_deref().unwrap_or("UTC");
-    if tz.len() > 64 {
-        return Err(Error::invalid("tz", "at most 64 characters").into());
-    }
+    let tz = crate::routes::optional_text("tz", q.tz.as_deref(), 64)?;
+    let tz = tz.as_deref().unwrap_or("UTC");
     let d = load_dashboard(&state, auth.tenant(), q.store_id, tz).await?;
     Ok(HttpResponse::Ok().json(d))
 }
@@ -212,27 +229,38 @@ pub async fn list_tokens(auth: Auth, state: web::Data<AppState>) -> ApiResult<Ht
     Ok(HttpResponse::Ok().json(backoffice::list_tokens(&state.db, auth.tenant()).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptSearch {
     pub store_id: Option<Uuid>,
     pub register_id: Option<Uuid>,
-    /// The cashier; a uuid, else 400 naming `employee_id`.
+    /// The cashier; a uuid, else 400 naming `employee_id` (blank = any).
+    #[param(format = Uuid)]
     pub employee_id: Option<String>,
+    /// Inclusive lower bound on occurred_at (RFC 3339, years 1..=9999 as
+    /// for receipts).
     pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on occurred_at (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// An exact receipt number (`{register}-{seq}`; blank = any).
+    #[param(max_length = 40, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub number: Option<String>,
+    /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct FoundReceipt {
+#[derive(Serialize, ToSchema)]
+pub struct FoundReceipt {
     #[serde(flatten)]
     receipt: jowi_actors::pg::receipts::ReceiptSummary,
     store_id: Uuid,
 }
 
 /// Receipts by store, register, cashier, time span or number, newest first.
+#[utoipa::path(get, path = "/api/v1/search/receipts", tag = "sales", params(ReceiptSearch),
+    responses((status = 200, body = Vec<FoundReceipt>)))]
 #[get("/search/receipts")]
 pub async fn search_receipts(
     auth: Auth,
@@ -247,6 +275,8 @@ pub async fn search_receipts(
     }
     let number = crate::routes::optional_text("number", q.number.as_deref(), 40)?;
     let employee = crate::routes::uuid_param("employee_id", q.employee_id.as_deref())?;
+    let from = q.from.map(|t| check_timestamp("from", t)).transpose()?;
+    let to = q.to.map(|t| check_timestamp("to", t)).transpose()?;
     let rows = backoffice::search_receipts(
         &state.db,
         auth.tenant(),
@@ -254,8 +284,8 @@ pub async fn search_receipts(
             store: q.store_id,
             register: q.register_id,
             employee,
-            from: q.from,
-            to: q.to,
+            from,
+            to,
             number,
             limit,
         },
@@ -268,8 +298,8 @@ pub async fn search_receipts(
     Ok(HttpResponse::Ok().json(items))
 }
 
-#[derive(Serialize)]
-struct IssuedRegisterToken {
+#[derive(Serialize, ToSchema)]
+pub struct IssuedRegisterToken {
     id: Uuid,
     register_id: Uuid,
     /// Shown once.
@@ -277,7 +307,9 @@ struct IssuedRegisterToken {
 }
 
 /// A new device token for an existing register (e.g. a replaced device);
-/// revoke the old one with DELETE /tokens/{id}.
+/// revoke the old one with DELETE /tokens/{id}. Owner and manager.
+#[utoipa::path(post, path = "/api/v1/registers/{id}/token", tag = "stores",
+    responses((status = 201, body = IssuedRegisterToken), (status = 404)))]
 #[post("/registers/{id}/token")]
 pub async fn register_token(
     auth: Auth,
@@ -301,6 +333,9 @@ pub async fn register_token(
     }))
 }
 
+/// The tenant's back-office users (owner and manager), oldest first.
+#[utoipa::path(get, path = "/api/v1/users", tag = "admin",
+    responses((status = 200, body = Vec<User>)))]
 #[get("/users")]
 pub async fn list_users(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     auth.require_manage("list users")?;
@@ -308,22 +343,35 @@ pub async fn list_users(auth: Auth, state: web::Data<AppState>) -> ApiResult<Htt
     Ok(HttpResponse::Ok().json(users))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// An e-mail address (`local@domain.tld`), stored trimmed and
+    /// lower-cased; unique in the tenant (409 `email_taken`).
+    #[schema(min_length = 3, max_length = 254)]
     pub email: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     /// owner or manager.
+    #[schema(pattern = "^(owner|manager)$")]
     pub role: String,
+    /// `backoffice.min_password_chars` (default 10) to 200 characters.
+    #[schema(min_length = 10, max_length = 200)]
     pub password: String,
 }
 
 /// Add a person who signs in to the back office (owner only).
+#[utoipa::path(post, path = "/api/v1/users", tag = "admin", request_body = NewUser,
+    responses((status = 201, body = User), (status = 403), (status = 409, description = "email_taken"), (status = 422)))]
 #[post("/users")]
 pub async fn create_user(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<NewUser>,
+    body: Json<NewUser>,
 ) -> ApiResult<HttpResponse> {
     if auth.0.role != Role::Owner {
         return Err(ApiError::forbidden("add users"));

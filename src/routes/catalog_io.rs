@@ -9,9 +9,11 @@ use futures_util::StreamExt;
 use jowi_actors::bus::BusEvent;
 use jowi_actors::import::{self, ImportReport};
 use jowi_actors::pg;
+use jowi_actors::pg::import::ImportJob;
 use jowi_actors::tenant::messages::ResyncCatalog;
 use jowi_actors::Error;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -20,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(export_catalog);
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
     /// A new id chosen by the client, to follow progress at
@@ -58,7 +61,24 @@ fn sendable(
     }))
 }
 
-/// Upload a CSV (the body, as is); answers the report when done.
+/// What an import answers when its upload is done.
+#[derive(Serialize, ToSchema)]
+pub struct ImportDone {
+    pub job: Uuid,
+    pub report: ImportReport,
+}
+
+/// Upload a CSV (the body, as is, read whatever its Content-Type); answers
+/// the report when done. Header `product,category,sku,barcode,price` (any
+/// order, case-insensitive; `category` and `sku` optional), one row per
+/// variant; `price` in major units with up to 2 decimals. Bad rows are
+/// counted and listed in the report, the others imported.
+#[utoipa::path(post, path = "/api/v1/catalog/import", tag = "catalog", params(ImportParams),
+    request_body(content = String, content_type = "text/csv",
+        description = "The catalog as CSV (UTF-8), as GET /catalog/export writes it"),
+    responses((status = 200, body = ImportDone),
+        (status = 409, description = "import_job_exists: this job id was used before"),
+        (status = 422, description = "validation_failed: not a catalog CSV (e.g. a missing column)")))]
 #[post("/catalog/import")]
 pub async fn import_catalog(
     auth: Auth,
@@ -74,10 +94,12 @@ pub async fn import_catalog(
     let result = import::import_csv(&state.db, tenant, reader, Some(job), |_| {}).await;
     after_bulk_write(&state, tenant).await;
     let report: ImportReport = result?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "job": job, "report": report })))
+    Ok(HttpResponse::Ok().json(ImportDone { job, report }))
 }
 
 /// Progress and errors of an import (running or finished).
+#[utoipa::path(get, path = "/api/v1/catalog/imports/{id}", tag = "catalog",
+    responses((status = 200, body = ImportJob), (status = 404)))]
 #[get("/catalog/imports/{id}")]
 pub async fn import_job(
     auth: Auth,
@@ -91,7 +113,10 @@ pub async fn import_job(
         .json(job))
 }
 
-/// The live catalog as CSV, in the import format.
+/// The live catalog as CSV, in the import format (streamed page by page).
+#[utoipa::path(get, path = "/api/v1/catalog/export", tag = "catalog",
+    responses((status = 200, description = "the catalog as CSV (attachment catalog.csv)",
+        content_type = "text/csv; charset=utf-8", body = String)))]
 #[get("/catalog/export")]
 pub async fn export_catalog(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     auth.require_manage("export the catalog")?;

@@ -4,6 +4,7 @@
 use super::{double_option, edited_version};
 use crate::auth::Tenant;
 use crate::error::ApiResult;
+use crate::json::Json;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use jowi_actors::domain::catalog::Category;
 use jowi_actors::domain::parse_name;
@@ -51,7 +52,7 @@ pub struct CategoryPatch {
 #[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = NewCategory,
     responses((status = 201, body = Category), (status = 422), (status = 403)))]
 #[post("/categories")]
-pub async fn create(tenant: Tenant, body: web::Json<NewCategory>) -> ApiResult<HttpResponse> {
+pub async fn create(tenant: Tenant, body: Json<NewCategory>) -> ApiResult<HttpResponse> {
     tenant.auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let msg = CreateCategory {
@@ -87,7 +88,7 @@ pub async fn update(
     req: HttpRequest,
     tenant: Tenant,
     id: web::Path<Uuid>,
-    body: web::Json<CategoryPatch>,
+    body: Json<CategoryPatch>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_manage("edit the catalog")?;
     let body = body.into_inner();

@@ -3,6 +3,7 @@
 use super::optional_text;
 use crate::auth::Auth;
 use crate::error::ApiResult;
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use jowi_actors::domain::parse_name;
@@ -51,7 +52,7 @@ pub struct PhoneQuery {
 pub async fn create(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<NewCustomer>,
+    body: Json<NewCustomer>,
 ) -> ApiResult<HttpResponse> {
     auth.require_sell("add customers")?;
     let name = parse_name("name", &body.name, 200)?;

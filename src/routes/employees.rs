@@ -3,6 +3,7 @@
 use super::optional_text;
 use crate::auth::{Auth, Tenant};
 use crate::error::ApiResult;
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use jowi_actors::domain::pin::Pin;
@@ -59,7 +60,7 @@ pub struct EmployeeFilter {
 pub async fn create(
     tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<NewEmployee>,
+    body: Json<NewEmployee>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_manage("manage employees")?;
     let body = body.into_inner();
@@ -108,7 +109,7 @@ pub async fn set_pin(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<NewPin>,
+    body: Json<NewPin>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage employees")?;
     let pin = Pin::parse("pin", &body.pin)?;

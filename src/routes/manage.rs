@@ -4,6 +4,7 @@
 use super::{double_option, edited_version, optional_text};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use jowi_actors::domain::catalog::{Register, Store};
@@ -47,7 +48,7 @@ pub async fn update_store(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<StoreEdit>,
+    body: Json<StoreEdit>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage stores")?;
     let version = edited_version(&req, body.version)?;
@@ -101,7 +102,7 @@ pub async fn update_register(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<RegisterEdit>,
+    body: Json<RegisterEdit>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage registers")?;
     let version = edited_version(&req, body.version)?;
@@ -132,7 +133,7 @@ pub async fn create_warehouse(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<NewWarehouse>,
+    body: Json<NewWarehouse>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage warehouses")?;
     let msg = CreateWarehouse {
@@ -186,7 +187,7 @@ pub async fn update_employee(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<EmployeeBody>,
+    body: Json<EmployeeBody>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage employees")?;
     let version = edited_version(&req, body.version)?;
@@ -247,7 +248,7 @@ pub async fn update_customer(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<CustomerEdit>,
+    body: Json<CustomerEdit>,
 ) -> ApiResult<HttpResponse> {
     auth.require_sell("edit customers")?;
     let version = edited_version(&req, body.version)?;

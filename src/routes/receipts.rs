@@ -3,6 +3,7 @@
 
 use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -143,7 +144,7 @@ fn check_limits(receipt: &ReceiptRequest) -> Result<(), Error> {
 pub async fn create(
     tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<ReceiptRequest>,
+    body: Json<ReceiptRequest>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_sell("post receipts")?;
     Ok(
@@ -206,7 +207,7 @@ pub struct BatchReply {
 pub async fn batch(
     tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<ReceiptUpload>,
+    body: Json<ReceiptUpload>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_sell("post receipts")?;
     let receipts = body.into_inner().receipts;

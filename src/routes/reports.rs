@@ -3,6 +3,7 @@
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{get, http::header, put, web, HttpRequest, HttpResponse};
 use chrono::{Months, NaiveDate};
@@ -364,7 +365,7 @@ pub async fn set_business_day(
     tenant: Tenant,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<BusinessDay>,
+    body: Json<BusinessDay>,
 ) -> ApiResult<HttpResponse> {
     let auth = &tenant.auth;
     auth.require_manage("change store settings")?;

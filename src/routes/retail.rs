@@ -5,6 +5,7 @@
 use super::edited_version;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -87,7 +88,7 @@ pub async fn patch_settings(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+    body: Json<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("change store settings")?;
     let mut patch = body.into_inner();
@@ -159,7 +160,7 @@ pub async fn list_tax_rates(auth: Auth, state: web::Data<AppState>) -> ApiResult
 pub async fn create_tax_rate(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<NewTaxRate>,
+    body: Json<NewTaxRate>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage taxes")?;
     let name = parse_name("name", &body.name, 100)?;
@@ -179,7 +180,7 @@ pub async fn update_tax_rate(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<TaxRateEdit>,
+    body: Json<TaxRateEdit>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage taxes")?;
     let version = edited_version(&req, body.version)?;
@@ -236,7 +237,7 @@ pub struct TaxAssignment {
 pub async fn assign_tax(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<TaxAssignment>,
+    body: Json<TaxAssignment>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage taxes")?;
     let tenant = state.directory.tenant(auth.tenant()).await?;
@@ -346,7 +347,7 @@ pub async fn list_discounts(auth: Auth, state: web::Data<AppState>) -> ApiResult
 pub async fn create_discount(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<DiscountBody>,
+    body: Json<DiscountBody>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage discounts")?;
     let f = discount_fields(&body, true)?;
@@ -363,7 +364,7 @@ pub async fn update_discount(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<DiscountBody>,
+    body: Json<DiscountBody>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage discounts")?;
     let version = edited_version(&req, body.version)?;
@@ -399,7 +400,7 @@ pub struct ProgramBody {
 pub async fn put_program(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<ProgramBody>,
+    body: Json<ProgramBody>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage the points program")?;
     let b = body.into_inner();
@@ -463,7 +464,7 @@ pub async fn set_store_price(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<StorePriceBody>,
+    body: Json<StorePriceBody>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("set prices")?;
     let tenant = state.directory.tenant(auth.tenant()).await?;
@@ -531,7 +532,7 @@ pub async fn adjust_points(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<PointsAdjustment>,
+    body: Json<PointsAdjustment>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("adjust points")?;
     if body.points == 0 || body.points.unsigned_abs() > 1_000_000_000 {
@@ -583,7 +584,7 @@ pub async fn set_cost_price(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<CostPrice>,
+    body: Json<CostPrice>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("set costs")?;
     let cost = body

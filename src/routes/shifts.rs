@@ -2,6 +2,7 @@
 
 use crate::auth::{Auth, Tenant};
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpResponse};
 use jowi_actors::domain::pin::Pin;
@@ -96,7 +97,7 @@ async fn shift_for(auth: &Auth, state: &AppState, id: Uuid) -> ApiResult<Shift> 
 pub async fn open(
     tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<OpenShift>,
+    body: Json<OpenShift>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_sell("open shifts")?;
     own_register(&tenant.auth, body.register_id)?;
@@ -171,7 +172,7 @@ pub async fn close(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<CloseShift>,
+    body: Json<CloseShift>,
 ) -> ApiResult<HttpResponse> {
     auth.require_sell("close shifts")?;
     shift_for(&auth, &state, *id).await?;
@@ -188,7 +189,7 @@ pub async fn cash(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<CashMovement>,
+    body: Json<CashMovement>,
 ) -> ApiResult<HttpResponse> {
     auth.require_sell("move cash")?;
     shift_for(&auth, &state, *id).await?;

@@ -3,6 +3,7 @@
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -65,7 +66,7 @@ pub async fn store_levels(
 pub async fn post_movement(
     tenant: Tenant,
     state: web::Data<AppState>,
-    body: web::Json<NewDocument>,
+    body: Json<NewDocument>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_manage("post stock documents")?;
     Ok(

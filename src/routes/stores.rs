@@ -3,6 +3,7 @@
 use super::optional_text;
 use crate::auth::Tenant;
 use crate::error::ApiResult;
+use crate::json::Json;
 use actix_web::{get, post, web, HttpResponse};
 use jowi_actors::domain::catalog::{Register, Store};
 use jowi_actors::domain::parse_name;
@@ -58,7 +59,7 @@ pub struct CreatedRegister {
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores", request_body = NewStore,
     responses((status = 201, body = Store), (status = 403), (status = 422)))]
 #[post("/stores")]
-pub async fn create(tenant: Tenant, body: web::Json<NewStore>) -> ApiResult<HttpResponse> {
+pub async fn create(tenant: Tenant, body: Json<NewStore>) -> ApiResult<HttpResponse> {
     tenant.auth.require_manage("manage stores")?;
     let msg = CreateStore {
         name: parse_name("name", &body.name, 200)?,
@@ -89,7 +90,7 @@ pub async fn get_one(tenant: Tenant, id: web::Path<Uuid>) -> ApiResult<HttpRespo
 pub async fn create_register(
     tenant: Tenant,
     id: web::Path<Uuid>,
-    body: web::Json<NewRegister>,
+    body: Json<NewRegister>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_manage("manage registers")?;
     let msg = CreateRegister {

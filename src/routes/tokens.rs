@@ -3,6 +3,7 @@
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{delete, post, web, HttpResponse};
 use jowi_actors::domain::{parse_name, Role};
@@ -43,7 +44,7 @@ pub struct IssuedToken {
 pub async fn issue(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<NewToken>,
+    body: Json<NewToken>,
 ) -> ApiResult<HttpResponse> {
     if auth.0.role != Role::Owner {
         return Err(ApiError::forbidden("issue tokens"));

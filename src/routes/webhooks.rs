@@ -5,6 +5,7 @@
 use super::{double_option, optional_text};
 use crate::auth::Auth;
 use crate::error::ApiResult;
+use crate::json::Json;
 use crate::state::AppState;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use jowi_actors::domain::{events, new_id};
@@ -76,7 +77,7 @@ fn check_types(raw: &[String]) -> ApiResult<Vec<String>> {
 pub async fn create(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<NewWebhook>,
+    body: Json<NewWebhook>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage webhooks")?;
     let body = body.into_inner();
@@ -128,7 +129,7 @@ pub async fn update(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<WebhookPatch>,
+    body: Json<WebhookPatch>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage webhooks")?;
     let body = body.into_inner();
@@ -233,7 +234,7 @@ pub async fn redeliver(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<Redeliver>,
+    body: Json<Redeliver>,
 ) -> ApiResult<HttpResponse> {
     auth.require_manage("manage webhooks")?;
     if body.from_seq < 1 {

@@ -53,9 +53,32 @@ async fn openapi_lists_endpoints() {
         "/api/v1/admin/tenants",
         "/api/v1/stores/{id}/registers",
         "/api/v1/health/cache",
+        // The back office's own reads and actions.
+        "/api/v1/catalog/export",
+        "/api/v1/catalog/import",
+        "/api/v1/catalog/imports/{id}",
+        "/api/v1/dashboard",
+        "/api/v1/receipts/{id}/returns",
+        "/api/v1/search/receipts",
+        "/api/v1/stores/{id}/stock-view",
+        "/api/v1/users",
+        "/api/v1/registers/{id}/token",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }
+    // CSV travels as CSV, both ways.
+    let import = &paths["/api/v1/catalog/import"]["post"];
+    assert!(
+        import["requestBody"]["content"]["text/csv"].is_object(),
+        "{import}"
+    );
+    let export = &paths["/api/v1/catalog/export"]["get"]["responses"]["200"];
+    assert!(
+        export["content"]["text/csv; charset=utf-8"].is_object(),
+        "{export}"
+    );
+    assert!(paths["/api/v1/users"]["get"].is_object());
+    assert!(paths["/api/v1/users"]["post"]["requestBody"].is_object());
 }
 
 /// /metrics exposes HTTP and catalog metrics.

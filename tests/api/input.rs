@@ -144,6 +144,18 @@ async fn receipt_list_dates_and_cursors_are_validated() {
         .get(&list("from=2000-01-01T00:00:00Z".into()), &s.owner)
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    // The back office's receipt search takes the same bounds.
+    for field in ["from", "to"] {
+        let r = app
+            .get(
+                &format!("/api/v1/search/receipts?{field}=-9999-01-01T00:00:00Z"),
+                &s.owner,
+            )
+            .await;
+        assert_invalid(&r, field, "search");
+    }
+    let r = app.get("/api/v1/dashboard?tz=UTC%00", &s.owner).await;
+    assert_invalid(&r, "tz", "dashboard");
 }
 
 /// A receipt PostgreSQL could not store (a date out of its range) or with
@@ -217,4 +229,178 @@ async fn offline_upload_with_a_malformed_receipt_is_refused() {
         .await;
     assert_invalid(&r, "receipts[1].items", "batch");
     assert_eq!(app.count("receipt_keys").await, 0);
+}
+
+/// A body that is not a JSON object (an array, a string, a number, null,
+/// a boolean) is a 400 `bad_request` on every endpoint, even where serde
+/// alone would read an array as the struct's fields in order
+/// (`[null, null]` for a business day, `[[receipt]]` for an offline
+/// upload); nothing is stored.
+#[actix_web::test]
+async fn bodies_that_are_not_json_objects_are_refused() {
+    let app = spawn_app().await;
+    let s = shop(&app, 1).await;
+    let category = app
+        .post("/api/v1/categories", &s.owner, json!({"name": "Food"}))
+        .await;
+    let cid = category.body["id"].as_str().unwrap().to_owned();
+    let sale = s.sale(&[(0, "1")]);
+    let business_day = format!("/api/v1/stores/{}/business_day", s.store);
+    let cash = format!("/api/v1/shifts/{}/cash", s.shift);
+    let registers = format!("/api/v1/stores/{}/registers", s.store);
+    let category_path = format!("/api/v1/categories/{cid}");
+    let scalars = [json!(null), json!("x"), json!(1), json!(true), json!([])];
+    let stored = [
+        "categories",
+        "products",
+        "users",
+        "stores",
+        "registers",
+        "api_tokens",
+        "cash_movements",
+    ];
+    let mut before = Vec::new();
+    for table in stored {
+        before.push(app.count(table).await);
+    }
+    use reqwest::Method;
+    // (method, path, token, the fields in order as an array: what serde
+    // alone would accept)
+    let cases: Vec<(Method, &str, &str, Value)> = vec![
+        (Method::PUT, &business_day, &s.owner, json!([null, null])),
+        (Method::PUT, &business_day, &s.owner, json!(["UTC", 3])),
+        (
+            Method::POST,
+            "/api/v1/receipts/batch",
+            &s.register_token,
+            json!([[sale.clone()]]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/receipts",
+            &s.register_token,
+            json!([sale.clone()]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/categories",
+            &s.owner,
+            json!(["Drinks", null]),
+        ),
+        (
+            Method::PATCH,
+            &category_path,
+            &s.owner,
+            json!(["Food 2", null, 1]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/stores",
+            &s.owner,
+            json!(["Second", null]),
+        ),
+        (Method::POST, &registers, &s.owner, json!(["Till 9"])),
+        (
+            Method::POST,
+            &cash,
+            &s.register_token,
+            json!([null, "in", 100, null]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/tokens",
+            &s.owner,
+            json!(["manager", "m"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            &s.owner,
+            json!(["ann@example.com", "Ann", "manager", "a long password"]),
+        ),
+    ];
+    for (method, path, token, positional) in cases {
+        for body in std::iter::once(positional).chain(scalars.iter().cloned()) {
+            let r = app
+                .raw(
+                    method.clone(),
+                    path,
+                    token,
+                    "application/json",
+                    body.to_string().into_bytes(),
+                )
+                .await;
+            let what = format!("{method} {path} {body}");
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}: {}", r.body);
+            assert_eq!(r.code(), "bad_request", "{what}: {}", r.body);
+            let message = r.body["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("expected a JSON object"),
+                "{what}: {message}"
+            );
+        }
+    }
+    // Nor is an object inside a body read from an array (a variant as its
+    // fields in order; an item of an offline receipt likewise).
+    let mut positional_items = sale.clone();
+    let item = &positional_items["items"][0];
+    positional_items["items"] = json!([[item["variant_id"], item["quantity"]]]);
+    for (path, token, body) in [
+        (
+            "/api/v1/products",
+            &s.owner,
+            json!({"name": "Nested", "variants": [[null, "b-9", 100, null]]}),
+        ),
+        (
+            "/api/v1/receipts/batch",
+            &s.register_token,
+            json!({"receipts": [positional_items]}),
+        ),
+    ] {
+        let r = app.post(path, token, body.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {}",
+            r.body
+        );
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("invalid type: sequence"),
+            "{path}: {message}"
+        );
+    }
+    // Leading whitespace changes nothing; an object is still read.
+    let r = app
+        .raw(
+            Method::PUT,
+            &business_day,
+            &s.owner,
+            "application/json",
+            b" \n\t[null, null]".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(app.count("receipt_keys").await, 0);
+    for (table, count) in stored.into_iter().zip(before) {
+        assert_eq!(app.count(table).await, count, "{table}");
+    }
+    let r = app
+        .send(
+            Method::PUT,
+            &business_day,
+            Some(&s.owner),
+            Some(&json!({"time_zone": "UTC", "start_hour": 3})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .post(
+            "/api/v1/receipts/batch",
+            &s.register_token,
+            json!({"receipts": [sale]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(app.count("receipt_keys").await, 1);
 }

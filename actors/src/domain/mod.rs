@@ -40,7 +40,7 @@ pub type WarehouseId = Uuid;
 pub type RegisterId = Uuid;
 
 /// What a bearer token may do. Checked at the HTTP edge per endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including tokens.

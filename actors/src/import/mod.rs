@@ -37,7 +37,7 @@ pub const BATCH_ROWS: usize = 1000;
 /// Errors kept for the report; the rest are only counted.
 pub const MAX_ERRORS_KEPT: usize = 1000;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// Data rows read (the header not counted).
     pub rows_read: u64,

@@ -14,13 +14,18 @@ use uuid::Uuid;
 /// Figures of one period (see `jowi_dashboard` in migration V5).
 pub type PeriodFigures = serde_json::Value;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Dashboard {
+    /// The IANA zone "today" is in.
     pub timezone: String,
+    /// Midnight of today in `timezone`.
     pub today_from: DateTime<Utc>,
     pub now: DateTime<Utc>,
+    /// Figures from `today_from` to `now` (see `jowi_dashboard`).
+    #[schema(value_type = Object)]
     pub today: PeriodFigures,
     /// The same span of the same weekday a week earlier.
+    #[schema(value_type = Object)]
     pub last_week: PeriodFigures,
 }
 

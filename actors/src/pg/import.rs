@@ -197,14 +197,18 @@ pub async fn apply_plan(tx: &Tx<'_>, tenant: TenantId, plan: &Plan) -> Result<()
 
 // --- jobs ---
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportJob {
     pub id: Uuid,
+    /// running, done or failed.
+    #[schema(pattern = "^(running|done|failed)$")]
     pub status: String,
     pub rows_read: i64,
     pub rows_imported: i64,
     pub rows_unchanged: i64,
     pub rows_failed: i64,
+    /// The rows refused so far (at most 1,000 kept).
+    #[schema(value_type = Vec<RowError>)]
     pub errors: serde_json::Value,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

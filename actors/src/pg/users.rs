@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
+    #[schema(value_type = uuid::Uuid)]
     pub tenant_id: TenantId,
     pub id: Uuid,
     pub email: String,

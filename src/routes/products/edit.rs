@@ -1,6 +1,7 @@
 use super::{parse_variants, VariantBody};
 use crate::auth::Tenant;
 use crate::error::ApiResult;
+use crate::json::Json;
 use crate::routes::{double_option, edited_version};
 use actix_web::{delete, patch, web, HttpRequest, HttpResponse};
 use jowi_actors::domain::catalog::Product;
@@ -39,7 +40,7 @@ pub async fn update(
     req: HttpRequest,
     tenant: Tenant,
     id: web::Path<Uuid>,
-    body: web::Json<ProductPatch>,
+    body: Json<ProductPatch>,
 ) -> ApiResult<HttpResponse> {
     tenant.auth.require_manage("edit the catalog")?;
     let body = body.into_inner();

@@ -1,7 +1,8 @@
 use super::{parse_variants, VariantBody};
 use crate::auth::Tenant;
 use crate::error::ApiResult;
-use actix_web::{post, web, HttpResponse};
+use crate::json::Json;
+use actix_web::{post, HttpResponse};
 use jowi_actors::domain::catalog::Product;
 use jowi_actors::domain::parse_name;
 use jowi_actors::tenant::messages::CreateProduct;
@@ -28,7 +29,7 @@ pub struct NewProduct {
     responses((status = 201, body = Product), (status = 409, description = "duplicate barcode"),
               (status = 422, description = "invalid field or unknown category")))]
 #[post("/products")]
-pub async fn create(tenant: Tenant, body: web::Json<NewProduct>) -> ApiResult<HttpResponse> {
+pub async fn create(tenant: Tenant, body: Json<NewProduct>) -> ApiResult<HttpResponse> {
     tenant.auth.require_manage("edit the catalog")?;
     let body = body.into_inner();
     let msg = CreateProduct {

@@ -11,7 +11,7 @@ use serde::Serialize;
 pub const COLUMNS: [&str; 5] = ["product", "category", "sku", "barcode", "price"];
 
 /// A bad row: where and why. Lines count from 1 (the header is line 1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowError {
     pub line: u64,
     pub column: String,
