@@ -114,7 +114,10 @@ pub async fn expire(
             tx.commit().await?;
             return Ok(done);
         }
-        let (ts, cs): (Vec<Uuid>, Vec<Uuid>) = rows.iter().map(|r| (r.get(0), r.get(1))).unzip();
+        let (ts, cs): (Vec<Uuid>, Vec<Uuid>) = rows
+            .iter()
+            .map(|r| (r.get::<_, Uuid>(0), r.get::<_, Uuid>(1)))
+            .unzip();
         let row = tx.query_one(SQL_EXPIRE, &[&at, &tenant, &ts, &cs]).await?;
         tx.commit().await?;
         let (accounts, points): (i64, i64) = (row.get(0), row.get(1));

@@ -139,11 +139,6 @@ impl FigureColumns {
             &self.discounts,
             &self.sales,
             &self.returns,
-            &self.tax,
-            &self.returns_tax,
-            &self.cost,
-            &self.returns_cost,
-            &self.uncosted_lines,
         ]
     }
 }
