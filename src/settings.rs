@@ -142,6 +142,8 @@ pub struct MaintenanceSettings {
     pub partition_months_ahead: u32,
     pub partition_retention_months: u32,
     pub partition_lock_timeout_ms: u64,
+    /// How often the points expiry job runs (`pg::points`).
+    pub points_expiry_interval_ms: u64,
 }
 
 impl Settings {
@@ -241,6 +243,10 @@ impl Settings {
             (
                 "maintenance.partition_lock_timeout_ms",
                 self.maintenance.partition_lock_timeout_ms,
+            ),
+            (
+                "maintenance.points_expiry_interval_ms",
+                self.maintenance.points_expiry_interval_ms,
             ),
             (
                 "catalog.evict_check_interval_ms",

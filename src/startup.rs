@@ -149,6 +149,10 @@ impl Application {
             partition_settings(&settings),
             partition_metrics,
         );
+        jowi_actors::maintenance::points::spawn(
+            state.db.clone(),
+            Duration::from_millis(settings.maintenance.points_expiry_interval_ms),
+        );
 
         let unknown_methods = web::Data::new(UnknownMethods::register(&registry)?);
         // Requests are labelled by route pattern; every path no route

@@ -261,7 +261,7 @@ pub async fn sales(
 }
 
 const CSV_HEADER: &str = "key,name,sales_count,returns_count,quantity_sold,quantity_returned,\
-gross,discounts,sales,returns,net,paid,refunded,change_given\n";
+gross,discounts,sales,returns,net,paid,refunded,change_given,tax,cost,margin\n";
 
 /// A CSV field: quoted when needed; a leading = + - @ is defused so a
 /// spreadsheet never runs a name as a formula.
@@ -297,6 +297,9 @@ fn csv_row(out: &mut String, r: &ReportRow) {
         opt(r.paid.map(|v| v.to_string())),
         opt(r.refunded.map(|v| v.to_string())),
         opt(r.change_given.map(|v| v.to_string())),
+        opt(r.tax.map(|v| v.to_string())),
+        opt(r.cost.map(|v| v.to_string())),
+        opt(r.margin.map(|v| v.to_string())),
     ];
     for c in cells {
         out.push(',');

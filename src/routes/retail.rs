@@ -391,6 +391,10 @@ pub struct ProgramBody {
     pub earn_points: i64,
     pub earn_per_amount: i64,
     pub point_value: i64,
+    /// Points expire this many days after they were credited, oldest first
+    /// (FIFO: spending and reversals take the oldest points first); null =
+    /// never. Written off by an hourly job as ledger entries of kind
+    /// `expire` (README "Money rules").
     pub expiry_days: Option<i32>,
 }
 

@@ -20,6 +20,7 @@ mod ops_metrics;
 mod org;
 mod partitions;
 mod pgbouncer;
+mod points;
 mod poison;
 mod replica;
 mod reports;

@@ -660,6 +660,29 @@ async fn openapi_describes_the_retail_fields() {
     ] {
         assert!(doc.contains(needle), "OpenAPI lacks {needle}");
     }
+    // Sales reports show tax, cost and margin; the points program its expiry.
+    let schemas = &r.body["components"]["schemas"];
+    for (schema, field) in [
+        ("ReportRow", "tax"),
+        ("ReportRow", "cost"),
+        ("ReportRow", "margin"),
+        ("Totals", "tax"),
+        ("Totals", "cost"),
+        ("Totals", "margin"),
+        ("LoyaltyProgram", "expiry_days"),
+        ("ProgramBody", "expiry_days"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][field].is_object(),
+            "OpenAPI lacks {schema}.{field}"
+        );
+    }
+    assert!(
+        schemas["ProgramBody"]["properties"]["expiry_days"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("oldest first")),
+        "expiry_days undocumented"
+    );
     let methods = &r.body["components"]["schemas"]["PaymentMethod"]["enum"];
     assert!(
         methods

@@ -79,6 +79,31 @@ pub struct Facts {
     /// Per shift: who sells on it and its store's business clock (for the
     /// running totals; `decide` does not use it).
     pub sold_by: HashMap<(TenantId, Uuid), super::totals::ShiftContext>,
+    /// Unit cost per (tenant, warehouse, variant) sold by the batch: the
+    /// warehouse's moving average cost, else the variant's cost price
+    /// (absent: unknown). For the lines' cost; `decide` does not use it.
+    pub unit_costs: HashMap<(TenantId, Uuid, VariantId), i64>,
+    /// Per sale named by a return of the batch: per variant, the cost of
+    /// its lines (None when one had no cost).
+    pub sold_costs: HashMap<(TenantId, Uuid), HashMap<VariantId, Option<i64>>>,
+}
+
+impl Facts {
+    /// The cost of each line of an accepted receipt (see
+    /// `totals::line_costs`).
+    pub fn line_costs(&self, r: &super::receipt::PreparedReceipt) -> Vec<Option<i64>> {
+        let t = r.tenant_id;
+        super::totals::line_costs(
+            r,
+            |v| self.unit_costs.get(&(t, r.warehouse_id, v)).copied(),
+            |v| {
+                let orig = r.original_receipt_id?;
+                let qty = *self.sold.get(&(t, orig))?.get(&v)?;
+                let cost = (*self.sold_costs.get(&(t, orig))?.get(&v)?)?;
+                Some((qty, cost))
+            },
+        )
+    }
 }
 
 /// How an accepted receipt is numbered.

@@ -4,7 +4,7 @@
 //! exactly what the rebuild would count for its receipts.
 
 use super::business_day::BusinessClock;
-use super::receipt::{PaymentMethod, PreparedReceipt, ReceiptKind};
+use super::receipt::{PaymentMethod, PreparedReceipt, ReceiptKind, ReceiptLine};
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -105,6 +105,14 @@ pub struct VariantDelta {
     pub discounts: i64,
     pub sales: i64,
     pub returns: i64,
+    /// Tax inside `sales` and inside `returns`.
+    pub tax: i64,
+    pub returns_tax: i64,
+    /// Cost of the goods sold and of the goods returned (lines with a cost).
+    pub cost: i64,
+    pub returns_cost: i64,
+    /// Lines (sold or returned) without a known cost.
+    pub uncosted_lines: i64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +129,47 @@ fn method_index(m: PaymentMethod) -> usize {
         PaymentMethod::Other => 2,
         PaymentMethod::Points => 3,
     }
+}
+
+/// A line before discounts: round(price x quantity) = total + both
+/// discounts, less the tax when it was added on top (exclusive rate).
+pub fn line_gross(l: &ReceiptLine) -> i64 {
+    let added_tax = if l.tax_included { 0 } else { l.tax };
+    l.total + l.discount + l.receipt_discount - added_tax
+}
+
+/// round(amount x numerator / denominator), half away from zero (the money
+/// rounding rule); None when the denominator is zero or it overflows.
+fn share(amount: Decimal, numerator: Decimal, denominator: Decimal) -> Option<i64> {
+    if denominator.is_zero() {
+        return None;
+    }
+    let v = amount.checked_mul(numerator)?.checked_div(denominator)?;
+    v.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        .try_into()
+        .ok()
+}
+
+/// The cost of each line of an accepted receipt. A sale line costs
+/// round(unit cost x quantity) at the unit cost of its warehouse
+/// (`unit_cost(variant)`: moving average, else the variant's cost price);
+/// a return line costs its share by quantity of what the original sale's
+/// lines of that variant cost (`sold(variant)`: their quantity and cost,
+/// None when one of them had no cost). None: unknown.
+pub fn line_costs(
+    r: &PreparedReceipt,
+    unit_cost: impl Fn(Uuid) -> Option<i64>,
+    sold: impl Fn(Uuid) -> Option<(Decimal, i64)>,
+) -> Vec<Option<i64>> {
+    r.lines
+        .iter()
+        .map(|l| match r.kind {
+            ReceiptKind::Sale => unit_cost(l.variant_id)
+                .and_then(|c| share(Decimal::from(c), l.quantity.decimal(), Decimal::ONE)),
+            ReceiptKind::Return => sold(l.variant_id)
+                .and_then(|(qty, cost)| share(Decimal::from(cost), l.quantity.decimal(), qty)),
+        })
+        .collect()
 }
 
 /// The nil uuid stands for "no employee" in keys.
@@ -155,7 +204,9 @@ pub struct SalesDelta {
 }
 
 impl SalesDelta {
-    pub fn add(&mut self, r: &PreparedReceipt, ctx: &ShiftContext) {
+    /// Adds an accepted receipt; `costs[i]` is the cost of line i (None:
+    /// unknown), as `line_costs` computed it and the receipt stores it.
+    pub fn add(&mut self, r: &PreparedReceipt, ctx: &ShiftContext, costs: &[Option<i64>]) {
         let slot = ctx.clock.slot(r.occurred_at);
         let (t, s, d) = (r.tenant_id, r.store_id, slot.day);
         let sale = r.kind == ReceiptKind::Sale;
@@ -201,7 +252,8 @@ impl SalesDelta {
             .or_default()
             .add(r);
         let month = d.with_day(1).unwrap_or(d);
-        for l in &r.lines {
+        for (i, l) in r.lines.iter().enumerate() {
+            let cost = costs.get(i).copied().flatten();
             if let Some(rate) = l.tax_rate_id {
                 let row = self.shift_taxes.entry((t, r.shift_id, rate)).or_default();
                 // The net amount: an exclusive tax sits on top of the total.
@@ -220,14 +272,21 @@ impl SalesDelta {
                     .or_default(),
             ] {
                 v.product_id = l.product_id;
+                if cost.is_none() {
+                    v.uncosted_lines += 1;
+                }
                 if sale {
                     v.qty_sold += l.quantity.decimal();
-                    v.gross += l.total + l.discount;
-                    v.discounts += l.discount;
+                    v.gross += line_gross(l);
+                    v.discounts += l.discount + l.receipt_discount;
                     v.sales += l.total;
+                    v.tax += l.tax;
+                    v.cost += cost.unwrap_or(0);
                 } else {
                     v.qty_returned += l.quantity.decimal();
                     v.returns += l.total;
+                    v.returns_tax += l.tax;
+                    v.returns_cost += cost.unwrap_or(0);
                 }
             }
         }
@@ -243,7 +302,7 @@ impl SalesDelta {
 mod tests {
     use super::*;
     use crate::domain::business_day::parse_zone;
-    use crate::domain::receipt::{ReceiptLine, ReceiptPayment};
+    use crate::domain::receipt::ReceiptPayment;
     use crate::domain::Quantity;
     use chrono::{DateTime, Utc};
 
@@ -341,6 +400,7 @@ mod tests {
                 &[(PaymentMethod::Cash, 3000)],
             ),
             &ctx,
+            &[Some(1200), None],
         );
         d.add(
             &receipt(
@@ -350,6 +410,7 @@ mod tests {
                 &[(PaymentMethod::Card, 1000)],
             ),
             &ctx,
+            &[Some(600)],
         );
         d.add(
             &receipt(
@@ -359,6 +420,7 @@ mod tests {
                 &[(PaymentMethod::Cash, 1000)],
             ),
             &ctx,
+            &[Some(600)],
         );
         let day: NaiveDate = "2026-03-01".parse().unwrap_or_default();
         let (t, s, reg) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(4));
@@ -383,6 +445,17 @@ mod tests {
             (va.gross, va.discounts, va.sales, va.returns),
             (3000, 100, 2900, 1000)
         );
+        assert_eq!(
+            (
+                va.tax,
+                va.returns_tax,
+                va.cost,
+                va.returns_cost,
+                va.uncosted_lines
+            ),
+            (0, 0, 1800, 600, 0)
+        );
+        assert_eq!(d.variants[&(t, s, day, b)].uncosted_lines, 1);
         let month: NaiveDate = "2026-03-01".parse().unwrap_or_default();
         assert_eq!(d.month_variants[&(t, s, month, a)], va);
         let cash = d.payments[&(t, s, day, "cash", reg)];
@@ -435,8 +508,8 @@ mod tests {
         ret.money.rounding = -50;
         ret.money.points_earned = -1;
         let mut d = SalesDelta::default();
-        d.add(&sale, &ctx);
-        d.add(&ret, &ctx);
+        d.add(&sale, &ctx, &[]);
+        d.add(&ret, &ctx, &[]);
         let t = Uuid::from_u128(1);
         let shift = Uuid::from_u128(5);
         assert_eq!(
@@ -463,5 +536,29 @@ mod tests {
                 tax: 50
             }
         );
+    }
+
+    /// A sale line costs round(unit x quantity); a return line its share of
+    /// the sale's cost; unknown stays unknown.
+    #[test]
+    fn line_costs_of_sales_and_returns() {
+        let (a, b) = (Uuid::from_u128(10), Uuid::from_u128(11));
+        let sale = receipt(
+            ReceiptKind::Sale,
+            "2026-03-01T10:00:00Z",
+            &[(a, "0.5", 1000, 0), (b, "1", 500, 0)],
+            &[],
+        );
+        let costs = line_costs(&sale, |v| (v == a).then_some(333), |_| None);
+        assert_eq!(costs, vec![Some(167), None]);
+        let ret = receipt(
+            ReceiptKind::Return,
+            "2026-03-01T11:00:00Z",
+            &[(a, "1", 1000, 0)],
+            &[],
+        );
+        let costs = line_costs(&ret, |_| Some(1), |_| Some((Decimal::from(3), 1000)));
+        assert_eq!(costs, vec![Some(333)]);
+        assert_eq!(line_costs(&ret, |_| Some(1), |_| None), vec![None]);
     }
 }

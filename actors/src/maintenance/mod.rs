@@ -1,4 +1,6 @@
 //! Background upkeep that no request triggers: monthly partitions kept
-//! ahead of time, out of the default partitions, and within retention.
+//! ahead of time, out of the default partitions, and within retention;
+//! loyalty points past their program's expiry.
 
 pub mod partitions;
+pub mod points;

@@ -550,6 +550,8 @@ pub async fn cash_movement(
 pub struct LedgerEntry {
     pub id: i64,
     pub created_at: DateTime<Utc>,
+    /// earn, redeem, reverse_earn, reverse_redeem, adjust, expire (points
+    /// past the program's `expiry_days`, oldest first).
     pub kind: String,
     pub points: i64,
     pub receipt_id: Option<Uuid>,

@@ -11,6 +11,7 @@ pub mod org;
 pub mod outbox;
 pub mod partitions;
 pub mod pins;
+pub mod points;
 pub mod receipts;
 pub mod replica;
 pub mod reports;

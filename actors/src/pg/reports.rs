@@ -73,6 +73,13 @@ pub struct Totals {
     pub returns: i64,
     /// sales - returns.
     pub net: i64,
+    /// Tax inside `net` (tax of sales - tax of returns).
+    pub tax: i64,
+    /// Cost of the goods in `net` (sold - returned), of the lines whose
+    /// cost is known.
+    pub cost: i64,
+    /// net - tax - cost; null when a line of the range has no cost.
+    pub margin: Option<i64>,
 }
 
 /// One row of a grouped report. Receipt counts are set for receipt-level
@@ -99,6 +106,18 @@ pub struct ReportRow {
     pub sales: i64,
     pub returns: i64,
     pub net: i64,
+    /// Tax inside `net` (sales - returns); product, category, store and day
+    /// rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax: Option<i64>,
+    /// Cost of the goods in `net` (sold - returned, lines with a known
+    /// cost); product, category, store and day rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<i64>,
+    /// Gross margin: net - tax - cost; only where every line of the row
+    /// has a known cost (else absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paid: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,11 +140,115 @@ impl ReportRow {
             sales: f[2],
             returns: f[3],
             net: f[2] - f[3],
+            tax: None,
+            cost: None,
+            margin: None,
             paid: None,
             refunded: None,
             change_given: None,
         }
     }
+}
+
+/// Tax and cost figures of a group, from the per-variant totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Money {
+    tax: i64,
+    returns_tax: i64,
+    cost: i64,
+    returns_cost: i64,
+    uncosted_lines: i64,
+}
+
+impl Money {
+    fn from_row(r: &tokio_postgres::Row, at: usize) -> Money {
+        Money {
+            tax: r.get(at),
+            returns_tax: r.get(at + 1),
+            cost: r.get(at + 2),
+            returns_cost: r.get(at + 3),
+            uncosted_lines: r.get(at + 4),
+        }
+    }
+
+    /// (tax, cost, margin) of a group whose net is `net`.
+    fn figures(&self, net: i64) -> (i64, i64, Option<i64>) {
+        let tax = self.tax - self.returns_tax;
+        let cost = self.cost - self.returns_cost;
+        (
+            tax,
+            cost,
+            (self.uncosted_lines == 0).then_some(net - tax - cost),
+        )
+    }
+
+    fn apply(&self, row: &mut ReportRow) {
+        let (tax, cost, margin) = self.figures(row.net);
+        row.tax = Some(tax);
+        row.cost = Some(cost);
+        row.margin = margin;
+    }
+}
+
+/// The money columns of the variant totals, summed as `x.…` (alias x).
+const MONEY: &str = "COALESCE(sum(x.tax), 0)::int8, COALESCE(sum(x.returns_tax), 0)::int8, \
+     COALESCE(sum(x.cost), 0)::int8, COALESCE(sum(x.returns_cost), 0)::int8, \
+     COALESCE(sum(x.uncosted_lines), 0)::int8";
+
+/// Tax and cost per `group` ("store" or "day"; None: the whole range) over
+/// [from, to]: whole months from the monthly variant rows, the days at
+/// either end from the daily ones (per day: the daily rows only).
+async fn money_by(
+    db: &Db,
+    q: &SalesQuery,
+    from: NaiveDate,
+    to: NaiveDate,
+    group: Option<GroupBy>,
+) -> Result<std::collections::HashMap<String, Money>> {
+    let (key, (m_from, m_to)) = match group {
+        Some(GroupBy::Store) => ("x.store_id::text", whole_months(from, to)),
+        Some(_) => ("x.day::text", (from, from)),
+        None => ("''", whole_months(from, to)),
+    };
+    let store_filter = if q.store.is_some() {
+        " AND x.store_id = $6"
+    } else {
+        ""
+    };
+    let cols = "x.store_id, x.tax, x.returns_tax, x.cost, x.returns_cost, x.uncosted_lines";
+    let sql = format!(
+        "SELECT {key}, {MONEY} FROM ( \
+           SELECT x.business_day AS day, {cols} FROM sales_daily_variant x \
+           WHERE x.tenant_id = $1 AND x.business_day BETWEEN $2 AND $3 \
+             AND NOT (x.business_day >= $4 AND x.business_day < $5){store_filter} \
+           UNION ALL \
+           SELECT x.month, {cols} FROM sales_monthly_variant x \
+           WHERE x.tenant_id = $1 AND x.month >= $4 AND x.month < $5{store_filter}) x \
+         GROUP BY 1"
+    );
+    let rows = match q.store {
+        Some(s) => {
+            db.query(&sql, &[&q.tenant, &from, &to, &m_from, &m_to, &s])
+                .await?
+        }
+        None => {
+            db.query(&sql, &[&q.tenant, &from, &to, &m_from, &m_to])
+                .await?
+        }
+    };
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), Money::from_row(r, 1)))
+        .collect())
+}
+
+/// Adds tax, cost and margin to store or day rows.
+async fn with_money(db: &Db, q: &SalesQuery, mut rows: Vec<ReportRow>) -> Result<Vec<ReportRow>> {
+    let money = money_by(db, q, q.from, q.to, Some(q.group_by)).await?;
+    for row in &mut rows {
+        money.get(&row.key).copied().unwrap_or_default().apply(row);
+    }
+    Ok(rows)
 }
 
 /// The filter every query shares: $1 tenant, $2 from, $3 to[, $4 store].
@@ -165,10 +288,15 @@ pub async fn totals(db: &Db, q: &SalesQuery, from: NaiveDate, to: NaiveDate) -> 
         filter("x", q.store.is_some())
     );
     let rows = run(db, &sql, q, from, to).await?;
+    let money = money_by(db, q, from, to, None)
+        .await?
+        .remove("")
+        .unwrap_or_default();
     Ok(rows
         .first()
         .map(|r| {
             let (sales, returns): (i64, i64) = (r.get(4), r.get(5));
+            let (tax, cost, margin) = money.figures(sales - returns);
             Totals {
                 sales_count: r.get(0),
                 returns_count: r.get(1),
@@ -177,6 +305,9 @@ pub async fn totals(db: &Db, q: &SalesQuery, from: NaiveDate, to: NaiveDate) -> 
                 sales,
                 returns,
                 net: sales - returns,
+                tax,
+                cost,
+                margin,
             }
         })
         .unwrap_or_default())
@@ -203,11 +334,12 @@ pub async fn rows(db: &Db, q: &SalesQuery) -> Result<Vec<ReportRow>> {
                  GROUP BY 1 ORDER BY 1",
                 filter("x", store)
             );
-            Ok(run(db, &sql, q, q.from, q.to)
+            let rows = run(db, &sql, q, q.from, q.to)
                 .await?
                 .iter()
                 .map(|r| receipt_row(r.get::<_, NaiveDate>(0).to_string(), None, r, 1))
-                .collect())
+                .collect();
+            with_money(db, q, rows).await
         }
         GroupBy::Hour => {
             let sql = format!(
@@ -227,11 +359,12 @@ pub async fn rows(db: &Db, q: &SalesQuery) -> Result<Vec<ReportRow>> {
                  WHERE {} GROUP BY 1 ORDER BY 7 DESC, 1",
                 filter("x", store)
             );
-            Ok(run(db, &sql, q, q.from, q.to)
+            let rows = run(db, &sql, q, q.from, q.to)
                 .await?
                 .iter()
                 .map(|r| receipt_row(r.get::<_, Uuid>(0).to_string(), r.get(1), r, 2))
-                .collect())
+                .collect();
+            with_money(db, q, rows).await
         }
         GroupBy::Employee => {
             let sql = format!(
@@ -292,15 +425,18 @@ pub async fn ranked(db: &Db, q: &SalesQuery, by_category: bool) -> Result<Vec<Re
     // daily rows; aggregated per product first (few rows), then named.
     let (m_from, m_to) = whole_months(q.from, q.to);
     let store_filter = if store { " AND x.store_id = $6" } else { "" };
+    let money_cols = "x.tax, x.returns_tax, x.cost, x.returns_cost, x.uncosted_lines";
     let per_product = format!(
         "SELECT x.product_id, sum(x.qty_sold) AS qty_sold, sum(x.qty_returned) AS qty_returned, \
             sum(x.gross)::int8 AS gross, sum(x.discounts)::int8 AS discounts, \
-            sum(x.sales)::int8 AS sales, sum(x.returns)::int8 AS returns \
-         FROM (SELECT x.product_id, x.qty_sold, x.qty_returned, x.gross, x.discounts, x.sales, x.returns \
+            sum(x.sales)::int8 AS sales, sum(x.returns)::int8 AS returns, \
+            sum(x.tax)::int8 AS tax, sum(x.returns_tax)::int8 AS returns_tax, sum(x.cost)::int8 AS cost, \
+            sum(x.returns_cost)::int8 AS returns_cost, sum(x.uncosted_lines)::int8 AS uncosted_lines \
+         FROM (SELECT x.product_id, x.qty_sold, x.qty_returned, x.gross, x.discounts, x.sales, x.returns, {money_cols} \
                FROM sales_daily_variant x WHERE x.tenant_id = $1 AND x.business_day BETWEEN $2 AND $3 \
                  AND NOT (x.business_day >= $4 AND x.business_day < $5){store_filter} \
                UNION ALL \
-               SELECT x.product_id, x.qty_sold, x.qty_returned, x.gross, x.discounts, x.sales, x.returns \
+               SELECT x.product_id, x.qty_sold, x.qty_returned, x.gross, x.discounts, x.sales, x.returns, {money_cols} \
                FROM sales_monthly_variant x WHERE x.tenant_id = $1 AND x.month >= $4 AND x.month < $5{store_filter}) x \
          GROUP BY 1"
     );
@@ -308,7 +444,9 @@ pub async fn ranked(db: &Db, q: &SalesQuery, by_category: bool) -> Result<Vec<Re
         format!(
             "WITH pp AS ({per_product}) \
              SELECT p.category_id::text, min(c.name), sum(pp.qty_sold) AS qty_sold, sum(pp.qty_returned), \
-               sum(pp.gross)::int8, sum(pp.discounts)::int8, sum(pp.sales)::int8 AS sales, sum(pp.returns)::int8 \
+               sum(pp.gross)::int8, sum(pp.discounts)::int8, sum(pp.sales)::int8 AS sales, sum(pp.returns)::int8, \
+               sum(pp.tax)::int8, sum(pp.returns_tax)::int8, sum(pp.cost)::int8, sum(pp.returns_cost)::int8, \
+               sum(pp.uncosted_lines)::int8 \
              FROM pp LEFT JOIN products p ON p.tenant_id = $1 AND p.id = pp.product_id \
              LEFT JOIN categories c ON c.tenant_id = $1 AND c.id = p.category_id \
              GROUP BY 1 ORDER BY {order} DESC, 1{limit}"
@@ -317,7 +455,7 @@ pub async fn ranked(db: &Db, q: &SalesQuery, by_category: bool) -> Result<Vec<Re
         format!(
             "WITH pp AS ({per_product} ORDER BY {order} DESC, 1{limit}) \
              SELECT pp.product_id::text, p.name, pp.qty_sold, pp.qty_returned, pp.gross, pp.discounts, \
-               pp.sales, pp.returns \
+               pp.sales, pp.returns, pp.tax, pp.returns_tax, pp.cost, pp.returns_cost, pp.uncosted_lines \
              FROM pp LEFT JOIN products p ON p.tenant_id = $1 AND p.id = pp.product_id \
              ORDER BY pp.{order} DESC, 1"
         )
@@ -343,6 +481,7 @@ pub async fn ranked(db: &Db, q: &SalesQuery, by_category: bool) -> Result<Vec<Re
             );
             row.quantity_sold = Some(r.get::<_, Decimal>(2).normalize());
             row.quantity_returned = Some(r.get::<_, Decimal>(3).normalize());
+            Money::from_row(r, 8).apply(&mut row);
             row
         })
         .collect())

@@ -516,6 +516,10 @@ pub struct LoyaltyProgram {
     pub earn_per_amount: i64,
     /// Minor units a point pays when redeemed (payment method `points`).
     pub point_value: i64,
+    /// Points expire this many days after they were credited, oldest first
+    /// (FIFO: spending and reversals take the oldest points first); null =
+    /// never. Written off by an hourly job as ledger entries of kind
+    /// `expire` (README "Money rules").
     pub expiry_days: Option<i32>,
     /// 0 until first saved.
     pub version: i32,

@@ -7,7 +7,11 @@
 //!   quantity) of their lines); `discounts`: Σ discounts of sales;
 //!   `sales` = gross - discounts; `returns`: Σ totals of returns;
 //!   net (computed by readers) = sales - returns;
-//! - per variant the same at line level, plus `qty_sold` / `qty_returned`;
+//! - per variant the same at line level (gross = round(price × quantity),
+//!   discounts = the line's own + its share of the receipt discount), plus
+//!   `qty_sold` / `qty_returned`, `tax` / `returns_tax` (tax inside sales
+//!   and returns), `cost` / `returns_cost` (Σ `receipt_items.cost` of sold
+//!   and returned lines) and `uncosted_lines` (lines without a cost);
 //! - per payment method: `paid` on sales, `refunded` on returns, and the
 //!   sales' change on the cash row (`change_given`);
 //! - per shift, the X/Z report's money block (V11): `money_discounts`,
@@ -191,10 +195,12 @@ fn chunk_statements() -> Vec<(String, bool)> {
         ),
         format!(
             "INSERT INTO sales_monthly_variant (tenant_id, store_id, month, variant_id, product_id, \
-                qty_sold, qty_returned, gross, discounts, sales, returns) \
+                qty_sold, qty_returned, gross, discounts, sales, returns, tax, returns_tax, cost, \
+                returns_cost, uncosted_lines) \
              SELECT tenant_id, store_id, date_trunc('month', business_day)::date, variant_id, \
                 min(product_id::text)::uuid, sum(qty_sold), sum(qty_returned), sum(gross), sum(discounts), \
-                sum(sales), sum(returns) \
+                sum(sales), sum(returns), sum(tax), sum(returns_tax), sum(cost), sum(returns_cost), \
+                sum(uncosted_lines) \
              FROM sales_daily_variant WHERE {months} \
                AND business_day >= date_trunc('month', $2::date)::date \
                AND business_day < (date_trunc('month', $3::date) + interval '1 month')::date \
@@ -215,14 +221,21 @@ fn chunk_statements() -> Vec<(String, bool)> {
              FROM rebuild_receipts GROUP BY 1, 2, 3, 4, 5"
         ),
         "INSERT INTO sales_daily_variant (tenant_id, store_id, business_day, variant_id, product_id, \
-            qty_sold, qty_returned, gross, discounts, sales, returns) \
+            qty_sold, qty_returned, gross, discounts, sales, returns, tax, returns_tax, cost, returns_cost, \
+            uncosted_lines) \
          SELECT r.tenant_id, r.store_id, r.business_day, i.variant_id, min(i.product_id::text)::uuid, \
             COALESCE(sum(i.quantity) FILTER (WHERE r.kind = 'sale'), 0), \
             COALESCE(sum(i.quantity) FILTER (WHERE r.kind = 'return'), 0), \
-            COALESCE(sum(i.total + i.discount) FILTER (WHERE r.kind = 'sale'), 0), \
-            COALESCE(sum(i.discount) FILTER (WHERE r.kind = 'sale'), 0), \
+            COALESCE(sum(i.total + i.discount + i.receipt_discount \
+                         - CASE WHEN i.tax_included THEN 0 ELSE i.tax END) FILTER (WHERE r.kind = 'sale'), 0), \
+            COALESCE(sum(i.discount + i.receipt_discount) FILTER (WHERE r.kind = 'sale'), 0), \
             COALESCE(sum(i.total) FILTER (WHERE r.kind = 'sale'), 0), \
-            COALESCE(sum(i.total) FILTER (WHERE r.kind = 'return'), 0) \
+            COALESCE(sum(i.total) FILTER (WHERE r.kind = 'return'), 0), \
+            COALESCE(sum(i.tax) FILTER (WHERE r.kind = 'sale'), 0), \
+            COALESCE(sum(i.tax) FILTER (WHERE r.kind = 'return'), 0), \
+            COALESCE(sum(i.cost) FILTER (WHERE r.kind = 'sale'), 0), \
+            COALESCE(sum(i.cost) FILTER (WHERE r.kind = 'return'), 0), \
+            count(*) FILTER (WHERE i.cost IS NULL) \
          FROM rebuild_receipts r JOIN receipt_items i \
            ON i.tenant_id = r.tenant_id AND i.receipt_id = r.id AND i.occurred_at = r.occurred_at \
          GROUP BY 1, 2, 3, 4"

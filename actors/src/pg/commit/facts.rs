@@ -38,7 +38,8 @@ const SQL_ORIGINALS: &str = "SELECT k.tenant_id, k.id, r.kind FROM receipt_keys 
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id \
      LEFT JOIN receipts r ON r.tenant_id = k.tenant_id AND r.id = k.id AND r.occurred_at = k.occurred_at \
      ORDER BY k.tenant_id, k.id FOR UPDATE OF k";
-const SQL_SOLD: &str = "SELECT k.tenant_id, k.id, ri.variant_id, sum(ri.quantity) FROM receipt_keys k \
+const SQL_SOLD: &str = "SELECT k.tenant_id, k.id, ri.variant_id, sum(ri.quantity), \
+        CASE WHEN bool_and(ri.cost IS NOT NULL) THEN sum(ri.cost)::int8 END FROM receipt_keys k \
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON k.tenant_id = u.t AND k.id = u.id \
      JOIN receipt_items ri ON ri.tenant_id = k.tenant_id AND ri.receipt_id = k.id AND ri.occurred_at = k.occurred_at \
      GROUP BY 1, 2, 3";
@@ -46,6 +47,15 @@ const SQL_RETURNED: &str = "SELECT r.tenant_id, r.original_receipt_id, ri.varian
      JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, id) ON r.tenant_id = u.t AND r.original_receipt_id = u.id \
      JOIN receipt_items ri ON ri.tenant_id = r.tenant_id AND ri.receipt_id = r.id AND ri.occurred_at = r.occurred_at \
      GROUP BY 1, 2, 3";
+
+/// The unit cost of each (warehouse, variant) the batch sells: the moving
+/// average cost, else the variant's cost price. Not locked: a receiving
+/// that commits meanwhile changes the cost of later sales, not this one.
+const SQL_COSTS: &str = "SELECT u.t, u.w, u.v, COALESCE(sl.avg_cost, pv.cost_price) \
+     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[]) AS u(t, w, v) \
+     LEFT JOIN stock_levels sl ON sl.tenant_id = u.t AND sl.warehouse_id = u.w AND sl.variant_id = u.v \
+     LEFT JOIN product_variants pv ON pv.tenant_id = u.t AND pv.id = u.v \
+     WHERE COALESCE(sl.avg_cost, pv.cost_price) IS NOT NULL";
 
 /// Accounts of the batch's customers: created if missing (in key order),
 /// then locked, so concurrent redemptions on any instance go one at a time.
@@ -75,6 +85,7 @@ impl BatchTx {
         let s_keys = self.prepare(SQL_KEYS).await?;
         let s_shifts = self.prepare(SQL_SHIFTS).await?;
         let s_taken = self.prepare(SQL_TAKEN).await?;
+        let s_costs = self.prepare(SQL_COSTS).await?;
         let has_returns = batch.iter().any(|r| r.kind == ReceiptKind::Return);
         let returns = if has_returns {
             Some((
@@ -103,6 +114,22 @@ impl BatchTx {
                 Ok(())
             }
         };
+        let costed: BTreeSet<(Uuid, Uuid, Uuid)> = batch
+            .iter()
+            .filter(|r| r.kind == ReceiptKind::Sale)
+            .flat_map(|r| {
+                r.lines
+                    .iter()
+                    .map(|l| (r.tenant_id, r.warehouse_id, l.variant_id))
+            })
+            .collect();
+        let (mut co_t, mut co_w, mut co_v) = (Vec::new(), Vec::new(), Vec::new());
+        for (t, w, v) in costed {
+            co_t.push(t);
+            co_w.push(w);
+            co_v.push(v);
+        }
+        let cp: [Param; 3] = [&co_t, &co_w, &co_v];
         let (kp, sp, tp, op): ([Param; 2], [Param; 2], [Param; 2], [Param; 2]) = (
             [&ids_t, &ids],
             [&sh_t, &sh_id],
@@ -122,7 +149,8 @@ impl BatchTx {
                 }
             }
         };
-        // Polled in this order: BEGIN, keys, shifts, taken, then the return reads.
+        // Polled in this order: BEGIN, keys, shifts, taken, the return reads,
+        // the points accounts, then the unit costs.
         let (pc_t, pc_id) = unique_pairs(
             batch
                 .iter()
@@ -147,13 +175,14 @@ impl BatchTx {
                 }
             }
         };
-        let (begun, key_rows, shift_rows, taken_rows, return_rows, balance_rows) = futures::join!(
+        let (begun, key_rows, shift_rows, taken_rows, return_rows, balance_rows, cost_rows) = futures::join!(
             begin,
             c.query(&s_keys, &kp),
             c.query(&s_shifts, &sp),
             c.query(&s_taken, &tp),
             return_reads,
             point_reads,
+            c.query(&s_costs, &cp),
         );
         begun?;
         let mut facts = Facts::default();
@@ -188,8 +217,18 @@ impl BatchTx {
                     .insert((row.get(0), row.get(1)), HashMap::new());
             }
         }
+        for row in cost_rows? {
+            facts
+                .unit_costs
+                .insert((row.get(0), row.get(1), row.get(2)), row.get(3));
+        }
         for row in sold {
             let key = (row.get(0), row.get(1));
+            facts
+                .sold_costs
+                .entry(key)
+                .or_default()
+                .insert(row.get(2), row.get(4));
             if let Some(left) = facts.returnable.get_mut(&key) {
                 left.insert(row.get(2), row.get(3));
                 facts

@@ -148,11 +148,17 @@ impl BatchTx {
         let mut events = OutboxWriter::new(now, accepted.len());
         for (r, n) in &accepted {
             let sold_by = facts.sold_by.get(&(r.tenant_id, r.shift_id));
-            receipts.push_sold_by(r, stored_number(r, n), sold_by.and_then(|c| c.employee_id));
+            let costs = facts.line_costs(r);
+            receipts.push_sold_by(
+                r,
+                stored_number(r, n),
+                sold_by.and_then(|c| c.employee_id),
+                &costs,
+            );
             stock.push(r);
             loyalty.push(r);
             if let (Some(ctx), true) = (sold_by, self.running_totals) {
-                totals.push(r, ctx);
+                totals.push(r, ctx, &costs);
             }
             events.push(r, stored_number(r, n), sold_by.and_then(|c| c.employee_id));
         }

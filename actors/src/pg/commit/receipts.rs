@@ -23,10 +23,10 @@ const SQL_RECEIPTS: &str = "INSERT INTO receipts (tenant_id, id, occurred_at, st
         $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::uuid[], $17::bigint[], \
         $18::jsonb[], $19::bigint[], $20::bigint[], $21::bigint[], $23::uuid[]) AS u";
 const SQL_ITEMS: &str = "INSERT INTO receipt_items (tenant_id, receipt_id, line_no, occurred_at, variant_id, product_id, \
-        quantity, price, discount, total, receipt_discount, tax, tax_rate_id, discount_id, tax_included) \
+        quantity, price, discount, total, receipt_discount, tax, tax_rate_id, discount_id, tax_included, cost) \
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::uuid[], $6::uuid[], \
         $7::numeric[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
-        $13::uuid[], $14::uuid[], $15::bool[])";
+        $13::uuid[], $14::uuid[], $15::bool[], $16::bigint[])";
 const SQL_PAYMENTS: &str = "INSERT INTO payments (tenant_id, receipt_id, line_no, occurred_at, method, amount) \
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::text[], $6::bigint[])";
 
@@ -76,6 +76,7 @@ pub struct ReceiptTables {
     i_tax_rate: Vec<Option<Uuid>>,
     i_discount_id: Vec<Option<Uuid>>,
     i_tax_included: Vec<bool>,
+    i_cost: Vec<Option<i64>>,
     // payments
     p_tenant: Vec<Uuid>,
     p_receipt: Vec<Uuid>,
@@ -137,6 +138,7 @@ impl ReceiptTables {
             i_tax_rate: Vec::new(),
             i_discount_id: Vec::new(),
             i_tax_included: Vec::new(),
+            i_cost: Vec::new(),
             p_tenant: Vec::new(),
             p_receipt: Vec::new(),
             p_line: Vec::new(),
@@ -148,13 +150,21 @@ impl ReceiptTables {
         t
     }
 
-    /// Adds an accepted receipt stored under `number` (no employee).
+    /// Adds an accepted receipt stored under `number` (no employee, no
+    /// line costs).
     pub fn push(&mut self, r: &PreparedReceipt, number: String) {
-        self.push_sold_by(r, number, None);
+        self.push_sold_by(r, number, None, &[]);
     }
 
-    /// Adds an accepted receipt stored under `number`, sold by `employee`.
-    pub fn push_sold_by(&mut self, r: &PreparedReceipt, number: String, employee: Option<Uuid>) {
+    /// Adds an accepted receipt stored under `number`, sold by `employee`;
+    /// `costs[i]` is line i's cost (`Facts::line_costs`; missing = unknown).
+    pub fn push_sold_by(
+        &mut self,
+        r: &PreparedReceipt,
+        number: String,
+        employee: Option<Uuid>,
+        costs: &[Option<i64>],
+    ) {
         self.r_employee.push(employee);
         self.r_tenant.push(r.tenant_id);
         self.r_id.push(r.id);
@@ -185,7 +195,8 @@ impl ReceiptTables {
         self.r_earned.push(m.points_earned);
         self.r_redeemed.push(m.points_redeemed);
         self.r_hash.push(r.body_hash.to_vec());
-        for l in &r.lines {
+        for (i, l) in r.lines.iter().enumerate() {
+            self.i_cost.push(costs.get(i).copied().flatten());
             self.i_tenant.push(r.tenant_id);
             self.i_receipt.push(r.id);
             self.i_line.push(l.line_no);
@@ -265,6 +276,7 @@ impl BatchWriter for ReceiptTables {
             &self.i_tax_rate,
             &self.i_discount_id,
             &self.i_tax_included,
+            &self.i_cost,
         ];
         let payments: Vec<Param> = vec![
             &self.p_tenant,

@@ -81,7 +81,8 @@ const SQL_EMPLOYEES: &str = concat!(
 macro_rules! variant_rows {
     () => {
         " SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::uuid[], $5::uuid[], $6::numeric[], \
-            $7::numeric[], $8::int8[], $9::int8[], $10::int8[], $11::int8[]) ORDER BY 1, 2, 3, 4 "
+            $7::numeric[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], \
+            $14::int8[], $15::int8[], $16::int8[]) ORDER BY 1, 2, 3, 4 "
     };
 }
 
@@ -90,13 +91,17 @@ macro_rules! add_variant {
         " DO UPDATE SET \
             qty_sold = t.qty_sold + EXCLUDED.qty_sold, qty_returned = t.qty_returned + EXCLUDED.qty_returned, \
             gross = t.gross + EXCLUDED.gross, discounts = t.discounts + EXCLUDED.discounts, \
-            sales = t.sales + EXCLUDED.sales, returns = t.returns + EXCLUDED.returns"
+            sales = t.sales + EXCLUDED.sales, returns = t.returns + EXCLUDED.returns, \
+            tax = t.tax + EXCLUDED.tax, returns_tax = t.returns_tax + EXCLUDED.returns_tax, \
+            cost = t.cost + EXCLUDED.cost, returns_cost = t.returns_cost + EXCLUDED.returns_cost, \
+            uncosted_lines = t.uncosted_lines + EXCLUDED.uncosted_lines"
     };
 }
 
 const SQL_VARIANTS: &str = concat!(
     "INSERT INTO sales_daily_variant AS t (tenant_id, store_id, business_day, variant_id, product_id, \
-        qty_sold, qty_returned, gross, discounts, sales, returns)",
+        qty_sold, qty_returned, gross, discounts, sales, returns, tax, returns_tax, cost, returns_cost, \
+        uncosted_lines)",
     variant_rows!(),
     "ON CONFLICT (tenant_id, store_id, business_day, variant_id)",
     add_variant!()
@@ -104,7 +109,8 @@ const SQL_VARIANTS: &str = concat!(
 
 const SQL_MONTH_VARIANTS: &str = concat!(
     "INSERT INTO sales_monthly_variant AS t (tenant_id, store_id, month, variant_id, product_id, \
-        qty_sold, qty_returned, gross, discounts, sales, returns)",
+        qty_sold, qty_returned, gross, discounts, sales, returns, tax, returns_tax, cost, returns_cost, \
+        uncosted_lines)",
     variant_rows!(),
     "ON CONFLICT (tenant_id, store_id, month, variant_id)",
     add_variant!()
@@ -165,6 +171,11 @@ struct VariantColumns {
     discounts: Vec<i64>,
     sales: Vec<i64>,
     returns: Vec<i64>,
+    tax: Vec<i64>,
+    returns_tax: Vec<i64>,
+    cost: Vec<i64>,
+    returns_cost: Vec<i64>,
+    uncosted_lines: Vec<i64>,
 }
 
 impl VariantColumns {
@@ -180,6 +191,11 @@ impl VariantColumns {
         self.discounts.push(v.discounts);
         self.sales.push(v.sales);
         self.returns.push(v.returns);
+        self.tax.push(v.tax);
+        self.returns_tax.push(v.returns_tax);
+        self.cost.push(v.cost);
+        self.returns_cost.push(v.returns_cost);
+        self.uncosted_lines.push(v.uncosted_lines);
     }
 
     fn params(&self) -> Vec<Param<'_>> {
@@ -195,6 +211,11 @@ impl VariantColumns {
             &self.discounts,
             &self.sales,
             &self.returns,
+            &self.tax,
+            &self.returns_tax,
+            &self.cost,
+            &self.returns_cost,
+            &self.uncosted_lines,
         ]
     }
 }
@@ -241,9 +262,10 @@ pub struct TotalsWriter {
 }
 
 impl TotalsWriter {
-    /// Adds an accepted receipt sold on a shift with `ctx`.
-    pub fn push(&mut self, r: &PreparedReceipt, ctx: &ShiftContext) {
-        self.delta.add(r, ctx);
+    /// Adds an accepted receipt sold on a shift with `ctx`, with its lines'
+    /// costs.
+    pub fn push(&mut self, r: &PreparedReceipt, ctx: &ShiftContext, costs: &[Option<i64>]) {
+        self.delta.add(r, ctx, costs);
     }
 
     /// Lays the coalesced rows out as sorted column arrays (after the last push).
