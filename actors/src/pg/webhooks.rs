@@ -21,6 +21,7 @@ pub struct Subscription {
     pub id: Uuid,
     pub url: String,
     /// Empty: every type.
+    #[schema(value_type = Vec<crate::domain::events::EventType>)]
     pub event_types: Vec<String>,
     pub description: Option<String>,
     /// The tenant's switch.
@@ -277,12 +278,22 @@ pub async fn redeliver(
         .ok_or(Error::not_found("webhook"))
 }
 
-/// One logged attempt.
+/// One logged attempt, or a run of successful first attempts recorded
+/// together (`events` > 1).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: i64,
+    /// The event attempted; for a run, the last event of the run.
     pub event_seq: i64,
+    /// The first event of a run (equal to `event_seq` for one attempt).
+    pub first_event_seq: i64,
+    /// Deliveries this row stands for: 1 for an attempt; for a run of
+    /// consecutive successes recorded together, how many events of
+    /// `first_event_seq..=event_seq` (those of the subscription's types)
+    /// were each answered 2xx at their first attempt.
+    pub events: i32,
     pub event_id: Uuid,
+    #[schema(value_type = crate::domain::events::EventType)]
     pub event_type: String,
     pub attempt: i32,
     /// The receiver's HTTP status, when it answered.
@@ -305,7 +316,8 @@ pub async fn deliveries(
     let rows = db
         .query(
             "SELECT id, event_seq, event_id, event_type, attempt, status_code, ok, error, \
-                    latency_ms, attempted_at FROM webhook_deliveries \
+                    latency_ms, attempted_at, COALESCE(first_event_seq, event_seq), events \
+             FROM webhook_deliveries \
              WHERE tenant_id = $1 AND subscription_id = $2 AND ($3::int8 IS NULL OR id < $3) \
              ORDER BY id DESC LIMIT $4",
             &[&tenant, &id, &before, &limit],
@@ -324,6 +336,8 @@ pub async fn deliveries(
             error: r.get(7),
             latency_ms: r.get(8),
             attempted_at: r.get(9),
+            first_event_seq: r.get(10),
+            events: r.get(11),
         })
         .collect())
 }
@@ -470,17 +484,54 @@ const SQL_LOG: &str = "INSERT INTO webhook_deliveries (tenant_id, subscription_i
 pub struct Delivered {
     pub seq: i64,
     pub event_id: Uuid,
+    #[schema(value_type = crate::domain::events::EventType)]
     pub event_type: String,
     pub attempt: i32,
     pub status_code: i32,
     pub latency_ms: i32,
 }
 
+/// Delivery-log rows for a page of successes, in order: the first-attempt
+/// successes as runs (one row each), a success after failures on its own.
+/// Columns: (last seq, first seq, count, last event id, last type, attempt,
+/// last status, slowest latency).
+fn success_rows(done: &[Delivered]) -> Vec<(i64, i64, i32, Uuid, &str, i32, i32, i32)> {
+    let mut rows: Vec<(i64, i64, i32, Uuid, &str, i32, i32, i32)> = Vec::new();
+    let mut in_run = false;
+    for d in done {
+        match rows.last_mut() {
+            Some(r) if in_run && d.attempt == 1 => {
+                r.0 = d.seq;
+                r.2 += 1;
+                r.3 = d.event_id;
+                r.4 = d.event_type.as_str();
+                r.6 = d.status_code;
+                r.7 = r.7.max(d.latency_ms);
+            }
+            _ => {
+                rows.push((
+                    d.seq,
+                    d.seq,
+                    1,
+                    d.event_id,
+                    d.event_type.as_str(),
+                    d.attempt,
+                    d.status_code,
+                    d.latency_ms,
+                ));
+                in_run = d.attempt == 1;
+            }
+        }
+    }
+    rows
+}
+
 /// Logs delivered events (in order) and moves the cursor past the last,
-/// renewing the lease, in one statement: the worker records a run of
+/// renewing the lease, in one statement: the worker records a page of
 /// successes together rather than one round trip per event (a crash before
-/// this only means those events are sent again: at-least-once). False
-/// when the lease was lost (the caller stops).
+/// this only means those events are sent again: at-least-once), and the
+/// log gets one row per run of first-attempt successes ([`success_rows`]),
+/// not one per event. False when the lease was lost (the caller stops).
 pub async fn record_successes(
     db: &Db,
     owner: Uuid,
@@ -491,12 +542,15 @@ pub async fn record_successes(
     let Some(last) = done.last() else {
         return Ok(true);
     };
-    let seqs: Vec<i64> = done.iter().map(|d| d.seq).collect();
-    let ids: Vec<Uuid> = done.iter().map(|d| d.event_id).collect();
-    let types: Vec<&str> = done.iter().map(|d| d.event_type.as_str()).collect();
-    let attempts: Vec<i32> = done.iter().map(|d| d.attempt).collect();
-    let statuses: Vec<i32> = done.iter().map(|d| d.status_code).collect();
-    let latencies: Vec<i32> = done.iter().map(|d| d.latency_ms).collect();
+    let rows = success_rows(done);
+    let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let firsts: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let counts: Vec<i32> = rows.iter().map(|r| r.2).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.3).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.4).collect();
+    let attempts: Vec<i32> = rows.iter().map(|r| r.5).collect();
+    let statuses: Vec<i32> = rows.iter().map(|r| r.6).collect();
+    let latencies: Vec<i32> = rows.iter().map(|r| r.7).collect();
     let rows = db
         .query(
             "WITH upd AS (UPDATE webhook_subscriptions SET cursor_seq = $3, failures = 0, \
@@ -505,10 +559,12 @@ pub async fn record_successes(
              WHERE tenant_id = $1 AND id = $2 AND lease_owner = $4 AND lease_until > now() \
              RETURNING 1), \
              log AS (INSERT INTO webhook_deliveries (tenant_id, subscription_id, event_seq, \
-               event_id, event_type, attempt, status_code, ok, latency_ms, worker_id) \
-             SELECT $1, $2, u.s, u.e, u.t, u.a, u.c, true, u.l, $4 \
+               event_id, event_type, attempt, status_code, ok, latency_ms, worker_id, \
+               first_event_seq, events) \
+             SELECT $1, $2, u.s, u.e, u.t, u.a, u.c, true, u.l, $4, u.f, u.n \
              FROM upd, UNNEST($6::int8[], $7::uuid[], $8::text[], $9::int4[], $10::int4[], \
-               $11::int4[]) WITH ORDINALITY AS u(s, e, t, a, c, l, o) ORDER BY u.o) \
+               $11::int4[], $12::int8[], $13::int4[]) WITH ORDINALITY AS u(s, e, t, a, c, l, f, n, o) \
+             ORDER BY u.o) \
              SELECT count(*) FROM upd",
             &[
                 &c.tenant_id,
@@ -522,6 +578,8 @@ pub async fn record_successes(
                 &attempts,
                 &statuses,
                 &latencies,
+                &firsts,
+                &counts,
             ],
         )
         .await?;
@@ -608,6 +666,27 @@ pub async fn backlog_stats(db: &Db) -> Result<(i64, f64, i64)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// First-attempt successes collapse into runs; a success after
+    /// failures keeps its own row and starts a new run after it.
+    #[test]
+    fn successes_are_logged_as_runs() {
+        let d = |seq: i64, attempt: i32, latency: i32| Delivered {
+            seq,
+            event_id: Uuid::from_u128(seq as u128),
+            event_type: "t".into(),
+            attempt,
+            status_code: 200,
+            latency_ms: latency,
+        };
+        let done = [d(1, 6, 5), d(2, 1, 3), d(4, 1, 9), d(5, 1, 1)];
+        let rows: Vec<(i64, i64, i32, i32, i32)> = success_rows(&done)
+            .iter()
+            .map(|r| (r.0, r.1, r.2, r.5, r.7))
+            .collect();
+        assert_eq!(rows, [(1, 1, 1, 6, 5), (5, 2, 3, 1, 9)]);
+        assert!(success_rows(&[]).is_empty());
+    }
 
     /// The body built from JSON text is the documented object.
     #[test]
