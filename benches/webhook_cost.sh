@@ -8,7 +8,7 @@
 #
 #   benches/webhook_cost.sh [JOWI_BINARY]
 #
-# Environment: WH_DB (jowi_bench_wh), WH_PORT (18097), WH_RATE receipts/s (150),
+# Environment: WH_BENCH (the jowi-bench binary), WH_DB (jowi_bench_wh), WH_PORT (18097), WH_RATE receipts/s (150),
 # WH_DURATION s per run (15), WH_ROUNDS (2), WH_PRODUCTS (5000), WH_TENANTS (2).
 # Needs target/release/jowi (or the binary given) and
 # benches/loadgen/target/release/jowi-bench. Load goes to 127.0.0.1 only.
@@ -25,7 +25,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
 
 JOWI=${1:-$ROOT/target/release/jowi}
-BENCH=$ROOT/benches/loadgen/target/release/jowi-bench
+BENCH=${WH_BENCH:-$ROOT/benches/loadgen/target/release/jowi-bench}
 DB=${WH_DB:-jowi_bench_wh}
 PORT=${WH_PORT:-18097}
 RATE=${WH_RATE:-150}

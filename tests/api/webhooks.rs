@@ -315,7 +315,10 @@ async fn failing_receiver_recovers_and_gets_everything_in_order() {
     let rest: i64 = entries[6..]
         .iter()
         .map(|d| {
-            assert_eq!((d["ok"].as_bool(), d["attempt"].as_i64()), (Some(true), Some(1)));
+            assert_eq!(
+                (d["ok"].as_bool(), d["attempt"].as_i64()),
+                (Some(true), Some(1))
+            );
             d["events"].as_i64().unwrap()
         })
         .sum();
@@ -890,8 +893,7 @@ async fn points_and_settings_changes_arrive_once_through_feed_and_webhook() {
     // +10 points by hand ("welcome").
     let (a, b, customer) = crate::money::retail_shop(&app, &s).await;
     let mut balance = 10;
-    let mut expected: Vec<(String, i64, i64, Value)> =
-        vec![("adjust".into(), 10, 10, Value::Null)];
+    let mut expected: Vec<(String, i64, i64, Value)> = vec![("adjust".into(), 10, 10, Value::Null)];
     let sale = app
         .post(
             "/api/v1/receipts",
@@ -928,11 +930,19 @@ async fn points_and_settings_changes_arrive_once_through_feed_and_webhook() {
     // A second settings change; a stale one sends nothing.
     let path = format!("/api/v1/stores/{}/settings", s.store);
     let r = app
-        .patch(&path, &s.owner, json!({"version": 2, "receipt_footer": "Rahmat!"}))
+        .patch(
+            &path,
+            &s.owner,
+            json!({"version": 2, "receipt_footer": "Rahmat!"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let stale = app
-        .patch(&path, &s.owner, json!({"version": 2, "receipt_footer": "x"}))
+        .patch(
+            &path,
+            &s.owner,
+            json!({"version": 2, "receipt_footer": "x"}),
+        )
         .await;
     assert_eq!(stale.code(), "version_conflict");
 
@@ -988,7 +998,10 @@ async fn points_and_settings_changes_arrive_once_through_feed_and_webhook() {
 
     // The feed holds the same events, once each.
     let feed = app
-        .get(&format!("/api/v1/events?types={}&limit=100", types.join(",")), &s.owner)
+        .get(
+            &format!("/api/v1/events?types={}&limit=100", types.join(",")),
+            &s.owner,
+        )
         .await;
     assert_eq!(feed.status, StatusCode::OK, "{}", feed.body);
     assert_eq!(feed.body["events"].as_array().unwrap(), &bodies);
@@ -1074,7 +1087,10 @@ async fn https_receiver_with_an_untrusted_certificate_is_a_failed_attempt() {
         .as_str()
         .is_some_and(|e| e.starts_with("TLS certificate not trusted")));
     assert_eq!(sub.body["delivered_through"], 0);
-    assert!(rx.all().is_empty(), "the request never reached the receiver");
+    assert!(
+        rx.all().is_empty(),
+        "the request never reached the receiver"
+    );
     let _ = std::fs::remove_file(path);
 }
 

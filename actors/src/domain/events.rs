@@ -96,7 +96,11 @@ mod tests {
         ];
         let names: Vec<String> = all
             .iter()
-            .map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)))
+            .map(|t| {
+                serde_json::to_value(t)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            })
             .map(Option::unwrap_or_default)
             .collect();
         assert_eq!(names, ALL);

@@ -158,8 +158,13 @@ pub async fn update_store_settings(
     if let Some(r) = rows.first() {
         let saved = settings_row(store, r);
         // In the same commit: the event exists if and only if the change does.
-        super::outbox::append(&tx, tenant, crate::domain::events::STORE_SETTINGS_UPDATED, &saved)
-            .await?;
+        super::outbox::append(
+            &tx,
+            tenant,
+            crate::domain::events::STORE_SETTINGS_UPDATED,
+            &saved,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(saved);
     }

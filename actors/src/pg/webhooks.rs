@@ -2,10 +2,13 @@
 //!
 //! A subscription is a cursor over its tenant's event log: everything up to
 //! `cursor_seq` has been delivered. A worker claims a subscription with
-//! `FOR UPDATE SKIP LOCKED` and a lease, delivers the events after the
-//! cursor one at a time in order, and moves the cursor after each 2xx. Every
-//! write the worker makes after a claim checks it still holds the lease, so
-//! two instances never deliver for one subscription at the same time.
+//! `FOR UPDATE SKIP LOCKED` and a lease, reads the events after the cursor
+//! in pages and delivers them one at a time in order, and records a page of
+//! consecutive 2xx answers at once (cursor, delivery log, lease: one
+//! statement), so after a crash up to a page may be delivered again
+//! (at-least-once). Every write the worker makes after a claim checks it
+//! still holds the lease, so two instances never deliver for one
+//! subscription at the same time.
 
 use super::Db;
 use crate::domain::TenantId;
@@ -491,34 +494,49 @@ pub struct Delivered {
     pub latency_ms: i32,
 }
 
+/// One delivery-log row for successes: a run of first-attempt successes,
+/// or one success after failures.
+#[derive(Debug, PartialEq)]
+struct SuccessRow<'a> {
+    last_seq: i64,
+    first_seq: i64,
+    events: i32,
+    /// Of the last event.
+    event_id: Uuid,
+    event_type: &'a str,
+    attempt: i32,
+    /// The last one's.
+    status_code: i32,
+    /// The slowest.
+    latency_ms: i32,
+}
+
 /// Delivery-log rows for a page of successes, in order: the first-attempt
 /// successes as runs (one row each), a success after failures on its own.
-/// Columns: (last seq, first seq, count, last event id, last type, attempt,
-/// last status, slowest latency).
-fn success_rows(done: &[Delivered]) -> Vec<(i64, i64, i32, Uuid, &str, i32, i32, i32)> {
-    let mut rows: Vec<(i64, i64, i32, Uuid, &str, i32, i32, i32)> = Vec::new();
+fn success_rows(done: &[Delivered]) -> Vec<SuccessRow<'_>> {
+    let mut rows: Vec<SuccessRow<'_>> = Vec::new();
     let mut in_run = false;
     for d in done {
         match rows.last_mut() {
             Some(r) if in_run && d.attempt == 1 => {
-                r.0 = d.seq;
-                r.2 += 1;
-                r.3 = d.event_id;
-                r.4 = d.event_type.as_str();
-                r.6 = d.status_code;
-                r.7 = r.7.max(d.latency_ms);
+                r.last_seq = d.seq;
+                r.events += 1;
+                r.event_id = d.event_id;
+                r.event_type = d.event_type.as_str();
+                r.status_code = d.status_code;
+                r.latency_ms = r.latency_ms.max(d.latency_ms);
             }
             _ => {
-                rows.push((
-                    d.seq,
-                    d.seq,
-                    1,
-                    d.event_id,
-                    d.event_type.as_str(),
-                    d.attempt,
-                    d.status_code,
-                    d.latency_ms,
-                ));
+                rows.push(SuccessRow {
+                    last_seq: d.seq,
+                    first_seq: d.seq,
+                    events: 1,
+                    event_id: d.event_id,
+                    event_type: d.event_type.as_str(),
+                    attempt: d.attempt,
+                    status_code: d.status_code,
+                    latency_ms: d.latency_ms,
+                });
                 in_run = d.attempt == 1;
             }
         }
@@ -531,31 +549,39 @@ fn success_rows(done: &[Delivered]) -> Vec<(i64, i64, i32, Uuid, &str, i32, i32,
 /// successes together rather than one round trip per event (a crash before
 /// this only means those events are sent again: at-least-once), and the
 /// log gets one row per run of first-attempt successes ([`success_rows`]),
-/// not one per event. False when the lease was lost (the caller stops).
+/// not one per event. With `release: Some(cursor)` it also ends the claim
+/// in the same statement, the cursor moving on to `cursor` when that is
+/// further (past events of other types): the end of a claim costs no
+/// extra round trip. False when the lease was lost (the caller stops).
 pub async fn record_successes(
     db: &Db,
     owner: Uuid,
     c: &Claimed,
     done: &[Delivered],
     lease: Duration,
+    release: Option<i64>,
 ) -> Result<bool> {
     let Some(last) = done.last() else {
         return Ok(true);
     };
+    let (ending, release_at) = (release.is_some(), release.unwrap_or(last.seq));
     let rows = success_rows(done);
-    let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let firsts: Vec<i64> = rows.iter().map(|r| r.1).collect();
-    let counts: Vec<i32> = rows.iter().map(|r| r.2).collect();
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.3).collect();
-    let types: Vec<&str> = rows.iter().map(|r| r.4).collect();
-    let attempts: Vec<i32> = rows.iter().map(|r| r.5).collect();
-    let statuses: Vec<i32> = rows.iter().map(|r| r.6).collect();
-    let latencies: Vec<i32> = rows.iter().map(|r| r.7).collect();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.last_seq).collect();
+    let firsts: Vec<i64> = rows.iter().map(|r| r.first_seq).collect();
+    let counts: Vec<i32> = rows.iter().map(|r| r.events).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.event_type).collect();
+    let attempts: Vec<i32> = rows.iter().map(|r| r.attempt).collect();
+    let statuses: Vec<i32> = rows.iter().map(|r| r.status_code).collect();
+    let latencies: Vec<i32> = rows.iter().map(|r| r.latency_ms).collect();
     let rows = db
         .query(
-            "WITH upd AS (UPDATE webhook_subscriptions SET cursor_seq = $3, failures = 0, \
+            "WITH upd AS (UPDATE webhook_subscriptions SET \
+               cursor_seq = GREATEST($3::int8, $14::int8), failures = 0, \
                first_failure_at = NULL, last_error = NULL, \
-               lease_until = now() + make_interval(secs => $5) \
+               lease_owner = CASE WHEN $15 THEN NULL ELSE lease_owner END, \
+               lease_until = CASE WHEN $15 THEN NULL \
+                 ELSE now() + make_interval(secs => $5) END \
              WHERE tenant_id = $1 AND id = $2 AND lease_owner = $4 AND lease_until > now() \
              RETURNING 1), \
              log AS (INSERT INTO webhook_deliveries (tenant_id, subscription_id, event_seq, \
@@ -580,6 +606,8 @@ pub async fn record_successes(
                 &latencies,
                 &firsts,
                 &counts,
+                &release_at,
+                &ending,
             ],
         )
         .await?;
@@ -682,7 +710,7 @@ mod tests {
         let done = [d(1, 6, 5), d(2, 1, 3), d(4, 1, 9), d(5, 1, 1)];
         let rows: Vec<(i64, i64, i32, i32, i32)> = success_rows(&done)
             .iter()
-            .map(|r| (r.0, r.1, r.2, r.5, r.7))
+            .map(|r| (r.last_seq, r.first_seq, r.events, r.attempt, r.latency_ms))
             .collect();
         assert_eq!(rows, [(1, 1, 1, 6, 5), (5, 2, 3, 1, 9)]);
         assert!(success_rows(&[]).is_empty());

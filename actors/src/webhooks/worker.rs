@@ -123,11 +123,13 @@ pub fn start(
 /// The certificates of a PEM bundle (`webhooks.ca_file`); an unreadable
 /// file or one without a certificate stops the start with its name.
 fn extra_roots(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path).map_err(|e| {
-        anyhow::anyhow!("webhooks.ca_file: cannot read {}: {e}", path.display())
-    })?;
+    let pem = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("webhooks.ca_file: cannot read {}: {e}", path.display()))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-        anyhow::anyhow!("webhooks.ca_file: {} is not a PEM bundle: {e}", path.display())
+        anyhow::anyhow!(
+            "webhooks.ca_file: {} is not a PEM bundle: {e}",
+            path.display()
+        )
     })?;
     if certs.is_empty() {
         anyhow::bail!("webhooks.ca_file: {} holds no certificate", path.display());
@@ -303,11 +305,12 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
         let after = done.last().map_or(c.cursor_seq, |d| d.seq);
         let (head, events) = pgw::next_events(&ctx.db, c, after, READ_AHEAD).await?;
         if events.is_empty() {
-            if !flush(ctx, c, &mut done, lease).await? {
-                return Ok(());
-            }
-            return pgw::release(&ctx.db, ctx.owner, c, head).await;
+            return finish(ctx, c, &mut done, lease, head).await;
         }
+        // A short page holds every matching event up to the head read in
+        // the same snapshot: once it is delivered the claim ends at the
+        // head, without another read to find nothing.
+        let last_page = (events.len() as i64) < READ_AHEAD;
         for event in &events {
             let attempt = c.failures + 1;
             let started = Instant::now();
@@ -337,10 +340,7 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
                     }
                     if delivered >= ctx.settings.events_per_claim {
                         // Let other subscriptions have a turn.
-                        if !flush(ctx, c, &mut done, lease).await? {
-                            return Ok(());
-                        }
-                        return pgw::release(&ctx.db, ctx.owner, c, c.cursor_seq).await;
+                        return finish(ctx, c, &mut done, lease, event.seq).await;
                     }
                 }
                 Err((status, error)) => {
@@ -377,7 +377,29 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
                 }
             }
         }
+        if last_page {
+            return finish(ctx, c, &mut done, lease, head).await;
+        }
     }
+}
+
+/// Ends a claim: records the successes in `done` and releases the
+/// subscription with its cursor at `cursor` (or further), in one statement.
+async fn finish(
+    ctx: &Ctx,
+    c: &mut Claimed,
+    done: &mut Vec<Delivered>,
+    lease: Duration,
+    cursor: i64,
+) -> crate::Result<()> {
+    if done.is_empty() {
+        return pgw::release(&ctx.db, ctx.owner, c, cursor).await;
+    }
+    if !pgw::record_successes(&ctx.db, ctx.owner, c, done, lease, Some(cursor)).await? {
+        tracing::warn!(webhook_id = %c.id, "webhook lease lost; stopping");
+    }
+    done.clear();
+    Ok(())
 }
 
 /// Records the successes in `done` (cursor, log, lease); false when the
@@ -391,7 +413,7 @@ async fn flush(
     let Some(last) = done.last().map(|d| d.seq) else {
         return Ok(true);
     };
-    if !pgw::record_successes(&ctx.db, ctx.owner, c, done, lease).await? {
+    if !pgw::record_successes(&ctx.db, ctx.owner, c, done, lease, None).await? {
         tracing::warn!(webhook_id = %c.id, "webhook lease lost; stopping");
         return Ok(false);
     }
