@@ -9,7 +9,7 @@
 #   benches/webhook_cost.sh [JOWI_BINARY]
 #
 # Environment: WH_BENCH (the jowi-bench binary), WH_DB (jowi_bench_wh), WH_PORT (18097), WH_RATE receipts/s (150),
-# WH_DURATION s per run (15), WH_ROUNDS (2), WH_PRODUCTS (5000), WH_TENANTS (2).
+# WH_DURATION s per run (15), WH_ROUNDS (2), WH_PRODUCTS (5000), WH_TENANTS (10, as benches/run.sh: the subscription is on the first).
 # Needs target/release/jowi (or the binary given) and
 # benches/loadgen/target/release/jowi-bench. Load goes to 127.0.0.1 only.
 #
@@ -32,7 +32,7 @@ RATE=${WH_RATE:-150}
 DURATION=${WH_DURATION:-15}
 ROUNDS=${WH_ROUNDS:-2}
 PRODUCTS=${WH_PRODUCTS:-5000}
-TENANTS=${WH_TENANTS:-2}
+TENANTS=${WH_TENANTS:-10}
 ADMIN=${WH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 DBURL=${ADMIN%/*}/$DB
 FIXTURE=/tmp/$DB-fixture.json
@@ -82,14 +82,20 @@ snap_after() {
 }
 
 run() {
+  rm -rf "$OUT/$1"
   "$BENCH" run --url "$URL" --fixture "$FIXTURE" --database-url "$DBURL" --scenarios "$1" \
-    --duration "$DURATION" --rate "$RATE" --connections 32 --warmup "$2" --out-dir "$OUT" \
+    --duration "$DURATION" --rate "$RATE" --connections 32 --warmup "$2" --out-dir "$OUT/$1" \
     --server-pid $PID >/dev/null 2>"$OUT/$1.err"
+}
+# Webhook deliveries the sink counted in the last run of scenario $1 (0 without).
+deliveries() {
+  cat "$OUT/$1"/*.json 2>/dev/null | jq '[.. | .deliveries_total? // empty] | add // 0'
 }
 
 log "warm-up"
 run receipt 5
-printf '%-16s %9s %12s %12s %12s\n' scenario receipts "server s/1k" "pg s/1k" "total s/1k"
+log "runs: ${ROUNDS} x (receipt, receipt-webhook) at ${RATE} receipts/s for ${DURATION} s"
+printf '%-16s %9s %11s %12s %12s %12s\n' scenario receipts deliveries "server s/1k" "pg s/1k" "total s/1k"
 for _ in $(seq "$ROUNDS"); do
   for sc in receipt receipt-webhook; do
     snap_before
@@ -97,8 +103,8 @@ for _ in $(seq "$ROUNDS"); do
     # Let the sequencer (and, without a sink, nothing else) settle.
     sleep 3
     read -r n s pg < <(snap_after)
-    awk -v sc="$sc" -v n="$n" -v s="$s" -v pg="$pg" -v hz="$HZ" 'BEGIN {
-      printf "%-16s %9d %12.3f %12.3f %12.3f\n", sc, n, s/hz/n*1000, pg/hz/n*1000, (s+pg)/hz/n*1000 }'
+    awk -v sc="$sc" -v n="$n" -v d="$(deliveries "$sc")" -v s="$s" -v pg="$pg" -v hz="$HZ" 'BEGIN {
+      printf "%-16s %9d %11d %12.3f %12.3f %12.3f\n", sc, n, d, s/hz/n*1000, pg/hz/n*1000, (s+pg)/hz/n*1000 }'
   done
 done
 psql -X -q -d "$ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true

@@ -487,7 +487,6 @@ const SQL_LOG: &str = "INSERT INTO webhook_deliveries (tenant_id, subscription_i
 pub struct Delivered {
     pub seq: i64,
     pub event_id: Uuid,
-    #[schema(value_type = crate::domain::events::EventType)]
     pub event_type: String,
     pub attempt: i32,
     pub status_code: i32,
