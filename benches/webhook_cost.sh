@@ -10,7 +10,9 @@
 #
 # Environment: WH_BENCH (the jowi-bench binary), WH_DB (jowi_bench_wh), WH_PORT (18097), WH_RATE receipts/s (150),
 # WH_DURATION s per run (15), WH_ROUNDS (2), WH_PRODUCTS (5000), WH_TENANTS (10, as benches/run.sh: the subscription is on the first).
-# Needs target/release/jowi (or the binary given) and
+# (Not run on the development machine: jowi-bench was not built there; the
+# figures in the README come from benches/webhook_cost.py, which needs no
+# build.) Needs target/release/jowi (or the binary given) and
 # benches/loadgen/target/release/jowi-bench. Load goes to 127.0.0.1 only.
 #
 # What is counted: the server's whole process (receipt handling, the outbox
