@@ -88,6 +88,7 @@ impl Application {
         let auth = Arc::new(Authenticator::new(db.clone()));
         let db_for_sessions = db.clone();
         let arbiter = actix::Arbiter::new();
+        let webhooks = start_webhooks(&settings, &registry)?;
         let writer: Writer = Writer::start(
             db.clone(),
             WriterSettings {
@@ -97,6 +98,7 @@ impl Application {
                 queue: settings.sales.writer_queue,
                 max_clock_skew: Duration::from_secs(settings.sales.max_clock_skew_s.max(0) as u64),
                 running_totals: settings.sales.running_totals,
+                on_commit: Some(webhooks.commit_signal()),
             },
             metrics.clone(),
         );
@@ -123,7 +125,6 @@ impl Application {
             },
         ));
         let limits = Arc::new(RateLimits::new(settings.limits.clone(), &registry)?);
-        let webhooks = start_webhooks(&settings, &registry)?;
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             db,

@@ -31,6 +31,7 @@ pub struct NewWebhook {
     pub url: String,
     /// Event types to receive; empty or absent: every type.
     #[serde(default)]
+    #[schema(value_type = Vec<jowi_actors::domain::events::EventType>)]
     pub event_types: Vec<String>,
     pub description: Option<String>,
     /// Default true.
@@ -41,6 +42,7 @@ pub struct NewWebhook {
 #[serde(deny_unknown_fields)]
 pub struct WebhookPatch {
     pub url: Option<String>,
+    #[schema(value_type = Option<Vec<jowi_actors::domain::events::EventType>>)]
     pub event_types: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]

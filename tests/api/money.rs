@@ -14,7 +14,7 @@ use uuid::Uuid;
 /// VAT 12% inclusive for the tenant, cash rounding to 100, the points
 /// program (1 point per 1000, a point pays 100) and a customer with 10
 /// points. Answers (product A variant, product B variant, customer id).
-async fn retail_shop(app: &TestApp, s: &Shop) -> (String, String, String) {
+pub async fn retail_shop(app: &TestApp, s: &Shop) -> (String, String, String) {
     let a = app.create_product(&s.owner, "Tea", "tea-1", 15_000).await;
     let b = app.create_product(&s.owner, "Cups", "cups-1", 9_999).await;
     let vat = app
@@ -76,7 +76,7 @@ async fn retail_shop(app: &TestApp, s: &Shop) -> (String, String, String) {
     )
 }
 
-fn example(s: &Shop, a: &str, b: &str) -> Value {
+pub fn example(s: &Shop, a: &str, b: &str) -> Value {
     json!({
         "id": Uuid::new_v4(), "store_id": s.store, "register_id": s.register, "shift_id": s.shift,
         "kind": "sale", "customer_phone": "90-555-44-33",

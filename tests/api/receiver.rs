@@ -71,6 +71,49 @@ impl Receiver {
         }
     }
 
+    /// The same receiver over HTTPS on `https://127.0.0.1:<port>`, with a
+    /// certificate for 127.0.0.1 and localhost issued by a CA made here.
+    /// Answers the receiver and that CA's certificate (PEM).
+    pub async fn start_tls() -> (Receiver, String) {
+        let ca = TestCa::new("jowi test CA");
+        let (chain, key) = ca.issue(&["127.0.0.1", "localhost"]);
+        (Self::start_tls_with(chain, key), ca.pem())
+    }
+
+    /// An HTTPS receiver presenting `chain` (leaf first) with `key`.
+    pub fn start_tls_with(
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Receiver {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let shared = Arc::new(Shared::default());
+        let data = web::Data::from(Arc::clone(&shared));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(1 << 20))
+                .default_service(web::to(handle))
+        })
+        .workers(2)
+        .disable_signals()
+        .listen_rustls_0_23(listener, config)
+        .unwrap()
+        .run();
+        actix_rt::spawn(server);
+        Receiver {
+            url: format!("https://127.0.0.1:{port}"),
+            shared,
+        }
+    }
+
     /// Requests answered 2xx, in arrival order.
     pub fn delivered(&self) -> Vec<Received> {
         self.shared
@@ -134,5 +177,56 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         HttpResponse::InternalServerError().body("nope")
     } else {
         HttpResponse::Ok().body("ok")
+    }
+}
+
+/// A certificate authority made in the test (rcgen), for HTTPS receivers.
+pub struct TestCa {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TestCa { cert, key }
+    }
+
+    /// This CA's certificate, PEM (what `webhooks.ca_file` holds).
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses) signed
+    /// by this CA: the chain (leaf, CA) and the leaf's key.
+    pub fn issue(
+        &self,
+        names: &[&str],
+    ) -> (
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "jowi test receiver");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        let chain = vec![leaf.der().clone(), self.cert.der().clone()];
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()),
+        );
+        (chain, key)
     }
 }

@@ -18,6 +18,7 @@ pub async fn webhook_app() -> TestApp {
 pub fn fast_webhooks(s: &mut jowi::settings::Settings) {
     s.webhooks.allow_private_urls = true;
     s.webhooks.sequencer_interval_ms = 10;
+    s.webhooks.sequencer_idle_ms = 50;
     s.webhooks.poll_interval_ms = 20;
     s.webhooks.backoff_base_ms = 20;
     s.webhooks.backoff_max_ms = 100;
@@ -181,10 +182,21 @@ async fn catalog_and_customer_events_arrive_signed_and_match_the_feed() {
         .await;
     assert_eq!(log.status, StatusCode::OK);
     let entries = log.body["deliveries"].as_array().unwrap();
-    assert_eq!(entries.len(), 5);
     assert!(entries
         .iter()
-        .all(|d| d["ok"] == true && d["status_code"] == 200));
+        .all(|d| d["ok"] == true && d["status_code"] == 200 && d["attempt"] == 1));
+    // Successes recorded together are one row per run: the rows (newest
+    // first) cover seq 1..=5 exactly, each event once.
+    let mut covered: Vec<i64> = Vec::new();
+    for d in entries.iter().rev() {
+        let (first, last) = (
+            d["first_event_seq"].as_i64().unwrap(),
+            d["event_seq"].as_i64().unwrap(),
+        );
+        assert_eq!(d["events"].as_i64().unwrap(), last - first + 1, "{d}");
+        covered.extend(first..=last);
+    }
+    assert_eq!(covered, [1, 2, 3, 4, 5]);
 }
 
 /// A subscription gets only its types; the feed filters the same way;
@@ -299,6 +311,18 @@ async fn failing_receiver_recovers_and_gets_everything_in_order() {
         ]
     );
     assert_eq!(entries[0]["status_code"], 500);
+    // The rest were first-attempt successes, logged as runs covering 2..=6.
+    let rest: i64 = entries[6..]
+        .iter()
+        .map(|d| {
+            assert_eq!(
+                (d["ok"].as_bool(), d["attempt"].as_i64()),
+                (Some(true), Some(1))
+            );
+            d["events"].as_i64().unwrap()
+        })
+        .sum();
+    assert_eq!(rest, 5);
     let sub = app.get(&format!("/api/v1/webhooks/{id}"), &t.token).await;
     assert_eq!(sub.body["failures"], 0);
     assert_eq!(sub.body["delivered_through"], 6);
@@ -831,4 +855,279 @@ async fn stock_documents_send_stock_changed() {
     assert_eq!(b["data"]["variant_id"], v0.as_str());
     assert_eq!(b["data"]["delta"], "10.5");
     assert_eq!(b["data"]["quantity"], "10.5");
+}
+
+/// The `customer.points_changed` events a receipt answer implies, in the
+/// order the batch writes them (earn, then redeem; a return's reversals),
+/// with the balance after each, starting from `balance`.
+fn points_events_of(receipt: &Value, balance: &mut i64) -> Vec<(String, i64, i64, Value)> {
+    let earned = receipt["points_earned"].as_i64().unwrap_or(0);
+    let redeemed = receipt["points_redeemed"].as_i64().unwrap_or(0);
+    let (earn, redeem) = if earned < 0 || redeemed < 0 {
+        ("reverse_earn", "reverse_redeem")
+    } else {
+        ("earn", "redeem")
+    };
+    let mut out = Vec::new();
+    for (kind, delta) in [(earn, earned), (redeem, -redeemed)] {
+        if delta != 0 {
+            *balance += delta;
+            out.push((kind.to_owned(), delta, *balance, receipt["id"].clone()));
+        }
+    }
+    out
+}
+
+/// Points earned, redeemed, reversed on a return and adjusted by hand, and
+/// store settings changes: each arrives once per change, through a webhook
+/// and the feed alike, with the balance after it; refused or replayed
+/// changes send nothing.
+#[actix_web::test]
+async fn points_and_settings_changes_arrive_once_through_feed_and_webhook() {
+    let app = webhook_app().await;
+    let rx = Receiver::start().await;
+    let s = crate::sales::shop(&app, 0).await;
+    let types = ["customer.points_changed", "store.settings_updated"];
+    let (_, secret) = subscribe(&app, &s.owner, &format!("{}/points", rx.url), &types).await;
+    // Settings PATCH (version 1 -> 2), the points program, a customer with
+    // +10 points by hand ("welcome").
+    let (a, b, customer) = crate::money::retail_shop(&app, &s).await;
+    let mut balance = 10;
+    let mut expected: Vec<(String, i64, i64, Value)> = vec![("adjust".into(), 10, 10, Value::Null)];
+    let sale = app
+        .post(
+            "/api/v1/receipts",
+            &s.register_token,
+            crate::money::example(&s, &a, &b),
+        )
+        .await;
+    assert_eq!(sale.status, StatusCode::CREATED, "{}", sale.body);
+    expected.extend(points_events_of(&sale.body, &mut balance));
+    let ret = json!({
+        "id": uuid::Uuid::new_v4(), "store_id": s.store, "register_id": s.register,
+        "shift_id": s.shift, "kind": "return", "original_receipt_id": sale.body["id"],
+        "items": [{"variant_id": a, "quantity": "1"}],
+        "payments": [{"method": "cash", "amount": 12_800}]
+    });
+    let back = app.post("/api/v1/receipts", &s.register_token, ret).await;
+    assert_eq!(back.status, StatusCode::CREATED, "{}", back.body);
+    expected.extend(points_events_of(&back.body, &mut balance));
+    // A manual adjustment; its replay and a refused one send nothing.
+    let adj = format!("/api/v1/customers/{customer}/points/adjustments");
+    let body = json!({"id": uuid::Uuid::new_v4(), "points": -3, "reason": "fix"});
+    assert_eq!(
+        app.post(&adj, &s.owner, body.clone()).await.status,
+        StatusCode::CREATED
+    );
+    balance -= 3;
+    expected.push(("adjust".into(), -3, balance, Value::Null));
+    assert_eq!(app.post(&adj, &s.owner, body).await.status, StatusCode::OK);
+    let too_much = json!({"id": uuid::Uuid::new_v4(), "points": -1_000_000, "reason": "no"});
+    assert_eq!(
+        app.post(&adj, &s.owner, too_much).await.code(),
+        "insufficient_points"
+    );
+    // A second settings change; a stale one sends nothing.
+    let path = format!("/api/v1/stores/{}/settings", s.store);
+    let r = app
+        .patch(
+            &path,
+            &s.owner,
+            json!({"version": 2, "receipt_footer": "Rahmat!"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let stale = app
+        .patch(
+            &path,
+            &s.owner,
+            json!({"version": 2, "receipt_footer": "x"}),
+        )
+        .await;
+    assert_eq!(stale.code(), "version_conflict");
+
+    let want = expected.len() + 2;
+    assert!(wait_for(&rx, want).await, "got {:?}", rx.all().len());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.delivered();
+    assert_signed(&got, &secret);
+    let bodies: Vec<Value> = got.iter().map(body_json).collect();
+    assert_eq!(bodies.len(), want, "{bodies:#?}");
+
+    let settings: Vec<&Value> = bodies
+        .iter()
+        .filter(|b| b["type"] == "store.settings_updated")
+        .collect();
+    assert_eq!(settings.len(), 2);
+    assert_eq!(settings[0]["data"]["store_id"], s.store.as_str());
+    assert_eq!(settings[0]["data"]["version"], 2);
+    assert_eq!(settings[0]["data"]["cash_rounding_unit"], 100);
+    assert_eq!(settings[1]["data"]["version"], 3);
+    assert_eq!(settings[1]["data"]["receipt_footer"], "Rahmat!");
+
+    let points: Vec<(String, i64, i64, Value)> = bodies
+        .iter()
+        .filter(|b| b["type"] == "customer.points_changed")
+        .map(|b| {
+            let d = &b["data"];
+            assert_eq!(d["customer_id"], customer.as_str());
+            (
+                d["reason"].as_str().unwrap().to_owned(),
+                d["delta"].as_i64().unwrap(),
+                d["balance_after"].as_i64().unwrap(),
+                d["receipt_id"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(points, expected);
+    assert!(
+        points.iter().any(|p| p.0 == "earn") && points.iter().any(|p| p.0 == "redeem"),
+        "the example sale earns and redeems: {points:?}"
+    );
+    assert!(points.iter().any(|p| p.0 == "reverse_earn"), "{points:?}");
+    let notes: Vec<&Value> = bodies
+        .iter()
+        .filter(|b| b["data"]["reason"] == "adjust")
+        .map(|b| &b["data"]["note"])
+        .collect();
+    assert_eq!(notes, [&json!("welcome"), &json!("fix")]);
+    let now = app
+        .get(&format!("/api/v1/customers/{customer}/points"), &s.owner)
+        .await;
+    assert_eq!(now.body["balance"], balance);
+
+    // The feed holds the same events, once each.
+    let feed = app
+        .get(
+            &format!("/api/v1/events?types={}&limit=100", types.join(",")),
+            &s.owner,
+        )
+        .await;
+    assert_eq!(feed.status, StatusCode::OK, "{}", feed.body);
+    assert_eq!(feed.body["events"].as_array().unwrap(), &bodies);
+}
+
+/// Writes `pem` to a fresh file for `webhooks.ca_file`.
+fn ca_file(pem: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("jowi-test-ca-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+/// An https:// receiver whose certificate chains to a private CA given in
+/// `webhooks.ca_file` gets signed deliveries.
+#[actix_web::test]
+async fn https_receiver_with_a_private_ca_gets_deliveries() {
+    let (rx, ca) = Receiver::start_tls().await;
+    let path = ca_file(&ca);
+    let file = path.clone();
+    let app = spawn_app_with(move |s| {
+        fast_webhooks(s);
+        s.webhooks.ca_file = Some(file);
+    })
+    .await;
+    let t = app.create_tenant("tls").await;
+    let (id, secret) = subscribe(&app, &t.token, &format!("{}/tls", rx.url), &[]).await;
+    app.create_product(&t.token, "Tea", "4600000000011", 1500)
+        .await;
+    assert!(wait_for(&rx, 1).await, "got {:?}", rx.all().len());
+    let got = rx.delivered();
+    assert_signed(&got, &secret);
+    assert_eq!(got[0].event_type, "product.created");
+    let recorded = eventually(Duration::from_secs(10), || async {
+        app.get(&format!("/api/v1/webhooks/{id}"), &t.token)
+            .await
+            .body["delivered_through"]
+            == 1
+    })
+    .await;
+    assert!(recorded);
+    let _ = std::fs::remove_file(path);
+}
+
+/// A receiver whose certificate is not trusted (its CA is neither in the
+/// system store nor in `webhooks.ca_file`) never gets the request; the
+/// attempt is a failure with a clear error in the delivery log.
+#[actix_web::test]
+async fn https_receiver_with_an_untrusted_certificate_is_a_failed_attempt() {
+    let (rx, _their_ca) = Receiver::start_tls().await;
+    let ours = crate::receiver::TestCa::new("another CA");
+    let path = ca_file(&ours.pem());
+    let file = path.clone();
+    let app = spawn_app_with(move |s| {
+        fast_webhooks(s);
+        s.webhooks.ca_file = Some(file);
+    })
+    .await;
+    let t = app.create_tenant("untrusted").await;
+    let (id, _) = subscribe(&app, &t.token, &format!("{}/x", rx.url), &[]).await;
+    app.create_product(&t.token, "Tea", "4600000000011", 1500)
+        .await;
+    let logged = eventually(Duration::from_secs(20), || async {
+        let log = app
+            .get(&format!("/api/v1/webhooks/{id}/deliveries"), &t.token)
+            .await;
+        !log.body["deliveries"].as_array().unwrap().is_empty()
+    })
+    .await;
+    assert!(logged, "no attempt logged");
+    let log = app
+        .get(&format!("/api/v1/webhooks/{id}/deliveries"), &t.token)
+        .await;
+    let first = &log.body["deliveries"].as_array().unwrap()[0];
+    assert_eq!(first["ok"], false, "{first}");
+    assert!(first["status_code"].is_null(), "{first}");
+    let error = first["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("TLS certificate not trusted") && error.contains("webhooks.ca_file"),
+        "{error}"
+    );
+    let sub = app.get(&format!("/api/v1/webhooks/{id}"), &t.token).await;
+    assert!(sub.body["last_error"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("TLS certificate not trusted")));
+    assert_eq!(sub.body["delivered_through"], 0);
+    assert!(
+        rx.all().is_empty(),
+        "the request never reached the receiver"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+/// Receipt events are published on the writer's commit signal, not at the
+/// sequencer's idle poll (set to a minute here): they arrive promptly.
+#[actix_web::test]
+async fn receipt_events_are_published_on_commit_not_at_the_idle_poll() {
+    let app = spawn_app_with(|s| {
+        fast_webhooks(s);
+        s.webhooks.sequencer_idle_ms = 60_000;
+    })
+    .await;
+    let rx = Receiver::start().await;
+    let s = crate::sales::shop(&app, 1).await;
+    subscribe(
+        &app,
+        &s.owner,
+        &format!("{}/commit", rx.url),
+        &["receipt.created"],
+    )
+    .await;
+    // Let the sequencer's first idle wait begin.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let r = app
+        .post("/api/v1/receipts", &s.register_token, s.sale(&[(0, "1")]))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let arrived = eventually(Duration::from_secs(10), || async {
+        !rx.delivered().is_empty()
+    })
+    .await;
+    assert!(arrived, "the receipt event did not arrive");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}: published at an idle poll, not on commit",
+        started.elapsed()
+    );
+    assert_eq!(body_json(&rx.delivered()[0])["data"]["id"], r.body["id"]);
 }

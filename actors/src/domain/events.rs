@@ -12,6 +12,8 @@ pub const CUSTOMER_UPDATED: &str = "customer.updated";
 pub const RECEIPT_CREATED: &str = "receipt.created";
 pub const STOCK_CHANGED: &str = "stock.changed";
 pub const SHIFT_CLOSED: &str = "shift.closed";
+pub const CUSTOMER_POINTS_CHANGED: &str = "customer.points_changed";
+pub const STORE_SETTINGS_UPDATED: &str = "store.settings_updated";
 
 /// Every type the server emits.
 pub const ALL: &[&str] = &[
@@ -23,7 +25,35 @@ pub const ALL: &[&str] = &[
     RECEIPT_CREATED,
     STOCK_CHANGED,
     SHIFT_CLOSED,
+    CUSTOMER_POINTS_CHANGED,
+    STORE_SETTINGS_UPDATED,
 ];
+
+/// The event types as an OpenAPI enum: the schema of an event's `type` and
+/// of a subscription's `event_types` (a test keeps it equal to [`ALL`]).
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub enum EventType {
+    #[serde(rename = "product.created")]
+    ProductCreated,
+    #[serde(rename = "product.updated")]
+    ProductUpdated,
+    #[serde(rename = "product.deleted")]
+    ProductDeleted,
+    #[serde(rename = "customer.created")]
+    CustomerCreated,
+    #[serde(rename = "customer.updated")]
+    CustomerUpdated,
+    #[serde(rename = "receipt.created")]
+    ReceiptCreated,
+    #[serde(rename = "stock.changed")]
+    StockChanged,
+    #[serde(rename = "shift.closed")]
+    ShiftClosed,
+    #[serde(rename = "customer.points_changed")]
+    CustomerPointsChanged,
+    #[serde(rename = "store.settings_updated")]
+    StoreSettingsUpdated,
+}
 
 /// A list of event types as given by a client: each must be known;
 /// duplicates are dropped, order kept. Empty means "every type".
@@ -47,6 +77,34 @@ pub fn parse_types(field: &str, raw: &[String]) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The OpenAPI enum names exactly the types the server emits.
+    #[test]
+    fn the_openapi_enum_is_the_list() {
+        use EventType::*;
+        let all = [
+            ProductCreated,
+            ProductUpdated,
+            ProductDeleted,
+            CustomerCreated,
+            CustomerUpdated,
+            ReceiptCreated,
+            StockChanged,
+            ShiftClosed,
+            CustomerPointsChanged,
+            StoreSettingsUpdated,
+        ];
+        let names: Vec<String> = all
+            .iter()
+            .map(|t| {
+                serde_json::to_value(t)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            })
+            .map(Option::unwrap_or_default)
+            .collect();
+        assert_eq!(names, ALL);
+    }
 
     #[test]
     fn unknown_types_are_refused_by_index() {

@@ -675,6 +675,18 @@ pub async fn adjust_points(
             "the adjustment would take the balance below zero",
         ));
     }
+    super::outbox::append_points_changes(
+        &*tx,
+        tenant,
+        &[super::outbox::PointsChange {
+            customer_id: customer,
+            delta: points,
+            reason: "adjust",
+            receipt_id: None,
+            note: Some(reason),
+        }],
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

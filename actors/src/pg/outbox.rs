@@ -140,6 +140,7 @@ pub struct Event {
     /// Unique; receivers de-duplicate by it (delivery is at-least-once).
     pub event_id: Uuid,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::domain::events::EventType)]
     pub event_type: String,
     /// When the change committed.
     pub occurred_at: DateTime<Utc>,
@@ -301,3 +302,81 @@ pub async fn append_stock_changes(
     .await?;
     Ok(())
 }
+
+/// One movement of a customer's points balance, for `customer.points_changed`.
+#[derive(Debug, Clone)]
+pub struct PointsChange<'a> {
+    pub customer_id: Uuid,
+    /// Points added (positive) or taken (negative).
+    pub delta: i64,
+    /// Why: the ledger kind — `earn`, `redeem`, `reverse_earn`,
+    /// `reverse_redeem`, `adjust` (and `expire` when expiry writes one).
+    pub reason: &'a str,
+    /// The receipt that moved them, if a receipt did.
+    pub receipt_id: Option<Uuid>,
+    /// A person's note (the reason text of a manual adjustment).
+    pub note: Option<&'a str>,
+}
+
+/// The `customer.points_changed` payload, built by PostgreSQL from the
+/// movement columns `u` and the account row `a` as this transaction left it:
+/// `balance_after` is the balance once this movement and every earlier one
+/// in the statement have applied (later movements of the same customer in
+/// the statement are subtracted back out; `u.o` is their order).
+pub(crate) const POINTS_PAYLOAD_SQL: &str = "json_build_object('customer_id', u.c, \
+       'delta', u.p, \
+       'balance_after', a.balance - COALESCE(sum(u.p) OVER (PARTITION BY u.t, u.c ORDER BY u.o \
+         ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0), \
+       'reason', u.k, 'receipt_id', u.r, 'note', u.n)";
+
+/// `customer.points_changed` events for movements already applied to
+/// `loyalty_accounts` in `tx` (one event per movement, in the order given),
+/// in the caller's transaction. Reusable by every writer of the points
+/// ledger: manual adjustments, expiry, anything that calls
+/// [`super::manage::post_points`].
+pub async fn append_points_changes(
+    tx: &impl tokio_postgres::GenericClient,
+    tenant: TenantId,
+    changes: &[PointsChange<'_>],
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let n = changes.len();
+    let tenants: Vec<Uuid> = vec![tenant; n];
+    let customers: Vec<Uuid> = changes.iter().map(|c| c.customer_id).collect();
+    let kinds: Vec<&str> = changes.iter().map(|c| c.reason).collect();
+    let deltas: Vec<i64> = changes.iter().map(|c| c.delta).collect();
+    let receipts: Vec<Option<Uuid>> = changes.iter().map(|c| c.receipt_id).collect();
+    let notes: Vec<Option<&str>> = changes.iter().map(|c| c.note).collect();
+    let ids: Vec<Uuid> = changes.iter().map(|_| new_id()).collect();
+    tx.execute(
+        POINTS_EVENTS_SQL.as_str(),
+        &[
+            &tenants,
+            &customers,
+            &kinds,
+            &deltas,
+            &receipts,
+            &notes,
+            &ids,
+            &crate::domain::events::CUSTOMER_POINTS_CHANGED,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The statement behind [`append_points_changes`] and the receipt batch's
+/// points events: parameters are column arrays (tenant, customer, kind,
+/// delta, receipt, note, event id) and the event type.
+pub(crate) static POINTS_EVENTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO outbox_pending (tenant_id, event_id, type, payload) \
+         SELECT u.t, u.e, $8::text, {POINTS_PAYLOAD_SQL} \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], \
+           $7::uuid[]) WITH ORDINALITY AS u(t, c, k, p, r, n, e, o) \
+         JOIN loyalty_accounts a ON a.tenant_id = u.t AND a.customer_id = u.c \
+         ORDER BY u.o"
+    )
+});

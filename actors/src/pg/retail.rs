@@ -136,8 +136,10 @@ pub async fn update_store_settings(
     settings: &StoreSettings,
 ) -> Result<VersionedSettings> {
     let json = serde_json::to_value(settings).map_err(|e| Error::Internal(e.into()))?;
+    let mut client = db.client().await?;
+    let tx = db.begin(&mut client).await?;
     let rows = if expected == 0 {
-        db.query(
+        tx.query(
             "INSERT INTO store_settings (tenant_id, store_id, settings) \
              SELECT st.tenant_id, st.id, $3 FROM stores st \
              WHERE st.tenant_id = $1 AND st.id = $2 AND st.deleted_at IS NULL \
@@ -146,7 +148,7 @@ pub async fn update_store_settings(
         )
         .await?
     } else {
-        db.query(
+        tx.query(
             "UPDATE store_settings SET settings = $4, version = version + 1, updated_at = now() \
              WHERE tenant_id = $1 AND store_id = $2 AND version = $3 RETURNING settings, version",
             &[&tenant, &store, &expected, &json],
@@ -154,8 +156,19 @@ pub async fn update_store_settings(
         .await?
     };
     if let Some(r) = rows.first() {
-        return Ok(settings_row(store, r));
+        let saved = settings_row(store, r);
+        // In the same commit: the event exists if and only if the change does.
+        super::outbox::append(
+            &tx,
+            tenant,
+            crate::domain::events::STORE_SETTINGS_UPDATED,
+            &saved,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(saved);
     }
+    drop(tx);
     let current = load_store_settings(db, tenant, store).await?;
     Err(Error::VersionConflict {
         expected,

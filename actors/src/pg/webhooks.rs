@@ -2,10 +2,13 @@
 //!
 //! A subscription is a cursor over its tenant's event log: everything up to
 //! `cursor_seq` has been delivered. A worker claims a subscription with
-//! `FOR UPDATE SKIP LOCKED` and a lease, delivers the events after the
-//! cursor one at a time in order, and moves the cursor after each 2xx. Every
-//! write the worker makes after a claim checks it still holds the lease, so
-//! two instances never deliver for one subscription at the same time.
+//! `FOR UPDATE SKIP LOCKED` and a lease, reads the events after the cursor
+//! in pages and delivers them one at a time in order, and records a page of
+//! consecutive 2xx answers at once (cursor, delivery log, lease: one
+//! statement), so after a crash up to a page may be delivered again
+//! (at-least-once). Every write the worker makes after a claim checks it
+//! still holds the lease, so two instances never deliver for one
+//! subscription at the same time.
 
 use super::Db;
 use crate::domain::TenantId;
@@ -21,6 +24,7 @@ pub struct Subscription {
     pub id: Uuid,
     pub url: String,
     /// Empty: every type.
+    #[schema(value_type = Vec<crate::domain::events::EventType>)]
     pub event_types: Vec<String>,
     pub description: Option<String>,
     /// The tenant's switch.
@@ -277,12 +281,22 @@ pub async fn redeliver(
         .ok_or(Error::not_found("webhook"))
 }
 
-/// One logged attempt.
+/// One logged attempt, or a run of successful first attempts recorded
+/// together (`events` > 1).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: i64,
+    /// The event attempted; for a run, the last event of the run.
     pub event_seq: i64,
+    /// The first event of a run (equal to `event_seq` for one attempt).
+    pub first_event_seq: i64,
+    /// Deliveries this row stands for: 1 for an attempt; for a run of
+    /// consecutive successes recorded together, how many events of
+    /// `first_event_seq..=event_seq` (those of the subscription's types)
+    /// were each answered 2xx at their first attempt.
+    pub events: i32,
     pub event_id: Uuid,
+    #[schema(value_type = crate::domain::events::EventType)]
     pub event_type: String,
     pub attempt: i32,
     /// The receiver's HTTP status, when it answered.
@@ -305,7 +319,8 @@ pub async fn deliveries(
     let rows = db
         .query(
             "SELECT id, event_seq, event_id, event_type, attempt, status_code, ok, error, \
-                    latency_ms, attempted_at FROM webhook_deliveries \
+                    latency_ms, attempted_at, COALESCE(first_event_seq, event_seq), events \
+             FROM webhook_deliveries \
              WHERE tenant_id = $1 AND subscription_id = $2 AND ($3::int8 IS NULL OR id < $3) \
              ORDER BY id DESC LIMIT $4",
             &[&tenant, &id, &before, &limit],
@@ -324,6 +339,8 @@ pub async fn deliveries(
             error: r.get(7),
             latency_ms: r.get(8),
             attempted_at: r.get(9),
+            first_event_seq: r.get(10),
+            events: r.get(11),
         })
         .collect())
 }
@@ -476,39 +493,103 @@ pub struct Delivered {
     pub latency_ms: i32,
 }
 
+/// One delivery-log row for successes: a run of first-attempt successes,
+/// or one success after failures.
+#[derive(Debug, PartialEq)]
+struct SuccessRow<'a> {
+    last_seq: i64,
+    first_seq: i64,
+    events: i32,
+    /// Of the last event.
+    event_id: Uuid,
+    event_type: &'a str,
+    attempt: i32,
+    /// The last one's.
+    status_code: i32,
+    /// The slowest.
+    latency_ms: i32,
+}
+
+/// Delivery-log rows for a page of successes, in order: the first-attempt
+/// successes as runs (one row each), a success after failures on its own.
+fn success_rows(done: &[Delivered]) -> Vec<SuccessRow<'_>> {
+    let mut rows: Vec<SuccessRow<'_>> = Vec::new();
+    let mut in_run = false;
+    for d in done {
+        match rows.last_mut() {
+            Some(r) if in_run && d.attempt == 1 => {
+                r.last_seq = d.seq;
+                r.events += 1;
+                r.event_id = d.event_id;
+                r.event_type = d.event_type.as_str();
+                r.status_code = d.status_code;
+                r.latency_ms = r.latency_ms.max(d.latency_ms);
+            }
+            _ => {
+                rows.push(SuccessRow {
+                    last_seq: d.seq,
+                    first_seq: d.seq,
+                    events: 1,
+                    event_id: d.event_id,
+                    event_type: d.event_type.as_str(),
+                    attempt: d.attempt,
+                    status_code: d.status_code,
+                    latency_ms: d.latency_ms,
+                });
+                in_run = d.attempt == 1;
+            }
+        }
+    }
+    rows
+}
+
 /// Logs delivered events (in order) and moves the cursor past the last,
-/// renewing the lease, in one statement: the worker records a run of
+/// renewing the lease, in one statement: the worker records a page of
 /// successes together rather than one round trip per event (a crash before
-/// this only means those events are sent again: at-least-once). False
-/// when the lease was lost (the caller stops).
+/// this only means those events are sent again: at-least-once), and the
+/// log gets one row per run of first-attempt successes ([`success_rows`]),
+/// not one per event. With `release: Some(cursor)` it also ends the claim
+/// in the same statement, the cursor moving on to `cursor` when that is
+/// further (past events of other types): the end of a claim costs no
+/// extra round trip. False when the lease was lost (the caller stops).
 pub async fn record_successes(
     db: &Db,
     owner: Uuid,
     c: &Claimed,
     done: &[Delivered],
     lease: Duration,
+    release: Option<i64>,
 ) -> Result<bool> {
     let Some(last) = done.last() else {
         return Ok(true);
     };
-    let seqs: Vec<i64> = done.iter().map(|d| d.seq).collect();
-    let ids: Vec<Uuid> = done.iter().map(|d| d.event_id).collect();
-    let types: Vec<&str> = done.iter().map(|d| d.event_type.as_str()).collect();
-    let attempts: Vec<i32> = done.iter().map(|d| d.attempt).collect();
-    let statuses: Vec<i32> = done.iter().map(|d| d.status_code).collect();
-    let latencies: Vec<i32> = done.iter().map(|d| d.latency_ms).collect();
+    let (ending, release_at) = (release.is_some(), release.unwrap_or(last.seq));
+    let rows = success_rows(done);
+    let seqs: Vec<i64> = rows.iter().map(|r| r.last_seq).collect();
+    let firsts: Vec<i64> = rows.iter().map(|r| r.first_seq).collect();
+    let counts: Vec<i32> = rows.iter().map(|r| r.events).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.event_type).collect();
+    let attempts: Vec<i32> = rows.iter().map(|r| r.attempt).collect();
+    let statuses: Vec<i32> = rows.iter().map(|r| r.status_code).collect();
+    let latencies: Vec<i32> = rows.iter().map(|r| r.latency_ms).collect();
     let rows = db
         .query(
-            "WITH upd AS (UPDATE webhook_subscriptions SET cursor_seq = $3, failures = 0, \
+            "WITH upd AS (UPDATE webhook_subscriptions SET \
+               cursor_seq = GREATEST($3::int8, $14::int8), failures = 0, \
                first_failure_at = NULL, last_error = NULL, \
-               lease_until = now() + make_interval(secs => $5) \
+               lease_owner = CASE WHEN $15 THEN NULL ELSE lease_owner END, \
+               lease_until = CASE WHEN $15 THEN NULL \
+                 ELSE now() + make_interval(secs => $5) END \
              WHERE tenant_id = $1 AND id = $2 AND lease_owner = $4 AND lease_until > now() \
              RETURNING 1), \
              log AS (INSERT INTO webhook_deliveries (tenant_id, subscription_id, event_seq, \
-               event_id, event_type, attempt, status_code, ok, latency_ms, worker_id) \
-             SELECT $1, $2, u.s, u.e, u.t, u.a, u.c, true, u.l, $4 \
+               event_id, event_type, attempt, status_code, ok, latency_ms, worker_id, \
+               first_event_seq, events) \
+             SELECT $1, $2, u.s, u.e, u.t, u.a, u.c, true, u.l, $4, u.f, u.n \
              FROM upd, UNNEST($6::int8[], $7::uuid[], $8::text[], $9::int4[], $10::int4[], \
-               $11::int4[]) WITH ORDINALITY AS u(s, e, t, a, c, l, o) ORDER BY u.o) \
+               $11::int4[], $12::int8[], $13::int4[]) WITH ORDINALITY AS u(s, e, t, a, c, l, f, n, o) \
+             ORDER BY u.o) \
              SELECT count(*) FROM upd",
             &[
                 &c.tenant_id,
@@ -522,6 +603,10 @@ pub async fn record_successes(
                 &attempts,
                 &statuses,
                 &latencies,
+                &firsts,
+                &counts,
+                &release_at,
+                &ending,
             ],
         )
         .await?;
@@ -608,6 +693,27 @@ pub async fn backlog_stats(db: &Db) -> Result<(i64, f64, i64)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// First-attempt successes collapse into runs; a success after
+    /// failures keeps its own row and starts a new run after it.
+    #[test]
+    fn successes_are_logged_as_runs() {
+        let d = |seq: i64, attempt: i32, latency: i32| Delivered {
+            seq,
+            event_id: Uuid::from_u128(seq as u128),
+            event_type: "t".into(),
+            attempt,
+            status_code: 200,
+            latency_ms: latency,
+        };
+        let done = [d(1, 6, 5), d(2, 1, 3), d(4, 1, 9), d(5, 1, 1)];
+        let rows: Vec<(i64, i64, i32, i32, i32)> = success_rows(&done)
+            .iter()
+            .map(|r| (r.last_seq, r.first_seq, r.events, r.attempt, r.latency_ms))
+            .collect();
+        assert_eq!(rows, [(1, 1, 1, 6, 5), (5, 2, 3, 1, 9)]);
+        assert!(success_rows(&[]).is_empty());
+    }
 
     /// The body built from JSON text is the documented object.
     #[test]

@@ -40,6 +40,18 @@ pub struct WebhookSettings {
     pub events_per_claim: usize,
     pub retention_h: u64,
     pub pool_max: usize,
+    /// When nothing in this instance signals a commit, the sequencer still
+    /// looks for committed outbox rows this often (other instances' writes).
+    #[serde(default = "default_sequencer_idle_ms")]
+    pub sequencer_idle_ms: u64,
+    /// A PEM file of extra CA certificates trusted for https:// receivers
+    /// (private CAs), on top of the operating system's root store.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+fn default_sequencer_idle_ms() -> u64 {
+    1000
 }
 
 impl WebhookSettings {
@@ -54,6 +66,7 @@ impl WebhookSettings {
             ),
             ("webhooks.poll_interval_ms", self.poll_interval_ms),
             ("webhooks.sequencer_interval_ms", self.sequencer_interval_ms),
+            ("webhooks.sequencer_idle_ms", self.sequencer_idle_ms),
             ("webhooks.backoff_base_ms", self.backoff_base_ms),
             ("webhooks.events_per_claim", self.events_per_claim as u64),
             ("webhooks.retention_h", self.retention_h),

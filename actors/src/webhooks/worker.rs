@@ -19,10 +19,6 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use uuid::Uuid;
 
-/// Whether the HTTP client can speak TLS. The workspace builds reqwest
-/// without a TLS backend (none is vendored here); turning on its
-/// `rustls-tls` feature and this flag enables https:// receivers.
-const TLS: bool = false;
 /// Events the sequencer moves per statement.
 const SEQUENCE_CHUNK: i64 = 5_000;
 /// Events read per round trip while delivering one subscription.
@@ -36,6 +32,7 @@ const RECORD_AFTER: Duration = Duration::from_millis(250);
 #[derive(Clone)]
 pub struct WebhookHandle {
     wake: Arc<Notify>,
+    committed: Arc<Notify>,
     /// This instance's id as a lease owner (in the delivery log).
     pub worker_id: Uuid,
 }
@@ -45,6 +42,14 @@ impl WebhookHandle {
     /// sequencer and the delivery loop now instead of at their next tick.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// What a writer signals after a commit that may have appended outbox
+    /// rows: the sequencer publishes them within `sequencer_interval_ms`
+    /// instead of at its idle poll. Signals coalesce (a busy writer's
+    /// commits are published together).
+    pub fn commit_signal(&self) -> Arc<Notify> {
+        Arc::clone(&self.committed)
     }
 }
 
@@ -66,19 +71,34 @@ pub fn start(
     settings: WebhookSettings,
     metrics: WebhookMetrics,
 ) -> anyhow::Result<WebhookHandle> {
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder()
+        // rustls with the operating system's root store (reqwest's
+        // `rustls-tls-native-roots`), plus `ca_file` for private CAs.
+        .use_rustls_tls()
+        .tls_built_in_root_certs(true)
         .timeout(Duration::from_millis(settings.timeout_ms))
         .connect_timeout(Duration::from_millis(settings.timeout_ms))
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver {
             allow_private: settings.allow_private_urls,
         }))
+        // Keep-alive: at most per_host_concurrency requests run per host, so
+        // that many idle connections cover every delivery to it.
         .pool_max_idle_per_host(settings.per_host_concurrency)
-        .user_agent("jowi-webhooks/1")
-        .build()?;
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .user_agent("jowi-webhooks/1");
+    if let Some(path) = &settings.ca_file {
+        for cert in extra_roots(path)? {
+            http = http.add_root_certificate(cert);
+        }
+    }
+    let http = http.build()?;
     let wake = Arc::new(Notify::new());
+    let committed = Arc::new(Notify::new());
     let handle = WebhookHandle {
         wake: Arc::clone(&wake),
+        committed: Arc::clone(&committed),
         worker_id: Uuid::new_v4(),
     };
     let ctx = Arc::new(Ctx {
@@ -92,7 +112,7 @@ pub fn start(
         settings,
     });
     if ctx.settings.enabled {
-        tokio::spawn(sequencer(Arc::clone(&ctx), wake));
+        tokio::spawn(sequencer(Arc::clone(&ctx), wake, committed));
         tokio::spawn(deliver_loop(Arc::clone(&ctx)));
         tokio::spawn(retention(Arc::clone(&ctx)));
         tokio::spawn(gauges(ctx));
@@ -100,17 +120,50 @@ pub fn start(
     Ok(handle)
 }
 
-async fn sequencer(ctx: Arc<Ctx>, wake: Arc<Notify>) {
-    let every = Duration::from_millis(ctx.settings.sequencer_interval_ms);
+/// The certificates of a PEM bundle (`webhooks.ca_file`); an unreadable
+/// file or one without a certificate stops the start with its name.
+fn extra_roots(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("webhooks.ca_file: cannot read {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "webhooks.ca_file: {} is not a PEM bundle: {e}",
+            path.display()
+        )
+    })?;
+    if certs.is_empty() {
+        anyhow::bail!("webhooks.ca_file: {} holds no certificate", path.display());
+    }
+    Ok(certs)
+}
+
+/// Publishes committed outbox rows. It sleeps until this instance's writer
+/// signals a commit (`committed`), something asks for the worker (`wake`),
+/// or `sequencer_idle_ms` passes (rows other instances committed), and
+/// runs at most once per `sequencer_interval_ms` so a busy writer's commits
+/// are published together: an idle server makes one small transaction per
+/// idle period instead of one per tick.
+async fn sequencer(ctx: Arc<Ctx>, wake: Arc<Notify>, committed: Arc<Notify>) {
+    let gap = Duration::from_millis(ctx.settings.sequencer_interval_ms);
+    let idle = Duration::from_millis(ctx.settings.sequencer_idle_ms.max(1));
+    let mut last_run = Instant::now();
     loop {
         let woken = tokio::select! {
             _ = wake.notified() => true,
-            _ = tokio::time::sleep(every) => false,
+            _ = committed.notified() => false,
+            _ = tokio::time::sleep(idle) => false,
         };
         if woken {
             // A subscription was resumed or rewound: look for work now.
             ctx.deliver_wake.notify_one();
         }
+        // Coalesce: whatever else commits during the gap is published in
+        // this run (the signal received meanwhile only wakes the next).
+        let since = last_run.elapsed();
+        if since < gap {
+            tokio::time::sleep(gap - since).await;
+        }
+        last_run = Instant::now();
         loop {
             match outbox::sequence(&ctx.db, SEQUENCE_CHUNK).await {
                 Ok(Some(n)) if n > 0 => {
@@ -246,20 +299,22 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
     // Successes not yet recorded, and when the last record was made.
     let mut done: Vec<Delivered> = Vec::new();
     let mut recorded_at = Instant::now();
+    let target = target(ctx, c);
     loop {
         // Read past what was delivered, recorded or not.
         let after = done.last().map_or(c.cursor_seq, |d| d.seq);
         let (head, events) = pgw::next_events(&ctx.db, c, after, READ_AHEAD).await?;
         if events.is_empty() {
-            if !flush(ctx, c, &mut done, lease).await? {
-                return Ok(());
-            }
-            return pgw::release(&ctx.db, ctx.owner, c, head).await;
+            return finish(ctx, c, &mut done, lease, head).await;
         }
+        // A short page holds every matching event up to the head read in
+        // the same snapshot: once it is delivered the claim ends at the
+        // head, without another read to find nothing.
+        let last_page = (events.len() as i64) < READ_AHEAD;
         for event in &events {
             let attempt = c.failures + 1;
             let started = Instant::now();
-            let result = send(ctx, c, event).await;
+            let result = send(ctx, c, &target, event).await;
             let elapsed = started.elapsed();
             ctx.metrics.delivery_seconds.observe(elapsed.as_secs_f64());
             let latency_ms = elapsed.as_millis().min(i32::MAX as u128) as i32;
@@ -285,10 +340,7 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
                     }
                     if delivered >= ctx.settings.events_per_claim {
                         // Let other subscriptions have a turn.
-                        if !flush(ctx, c, &mut done, lease).await? {
-                            return Ok(());
-                        }
-                        return pgw::release(&ctx.db, ctx.owner, c, c.cursor_seq).await;
+                        return finish(ctx, c, &mut done, lease, event.seq).await;
                     }
                 }
                 Err((status, error)) => {
@@ -325,7 +377,29 @@ async fn deliver_claim(ctx: &Ctx, c: &mut Claimed) -> crate::Result<()> {
                 }
             }
         }
+        if last_page {
+            return finish(ctx, c, &mut done, lease, head).await;
+        }
     }
+}
+
+/// Ends a claim: records the successes in `done` and releases the
+/// subscription with its cursor at `cursor` (or further), in one statement.
+async fn finish(
+    ctx: &Ctx,
+    c: &mut Claimed,
+    done: &mut Vec<Delivered>,
+    lease: Duration,
+    cursor: i64,
+) -> crate::Result<()> {
+    if done.is_empty() {
+        return pgw::release(&ctx.db, ctx.owner, c, cursor).await;
+    }
+    if !pgw::record_successes(&ctx.db, ctx.owner, c, done, lease, Some(cursor)).await? {
+        tracing::warn!(webhook_id = %c.id, "webhook lease lost; stopping");
+    }
+    done.clear();
+    Ok(())
 }
 
 /// Records the successes in `done` (cursor, log, lease); false when the
@@ -339,7 +413,7 @@ async fn flush(
     let Some(last) = done.last().map(|d| d.seq) else {
         return Ok(true);
     };
-    if !pgw::record_successes(&ctx.db, ctx.owner, c, done, lease).await? {
+    if !pgw::record_successes(&ctx.db, ctx.owner, c, done, lease, None).await? {
         tracing::warn!(webhook_id = %c.id, "webhook lease lost; stopping");
         return Ok(false);
     }
@@ -361,27 +435,34 @@ pub fn backoff(s: &WebhookSettings, failures: i32) -> Duration {
     Duration::from_millis((raw as f64 * jitter) as u64)
 }
 
+/// What every attempt of one claim shares, made once per claim: the parsed
+/// and checked URL and the secret's HMAC key blocks; or why no attempt can
+/// be made (each attempt then fails with it, and is logged).
+type Target = Result<(reqwest::Url, signing::Signer), String>;
+
+fn target(ctx: &Ctx, c: &Claimed) -> Target {
+    let url = reqwest::Url::parse(&c.url).map_err(|e| format!("bad URL: {e}"))?;
+    if !literal_allowed(&url, ctx.settings.allow_private_urls) {
+        return Err("the URL points at a private address".into());
+    }
+    Ok((url, signing::Signer::new(&c.secret)))
+}
+
 /// One signed POST. Ok(status) on 2xx; otherwise the status (if any) and
 /// a readable error.
-async fn send(ctx: &Ctx, c: &Claimed, event: &Outgoing) -> Result<i32, (Option<i32>, String)> {
-    let url = reqwest::Url::parse(&c.url).map_err(|e| (None, format!("bad URL: {e}")))?;
-    if url.scheme() == "https" && !TLS {
-        return Err((
-            None,
-            "this server is built without TLS for outgoing requests (reqwest's rustls-tls \
-             feature is off), so https:// receivers cannot be called yet"
-                .into(),
-        ));
-    }
-    if !literal_allowed(&url, ctx.settings.allow_private_urls) {
-        return Err((None, "the URL points at a private address".into()));
-    }
+async fn send(
+    ctx: &Ctx,
+    c: &Claimed,
+    target: &Target,
+    event: &Outgoing,
+) -> Result<i32, (Option<i32>, String)> {
+    let (url, signer) = target.as_ref().map_err(|e| (None, e.clone()))?;
     let body = event.body(c.tenant_id);
     let ts = Utc::now().timestamp();
-    let signature = signing::sign(&c.secret, ts, &body);
+    let signature = signer.sign(ts, &body);
     let request = ctx
         .http
-        .post(url)
+        .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(SIGNATURE_HEADER, signature)
         .header(TIMESTAMP_HEADER, ts.to_string())
@@ -422,12 +503,23 @@ fn describe(e: &reqwest::Error, timeout_ms: u64) -> String {
         "request failed".to_owned()
     };
     let mut source = std::error::Error::source(e);
+    let mut tls = false;
     while let Some(s) = source {
+        let text = s.to_string();
+        tls |= text.contains("certificate");
         out.push_str(": ");
-        out.push_str(&s.to_string());
+        out.push_str(&text);
         source = s.source();
     }
-    out.chars().take(500).collect()
+    let out: String = out.chars().take(500).collect();
+    if tls {
+        // The advice first: the chain can be long.
+        return format!(
+            "TLS certificate not trusted (it must chain to a root of the operating system's \
+             store or of webhooks.ca_file, and name the URL's host): {out}"
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -450,6 +542,8 @@ mod tests {
             events_per_claim: 100,
             retention_h: 168,
             pool_max: 3,
+            sequencer_idle_ms: 1000,
+            ca_file: None,
         }
     }
 

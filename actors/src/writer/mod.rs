@@ -38,6 +38,9 @@ pub struct WriterSettings {
     /// Write the report totals in each commit (off only to measure what
     /// they cost; reports are then stale until `jowi reports rebuild`).
     pub running_totals: bool,
+    /// Signalled after every batch commit (the outbox sequencer listens:
+    /// the batch appended events). None: nobody listens.
+    pub on_commit: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// What a store actor hears back for one receipt whose batch committed.
@@ -133,9 +136,13 @@ async fn collect(
         let pending = Arc::clone(&pending);
         let skew = chrono::Duration::from_std(settings.max_clock_skew).unwrap_or_default();
         let totals = settings.running_totals;
+        let on_commit = settings.on_commit.clone();
         tokio::spawn(async move {
             let n = jobs.len();
             flush(&db, &metrics, skew, totals, jobs).await;
+            if let Some(signal) = on_commit {
+                signal.notify_one();
+            }
             pending.fetch_sub(n, Ordering::SeqCst);
             drop(permit);
         });

@@ -4,10 +4,18 @@
 //! account rows were created and locked in round trip 1 and `decide`
 //! checked every redemption against them, so the balance equals the sum
 //! of the ledger and never goes below zero through a redemption.
+//!
+//! Each movement is also a `customer.points_changed` event
+//! ([`PointsEvents`], after the receipt events in the pipeline so a
+//! receiver sees the receipt first), with the balance after it read from
+//! the account rows this transaction just moved.
 
 use super::pipeline::{Param, Sql};
 use super::{BatchWriter, Effects};
+use crate::domain::events::CUSTOMER_POINTS_CHANGED;
+use crate::domain::new_id;
 use crate::domain::receipt::PreparedReceipt;
+use crate::pg::outbox::POINTS_EVENTS_SQL;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use tokio_postgres::Row;
@@ -30,6 +38,9 @@ pub struct LoyaltyWriter {
     l_kind: Vec<&'static str>,
     l_points: Vec<i64>,
     l_receipt: Vec<Uuid>,
+    /// Per movement: its event id, and no note (receipts carry none).
+    l_event: Vec<Uuid>,
+    l_note: Vec<Option<String>>,
     deltas: BTreeMap<(Uuid, Uuid), i64>,
     b_tenant: Vec<Uuid>,
     b_customer: Vec<Uuid>,
@@ -45,6 +56,8 @@ impl LoyaltyWriter {
             l_kind: Vec::new(),
             l_points: Vec::new(),
             l_receipt: Vec::new(),
+            l_event: Vec::new(),
+            l_note: Vec::new(),
             deltas: BTreeMap::new(),
             b_tenant: Vec::new(),
             b_customer: Vec::new(),
@@ -69,6 +82,8 @@ impl LoyaltyWriter {
                 self.l_kind.push(kind);
                 self.l_points.push(points);
                 self.l_receipt.push(r.id);
+                self.l_event.push(new_id());
+                self.l_note.push(None);
                 *self.deltas.entry((r.tenant_id, p.customer_id)).or_default() += points;
             }
         }
@@ -111,6 +126,33 @@ impl BatchWriter for LoyaltyWriter {
             Sql::new(SQL_LEDGER, ledger),
             Sql::new(SQL_BALANCES, balances),
         ]
+    }
+
+    fn collect(&self, _rows: Vec<Vec<Row>>, _effects: &mut Effects) {}
+}
+
+/// The batch's `customer.points_changed` events: one per ledger row of the
+/// [`LoyaltyWriter`], written after its balance update (and after the
+/// receipt events) in the same transaction.
+pub struct PointsEvents<'a>(pub &'a LoyaltyWriter);
+
+impl BatchWriter for PointsEvents<'_> {
+    fn statements(&self) -> Vec<Sql<'_>> {
+        let w = self.0;
+        if w.is_empty() {
+            return Vec::new();
+        }
+        let params: Vec<Param> = vec![
+            &w.l_tenant,
+            &w.l_customer,
+            &w.l_kind,
+            &w.l_points,
+            &w.l_receipt,
+            &w.l_note,
+            &w.l_event,
+            &CUSTOMER_POINTS_CHANGED,
+        ];
+        vec![Sql::new(POINTS_EVENTS_SQL.as_str(), params)]
     }
 
     fn collect(&self, _rows: Vec<Vec<Row>>, _effects: &mut Effects) {}

@@ -41,7 +41,7 @@ use crate::domain::receipt::{PreparedReceipt, StoredReceipt};
 use crate::domain::stock::LevelUpdate;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
-use loyalty::LoyaltyWriter;
+use loyalty::{LoyaltyWriter, PointsEvents};
 use numbering::{NumberWriter, Numbers};
 use outbox::OutboxWriter;
 use pipeline::Sql;
@@ -169,8 +169,16 @@ impl BatchTx {
         let numbering = NumberWriter::new(batch, decisions);
         // Pipeline order: receipt tables, derived data, then the numbering
         // (register locks last).
-        let writers: [&dyn BatchWriter; 6] =
-            [&receipts, &stock, &loyalty, &totals, &events, &numbering];
+        let points_events = PointsEvents(&loyalty);
+        let writers: [&dyn BatchWriter; 7] = [
+            &receipts,
+            &stock,
+            &loyalty,
+            &totals,
+            &events,
+            &points_events,
+            &numbering,
+        ];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();
         let counts: Vec<usize> = per_writer.iter().map(Vec::len).collect();
         let statements: Vec<Sql<'_>> = per_writer.into_iter().flatten().collect();
