@@ -135,6 +135,23 @@ async fn points_expire_oldest_first_once() {
     assert_eq!(expired(&app, customer).await, -70);
     assert_eq!(balance(&app, &s, &cid).await, earned);
     assert_points_match_ledger(&app).await;
+    // Integrations hear of it: one customer.points_changed, written with
+    // the expiry (still pending, or already sequenced into the feed).
+    let db_rows = app
+        .db()
+        .await
+        .query(
+            "SELECT (payload->>'delta')::int8, (payload->>'balance_after')::int8 FROM (                SELECT type, payload::jsonb AS payload FROM outbox_pending                UNION ALL SELECT type, payload FROM events) e              WHERE type = 'customer.points_changed' AND payload->>'reason' = 'expire'                AND payload->>'customer_id' = $1",
+            &[&customer.to_string()],
+        )
+        .await
+        .unwrap();
+    let seen: Vec<(i64, i64)> = db_rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        seen,
+        vec![(-70, earned)],
+        "one expiry event, with the balance after it"
+    );
     // Twice: nothing more.
     let e = points::expire(&db, Some(now), None, 100).await.unwrap();
     assert_eq!((e.accounts, e.points), (0, 0));

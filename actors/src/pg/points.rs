@@ -20,6 +20,7 @@
 //! instances may run it: a transaction-scoped try-lock makes one do the
 //! work per round, and a second one would find nothing left to expire.
 
+use super::outbox::{append_points_changes, PointsChange};
 use super::Db;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -72,7 +73,7 @@ const SQL_EXPIRE: &str = concat!(
      moved AS ( \
        UPDATE loyalty_accounts a SET balance = a.balance - h.amount, updated_at = now() \
        FROM hit h WHERE a.tenant_id = h.tenant_id AND a.customer_id = h.customer_id) \
-     SELECT count(*)::int8, COALESCE(sum(amount), 0)::int8 FROM hit"
+     SELECT tenant_id, customer_id, amount::int8 FROM hit ORDER BY 1, 2"
 );
 
 /// What one run expired.
@@ -118,11 +119,36 @@ pub async fn expire(
             .iter()
             .map(|r| (r.get::<_, Uuid>(0), r.get::<_, Uuid>(1)))
             .unzip();
-        let row = tx.query_one(SQL_EXPIRE, &[&at, &tenant, &ts, &cs]).await?;
+        let hit = tx.query(SQL_EXPIRE, &[&at, &tenant, &ts, &cs]).await?;
+        // Integrations hear of expiry like any other movement: one
+        // `customer.points_changed` per account, in this transaction.
+        let mut accounts = 0i64;
+        let mut start = 0;
+        while start < hit.len() {
+            let t: Uuid = hit[start].get(0);
+            let end = hit[start..]
+                .iter()
+                .position(|r| r.get::<_, Uuid>(0) != t)
+                .map_or(hit.len(), |n| start + n);
+            let changes: Vec<PointsChange<'_>> = hit[start..end]
+                .iter()
+                .map(|r| PointsChange {
+                    customer_id: r.get(1),
+                    delta: -r.get::<_, i64>(2),
+                    reason: "expire",
+                    receipt_id: None,
+                    note: None,
+                })
+                .collect();
+            append_points_changes(&tx, t, &changes).await?;
+            for r in &hit[start..end] {
+                done.points += r.get::<_, i64>(2);
+            }
+            accounts += (end - start) as i64;
+            start = end;
+        }
         tx.commit().await?;
-        let (accounts, points): (i64, i64) = (row.get(0), row.get(1));
         done.accounts += accounts;
-        done.points += points;
         if (rows.len() as i64) < chunk || accounts == 0 {
             return Ok(done);
         }
