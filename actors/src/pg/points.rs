@@ -140,7 +140,7 @@ pub async fn expire(
                     note: None,
                 })
                 .collect();
-            append_points_changes(&tx, t, &changes).await?;
+            append_points_changes(&*tx, t, &changes).await?;
             for r in &hit[start..end] {
                 done.points += r.get::<_, i64>(2);
             }
