@@ -123,9 +123,13 @@ async fn load_leaves_no_fds_connections_tasks_or_subscribers_behind() {
     let idle = measure(&app, &db, &db_name).await;
     let idle = Idle {
         // reqwest's pool in the test helper and PostgreSQL's idle pool
-        // may keep a socket more or less: a leak grows every round.
+        // may keep a socket more or less, and on a busy machine a round
+        // can reach one or two more pooled connections than the warm-up
+        // did (they stay open, idle, within database.pool_max): a leak
+        // grows every round, so three rounds still show it.
         fds: idle.fds + 4,
         tasks: idle.tasks + 2,
+        pg_connections: idle.pg_connections + 2,
         ..idle
     };
     for n in 0..3 {

@@ -299,6 +299,17 @@ async fn world(app: &TestApp) -> World {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let cashier = r.body["id"].as_str().unwrap().to_owned();
+    // Shifts of a store with PIN-holding employees are opened by one of
+    // them: shift A is Bobur's, so the cashier filter has someone to leave out.
+    let r = app
+        .post(
+            "/api/v1/employees",
+            &t.token,
+            json!({"name": "Bobur Karimov", "role": "cashier", "store_id": store_id, "pin": "4321"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let other_cashier = r.body["id"].as_str().unwrap().to_owned();
     let open = |reg: &Value, token: &str, employee: Option<&str>| {
         let reg = reg["id"].as_str().unwrap().to_owned();
         let token = token.to_owned();
@@ -313,7 +324,7 @@ async fn world(app: &TestApp) -> World {
             r.body["id"].as_str().unwrap().to_owned()
         }
     };
-    let shift_a = open(&ra, &ta, None).await;
+    let shift_a = open(&ra, &ta, Some(&other_cashier)).await;
     // `history` dates sales of shift A back a week: the shift opened before
     // them (a receipt must lie within its shift).
     app.db()
