@@ -83,6 +83,11 @@ pub async fn find_existing(
 ) -> Result<Vec<Found>> {
     let skus: Vec<Option<&str>> = rows.iter().map(|r| r.sku.as_deref()).collect();
     let barcodes: Vec<&str> = rows.iter().map(|r| r.barcode.as_str()).collect();
+    // Every lookup is a LATERAL by key: on a tenant whose catalog the
+    // import itself just filled, the statistics still say "empty", and a
+    // plain join was planned as a nested loop over the whole catalog per
+    // row (10,000 rows took minutes). LIMIT 1 keeps each one a lookup
+    // (a subquery without it is flattened into a join again).
     let stmt = tx
         .prepare(
             "SELECT u.i, \
@@ -93,10 +98,16 @@ pub async fn find_existing(
                  SELECT v.id, v.product_id, v.barcode, v.sku, v.price FROM product_variants v \
                  WHERE v.tenant_id = $1 AND v.deleted_at IS NULL AND v.sku IS NOT NULL \
                    AND v.sku = u.sku ORDER BY v.id LIMIT 1) s ON true \
-             LEFT JOIN products sp ON sp.tenant_id = $1 AND sp.id = s.product_id \
-             LEFT JOIN product_variants b ON b.tenant_id = $1 AND b.deleted_at IS NULL \
-                   AND b.barcode = u.barcode \
-             LEFT JOIN products bp ON bp.tenant_id = $1 AND bp.id = b.product_id",
+             LEFT JOIN LATERAL ( \
+                 SELECT p.name, p.category_id FROM products p \
+                 WHERE p.tenant_id = $1 AND p.id = s.product_id LIMIT 1) sp ON true \
+             LEFT JOIN LATERAL ( \
+                 SELECT v.id, v.product_id, v.barcode, v.sku, v.price FROM product_variants v \
+                 WHERE v.tenant_id = $1 AND v.deleted_at IS NULL AND v.barcode = u.barcode \
+                 LIMIT 1) b ON true \
+             LEFT JOIN LATERAL ( \
+                 SELECT p.name, p.category_id FROM products p \
+                 WHERE p.tenant_id = $1 AND p.id = b.product_id LIMIT 1) bp ON true",
         )
         .await?;
     let mut found = vec![Found::default(); rows.len()];
