@@ -236,7 +236,11 @@ pub struct ReceiptSearch {
     pub store_id: Option<Uuid>,
     pub register_id: Option<Uuid>,
     /// The cashier; a uuid, else 400 naming `employee_id` (blank = any).
-    #[param(format = Uuid)]
+    // Empty means any, so the document says "a uuid or nothing" (a
+    // `format: uuid` would call the empty value invalid).
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub employee_id: Option<String>,
     /// Inclusive lower bound on occurred_at (RFC 3339, years 1..=9999 as
     /// for receipts).

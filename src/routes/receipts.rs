@@ -318,7 +318,11 @@ pub struct ListParams {
     pub to: Option<DateTime<Utc>>,
     /// Only the receipts this employee sold (the cashier who opened their
     /// shift); a uuid, else 400 naming `employee_id` (empty: any).
-    #[param(format = Uuid)]
+    // Empty means any, so the document says "a uuid or nothing" (a
+    // `format: uuid` would call the empty value invalid).
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub employee_id: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
