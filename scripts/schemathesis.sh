@@ -93,7 +93,7 @@ for who in owner register; do
     --exclude-path /api/v1/admin/tenants \
     --exclude-path /api/v1/stores/{id}/stock/ws \
     --generation-allow-x00 true \
-    --request-timeout 30 --workers 2 \
+    --request-timeout 30 --workers 1 \
     --report junit --report-junit-path "$work/junit-$who.xml" \
     || status=1
 done
