@@ -20,7 +20,7 @@
 #
 # Environment: BENCH_DURATION, BENCH_CONNECTIONS, BENCH_SCENARIOS, BENCH_WARMUP, BENCH_RATE,
 # BENCH_TENANTS, BENCH_PRODUCTS, BENCH_DB (jowi_bench), BENCH_PORT (18090), BENCH_URL
-# (implies --no-server), BENCH_OUT_DIR (benches/results). Results:
+# (implies --no-server), BENCH_OUT_DIR (benches/results), JOWI_BIN (the server binary to run). Results:
 # $BENCH_OUT_DIR/<date>-<commit>.{json,md} (a later run of the same day and commit replaces them).
 # Load goes to 127.0.0.1 only and every scenario stops after its duration.
 set -euo pipefail
@@ -75,7 +75,8 @@ EXTRA=("$@")
 [[ $BENCH_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain identifier, got '$BENCH_DB'"
 URL=${URL:-http://127.0.0.1:$PORT}
 
-JOWI=$ROOT/target/release/jowi
+# JOWI_BIN: run another server binary (A/B runs of two builds in one sitting).
+JOWI=${JOWI_BIN:-$ROOT/target/release/jowi}
 BENCH=$ROOT/benches/loadgen/target/release/jowi-bench
 RESULTS=$ROOT/benches/results
 FIXTURE=$RESULTS/.fixture.json

@@ -154,6 +154,10 @@ impl Application {
             state.db.clone(),
             Duration::from_millis(settings.maintenance.points_expiry_interval_ms),
         );
+        jowi_actors::maintenance::vacuum::spawn(
+            state.db.clone(),
+            Duration::from_millis(settings.maintenance.vacuum_interval_ms),
+        );
 
         let unknown_methods = web::Data::new(UnknownMethods::register(&registry)?);
         // Requests are labelled by route pattern; every path no route

@@ -29,5 +29,6 @@ mod sales;
 mod shift_window;
 mod stock_order;
 mod totals_check;
+mod vacuum;
 mod webhooks;
 mod ws;

@@ -762,6 +762,20 @@ async fn receipts_and_stock_changes_arrive_with_numbers_and_levels() {
         assert_eq!(last["data"]["store_id"], s.store.as_str());
         assert!(levels.body.to_string().contains(v.as_str()));
     }
+    // A batch's stock changes travel as one carrier row that the sequencer
+    // expands: every event still has its own id and seq, and the carrier's
+    // per-element id does not leak into the data.
+    let ids: std::collections::HashSet<&str> = bodies
+        .iter()
+        .map(|b| b["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), bodies.len(), "event ids are unique");
+    let seqs: Vec<i64> = bodies.iter().map(|b| b["seq"].as_i64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "gapless: {seqs:?}"
+    );
+    assert!(bodies.iter().all(|b| b["data"].get("event_id").is_none()));
     let feed = whole_feed(&app, &s.owner).await;
     // The subscription starts at the events published after it was made
     // (the shop's product events may be published before or after).

@@ -21,6 +21,7 @@ pub mod stock;
 pub mod timing;
 pub mod totals;
 pub mod users;
+pub mod vacuum;
 pub mod webhooks;
 
 use crate::error::{Error, Result};

@@ -50,24 +50,38 @@ pub async fn append<T: Serialize + ?Sized>(
     Ok(id)
 }
 
+/// Moves up to `$1` pending rows into `events`. A pending row is one event,
+/// or — when its payload is a JSON array — a carrier of several events of
+/// one type (the receipt path's `stock.changed`, one carrier per tenant per
+/// batch), each element naming its own `event_id`. Carriers spare the
+/// writer's transaction and this move a row per variant: the per-line cost
+/// of the outbox halves, and what subscribers see is unchanged.
 const SQL_SEQUENCE: &str = "WITH moved AS ( \
        DELETE FROM outbox_pending p \
        WHERE p.id IN (SELECT id FROM outbox_pending ORDER BY id LIMIT $1) \
-       RETURNING p.id, p.tenant_id, p.event_id, p.type, p.occurred_at, p.payload), \
+       RETURNING p.id, p.tenant_id, p.event_id, p.type, p.occurred_at, p.payload::jsonb AS body), \
+     items AS ( \
+       SELECT m.id, 0::int8 AS ord, m.tenant_id, m.event_id, m.type, m.occurred_at, m.body \
+       FROM moved m WHERE jsonb_typeof(m.body) <> 'array' \
+       UNION ALL \
+       SELECT m.id, e.ord, m.tenant_id, (e.v->>'event_id')::uuid, m.type, m.occurred_at, \
+         e.v - 'event_id' \
+       FROM moved m, jsonb_array_elements(m.body) WITH ORDINALITY AS e(v, ord) \
+       WHERE jsonb_typeof(m.body) = 'array'), \
      numbered AS ( \
-       SELECT m.*, COALESCE(h.last_seq, 0) \
-              + row_number() OVER (PARTITION BY m.tenant_id ORDER BY m.id) AS seq \
-       FROM moved m LEFT JOIN event_heads h ON h.tenant_id = m.tenant_id), \
+       SELECT i.*, COALESCE(h.last_seq, 0) \
+              + row_number() OVER (PARTITION BY i.tenant_id ORDER BY i.id, i.ord) AS seq \
+       FROM items i LEFT JOIN event_heads h ON h.tenant_id = i.tenant_id), \
      heads AS ( \
        INSERT INTO event_heads (tenant_id, last_seq) \
        SELECT tenant_id, max(seq) FROM numbered GROUP BY tenant_id \
        ON CONFLICT (tenant_id) DO UPDATE SET last_seq = EXCLUDED.last_seq) \
      INSERT INTO events (tenant_id, seq, event_id, type, occurred_at, payload) \
      SELECT n.tenant_id, n.seq, n.event_id, n.type, n.occurred_at, \
-       CASE WHEN n.type = 'receipt.created' THEN n.payload::jsonb || jsonb_build_object('number', \
+       CASE WHEN n.type = 'receipt.created' THEN n.body || jsonb_build_object('number', \
          (SELECT k.number FROM receipt_keys k \
-          WHERE k.tenant_id = n.tenant_id AND k.id = (n.payload->>'id')::uuid)) \
-       ELSE n.payload::jsonb END \
+          WHERE k.tenant_id = n.tenant_id AND k.id = (n.body->>'id')::uuid)) \
+       ELSE n.body END \
      FROM numbered n";
 
 /// One sequencer step: publishes up to `limit` committed pending events.

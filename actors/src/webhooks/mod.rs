@@ -48,10 +48,19 @@ pub struct WebhookSettings {
     /// (private CAs), on top of the operating system's root store.
     #[serde(default)]
     pub ca_file: Option<std::path::PathBuf>,
+    /// The sequencer vacuums `outbox_pending` (a queue: every row it moves
+    /// is a dead row left behind) at most this often, after it moved rows;
+    /// 0: never (autovacuum only). See `pg::vacuum`.
+    #[serde(default = "default_pending_vacuum_interval_ms")]
+    pub pending_vacuum_interval_ms: u64,
 }
 
 fn default_sequencer_idle_ms() -> u64 {
     1000
+}
+
+fn default_pending_vacuum_interval_ms() -> u64 {
+    10_000
 }
 
 impl WebhookSettings {

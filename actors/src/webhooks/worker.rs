@@ -6,9 +6,9 @@ use super::signing::{
 };
 use super::ssrf::{literal_allowed, GuardedResolver};
 use super::WebhookSettings;
-use crate::pg::outbox;
 use crate::pg::webhooks::{self as pgw, Attempt, Claimed, Delivered, Outgoing};
 use crate::pg::Db;
+use crate::pg::{outbox, vacuum};
 use chrono::Utc;
 use parking_lot::Mutex;
 use rand::Rng;
@@ -147,6 +147,9 @@ async fn sequencer(ctx: Arc<Ctx>, wake: Arc<Notify>, committed: Arc<Notify>) {
     let gap = Duration::from_millis(ctx.settings.sequencer_interval_ms);
     let idle = Duration::from_millis(ctx.settings.sequencer_idle_ms.max(1));
     let mut last_run = Instant::now();
+    let vacuum_every = Duration::from_millis(ctx.settings.pending_vacuum_interval_ms);
+    let mut last_vacuum = Instant::now();
+    let mut moved_since_vacuum: u64 = 0;
     loop {
         let woken = tokio::select! {
             _ = wake.notified() => true,
@@ -168,6 +171,7 @@ async fn sequencer(ctx: Arc<Ctx>, wake: Arc<Notify>, committed: Arc<Notify>) {
             match outbox::sequence(&ctx.db, SEQUENCE_CHUNK).await {
                 Ok(Some(n)) if n > 0 => {
                     ctx.metrics.sequenced.inc_by(n);
+                    moved_since_vacuum += n;
                     ctx.deliver_wake.notify_one();
                     if (n as i64) < SEQUENCE_CHUNK {
                         break;
@@ -179,6 +183,18 @@ async fn sequencer(ctx: Arc<Ctx>, wake: Arc<Notify>, committed: Arc<Notify>) {
                     break;
                 }
             }
+        }
+        // The moved rows are dead rows in the queue's heap and index until
+        // a vacuum; left to autovacuum they slow every later step.
+        if moved_since_vacuum > 0
+            && !vacuum_every.is_zero()
+            && last_vacuum.elapsed() >= vacuum_every
+        {
+            match vacuum::vacuum(&ctx.db, vacuum::QUEUE, false).await {
+                Ok(()) => moved_since_vacuum = 0,
+                Err(e) => tracing::warn!(error = %e, "vacuum of outbox_pending failed"),
+            }
+            last_vacuum = Instant::now();
         }
     }
 }
@@ -544,6 +560,7 @@ mod tests {
             pool_max: 3,
             sequencer_idle_ms: 1000,
             ca_file: None,
+            pending_vacuum_interval_ms: 10_000,
         }
     }
 

@@ -1,7 +1,13 @@
-//! The group-commit writer. Receipts from every store actor queue here; a
-//! collector closes a batch at `batch_max` receipts or `flush_interval`
-//! after its first one, and up to `concurrency` batches commit at once (the
-//! next batch gathers while the previous one commits). Each receipt's reply
+//! The group-commit writer. Receipts from every store actor queue here, in
+//! one of `concurrency` lanes chosen by store; each lane's collector closes
+//! a batch at `batch_max` receipts or `flush_interval` after its first one
+//! and commits one batch at a time (the next batch gathers while the
+//! previous one commits). Lanes by store, because a batch locks rows keyed
+//! by store, register and shift (shift and hourly totals, register
+//! numbers, the store's stock levels) until COMMIT: two batches holding
+//! receipts of the same registers queued on each other's row locks for
+//! the other's whole commit (4.7 ms a statement in the profile of
+//! 2026-11-29); two lanes never share a store. Each receipt's reply
 //! is sent only after its batch's COMMIT — or its failure. A batch the
 //! database refuses is split until the offending receipt fails alone (see
 //! `settle`); when the database is unavailable every receipt of the batch
@@ -29,9 +35,11 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 pub struct WriterSettings {
     pub batch_max: usize,
     pub flush_interval: Duration,
-    /// Batches committing at once (each holds one connection).
+    /// Lanes, each committing one batch at a time (each holds one
+    /// connection while it commits).
     pub concurrency: usize,
-    /// Receipts waiting for a batch before submitters get "busy".
+    /// Receipts waiting for a batch (over all lanes) before submitters get
+    /// "busy".
     pub queue: usize,
     /// How far a receipt may be dated before its shift opened.
     pub max_clock_skew: Duration,
@@ -58,18 +66,39 @@ struct Job {
 
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Job>,
+    /// One sender per lane.
+    lanes: Arc<[mpsc::Sender<Job>]>,
     /// Receipts submitted and not yet answered (queued or committing).
     pending: Arc<AtomicUsize>,
 }
 
 impl Writer {
-    /// Starts the collector on the current runtime.
+    /// Starts the lanes' collectors on the current runtime.
     pub fn start(db: Db, settings: WriterSettings, metrics: Metrics) -> Self {
-        let (tx, rx) = mpsc::channel(settings.queue);
+        let lanes = settings.concurrency.max(1);
+        let per_lane = (settings.queue / lanes).max(1);
         let pending = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(collect(db, settings, metrics, rx, Arc::clone(&pending)));
-        Writer { tx, pending }
+        let senders: Vec<_> = (0..lanes)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(per_lane);
+                tokio::spawn(collect(
+                    db.clone(),
+                    settings.clone(),
+                    metrics.clone(),
+                    rx,
+                    Arc::clone(&pending),
+                ));
+                tx
+            })
+            .collect();
+        Writer {
+            lanes: senders.into(),
+            pending,
+        }
+    }
+
+    fn lane(&self, store: uuid::Uuid) -> &mpsc::Sender<Job> {
+        &self.lanes[lane_of(store, self.lanes.len())]
     }
 
     /// Resolves once every submitted receipt has been answered (graceful
@@ -86,7 +115,7 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         // Counted before sending so `drained` never misses a queued job.
         self.pending.fetch_add(1, Ordering::SeqCst);
-        self.tx
+        self.lane(receipt.store_id)
             .try_send(Job { receipt, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
@@ -109,7 +138,8 @@ async fn collect(
     mut rx: mpsc::Receiver<Job>,
     pending: Arc<AtomicUsize>,
 ) {
-    let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    // One batch of this lane in flight: the next one gathers meanwhile.
+    let permits = Arc::new(Semaphore::new(1));
     while let Some(first) = rx.recv().await {
         let mut jobs = Vec::with_capacity(settings.batch_max);
         jobs.push(first);
@@ -290,6 +320,12 @@ async fn commit(
     result
 }
 
+/// The lane of a store: every receipt of a store commits in one lane.
+fn lane_of(store: uuid::Uuid, lanes: usize) -> usize {
+    // Ids are random in their low bits (v4 and v7 alike).
+    (store.as_u64_pair().1 % lanes.max(1) as u64) as usize
+}
+
 /// The tenants of a batch, for the slow-statement log (a few, then "...").
 fn batch_tenants(receipts: &[PreparedReceipt]) -> String {
     let mut seen: Vec<uuid::Uuid> = Vec::new();
@@ -303,4 +339,26 @@ fn batch_tenants(receipts: &[PreparedReceipt]) -> String {
         out.push("...".into());
     }
     out.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lane_of;
+    use uuid::Uuid;
+
+    /// A store always lands in the same lane, and stores spread over all
+    /// lanes (v7 ids, as the server makes them).
+    #[test]
+    fn a_store_has_one_lane_and_stores_spread() {
+        let stores: Vec<Uuid> = (0..4000).map(|_| Uuid::now_v7()).collect();
+        let mut per_lane = [0usize; 4];
+        for s in &stores {
+            let lane = lane_of(*s, 4);
+            assert_eq!(lane, lane_of(*s, 4));
+            per_lane[lane] += 1;
+        }
+        assert!(per_lane.iter().all(|&n| n > 800), "{per_lane:?}");
+        assert_eq!(lane_of(stores[0], 1), 0);
+        assert_eq!(lane_of(stores[0], 0), 0, "no lanes configured means one");
+    }
 }

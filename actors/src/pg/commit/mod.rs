@@ -10,8 +10,8 @@
 //! The transaction is the last word on what must hold across instances:
 //! idempotency (`receipt_keys`), numbering (register rows), open shifts,
 //! return limits. Locks are taken in one order — shifts, returned sales
-//! (round trip 1), stock levels, registers (round trip 2), each sorted — so
-//! two batches never deadlock.
+//! (round trip 1), stock levels, running totals, registers (round trip 2),
+//! each sorted — so two batches never deadlock.
 //!
 //! # Adding derived data (the extension point)
 //! Data derived from receipts (stock, loyalty points, running totals,
@@ -167,16 +167,18 @@ impl BatchTx {
         totals.seal();
         events.seal();
         let numbering = NumberWriter::new(batch, decisions);
-        // Pipeline order: receipt tables, derived data, then the numbering
-        // (register locks last).
+        // Pipeline order: receipt tables, derived data, then what locks
+        // rows every batch of the same registers touches — the running
+        // totals (per shift, per register-hour...) and the numbering — last,
+        // so those locks are held for the shortest time before COMMIT.
         let points_events = PointsEvents(&loyalty);
         let writers: [&dyn BatchWriter; 7] = [
             &receipts,
             &stock,
             &loyalty,
-            &totals,
             &events,
             &points_events,
+            &totals,
             &numbering,
         ];
         let per_writer: Vec<Vec<Sql<'_>>> = writers.iter().map(|w| w.statements()).collect();

@@ -8,7 +8,10 @@
 //! - `stock.changed`: one per (tenant, warehouse, variant) the batch moved,
 //!   with the batch's summed delta and the level after it, read from
 //!   `stock_levels` right after the stock writer's upsert (rows this
-//!   transaction already holds).
+//!   transaction already holds). Written as one pending carrier row per
+//!   tenant (a JSON array, each element with its own event id) that the
+//!   sequencer expands into one event per element: a pending row per
+//!   variant cost an insert and a delete per receipt line.
 //!
 //! Payloads are serialized here, off the database; the outbox column is
 //! `json`, so PostgreSQL only checks them.
@@ -30,13 +33,14 @@ const SQL_RECEIPTS: &str = "INSERT INTO outbox_pending (tenant_id, event_id, typ
      ORDER BY u.o";
 
 const SQL_LEVELS: &str = "INSERT INTO outbox_pending (tenant_id, event_id, type, payload) \
-     SELECT u.t, u.e, $7::text, json_build_object('store_id', u.s, 'warehouse_id', u.w, \
-       'variant_id', u.v, 'quantity', trim_scale(l.quantity)::text, 'delta', trim_scale(u.d)::text, \
-       'cause', 'receipts') \
+     SELECT u.t, gen_random_uuid(), $7::text, json_agg(json_build_object('event_id', u.e, \
+       'store_id', u.s, 'warehouse_id', u.w, 'variant_id', u.v, \
+       'quantity', trim_scale(l.quantity)::text, 'delta', trim_scale(u.d)::text, \
+       'cause', 'receipts') ORDER BY u.o) \
      FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::uuid[], $6::uuid[]) \
        WITH ORDINALITY AS u(t, w, v, d, s, e, o) \
      JOIN stock_levels l ON l.tenant_id = u.t AND l.warehouse_id = u.w AND l.variant_id = u.v \
-     ORDER BY u.o";
+     GROUP BY u.t ORDER BY min(u.o)";
 
 #[derive(Debug, Default)]
 pub struct OutboxWriter {
