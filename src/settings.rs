@@ -144,8 +144,8 @@ pub struct MaintenanceSettings {
     pub partition_lock_timeout_ms: u64,
     /// How often the points expiry job runs (`pg::points`).
     pub points_expiry_interval_ms: u64,
-    /// With autovacuum off: how often the server vacuums what it updates
-    /// in place (`maintenance::vacuum`); 0 = never.
+    /// With autovacuum off: how often the server vacuums and analyzes what
+    /// autovacuum's thresholds say is due (`maintenance::vacuum`); 0 = never.
     pub vacuum_interval_ms: u64,
 }
 

@@ -13,9 +13,10 @@
 //! - A PostgreSQL can run with `autovacuum = off` (this project's CI
 //!   machines do). Then nothing removes dead row versions of the rows
 //!   updated in place by every batch (stock levels, register numbers,
-//!   running totals), and the planner never learns table sizes. The
-//!   maintenance task (`maintenance::vacuum`) does both when it finds
-//!   autovacuum off.
+//!   running totals), and the planner's statistics stay as they were when
+//!   a table was last analyzed — empty, for a new database. The maintenance
+//!   task (`maintenance::vacuum`) then applies autovacuum's own default
+//!   rules itself, once a minute (`due`).
 
 use super::Db;
 use crate::error::Result;
@@ -23,24 +24,43 @@ use crate::error::Result;
 /// The queue table the sequencer drains.
 pub const QUEUE: &[&str] = &["outbox_pending"];
 
-/// Tables whose rows are updated in place on the receipt path or by the
-/// background workers (their dead versions accumulate between vacuums).
-pub const UPDATED_IN_PLACE: &[&str] = &[
-    "outbox_pending",
-    "stock_levels",
-    "registers",
-    "loyalty_accounts",
-    "event_heads",
-    "webhook_subscriptions",
-    "shift_totals",
-    "shift_tax_totals",
-    "sales_hourly",
-    "sales_daily_payment",
-    "sales_daily_employee",
-    "sales_daily_variant",
-    "sales_monthly_variant",
-    "sessions",
-];
+/// Tables (schema-qualified, quoted) that autovacuum's default rules would
+/// vacuum and analyze now, from the statistics views: vacuum past
+/// `50 + 20%` dead rows or `1000 + 20%` rows inserted since the last
+/// vacuum; analyze past `50 + 10%` rows changed since the last analyze.
+/// What the maintenance task does where autovacuum is off.
+pub async fn due(db: &Db) -> Result<Due> {
+    let client = db.client().await?;
+    let rows = client
+        .query(
+            "SELECT quote_ident(s.schemaname) || '.' || quote_ident(s.relname), \
+               s.n_dead_tup > 50 + 0.2 * GREATEST(c.reltuples, 0) \
+                 OR s.n_ins_since_vacuum > 1000 + 0.2 * GREATEST(c.reltuples, 0), \
+               s.n_mod_since_analyze > 50 + 0.1 * GREATEST(c.reltuples, 0) \
+             FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+             WHERE c.relkind = 'r' ORDER BY 1",
+            &[],
+        )
+        .await?;
+    let mut due = Due::default();
+    for r in rows {
+        let name: String = r.get(0);
+        if r.get::<_, bool>(1) {
+            due.vacuum.push(name.clone());
+        }
+        if r.get::<_, bool>(2) {
+            due.analyze.push(name);
+        }
+    }
+    Ok(due)
+}
+
+/// What `due` found.
+#[derive(Debug, Default)]
+pub struct Due {
+    pub vacuum: Vec<String>,
+    pub analyze: Vec<String>,
+}
 
 /// Whether the database's autovacuum daemon runs.
 pub async fn autovacuum_on(db: &Db) -> Result<bool> {
@@ -50,29 +70,44 @@ pub async fn autovacuum_on(db: &Db) -> Result<bool> {
     Ok(v == "on")
 }
 
-/// `VACUUM (SKIP_LOCKED[, ANALYZE])` of `tables`, in one statement (outside
+/// `VACUUM (SKIP_LOCKED, TRUNCATE false[, ANALYZE])` of `tables`, in one statement (outside
 /// a transaction, as VACUUM must be). A table another vacuum holds is
 /// skipped, not waited for.
-pub async fn vacuum(db: &Db, tables: &[&str], analyze: bool) -> Result<()> {
+pub async fn vacuum<T: AsRef<str>>(db: &Db, tables: &[T], analyze: bool) -> Result<()> {
     if tables.is_empty() {
         return Ok(());
     }
+    // TRUNCATE false: giving a queue's empty tail pages back to the file
+    // system takes an exclusive lock that every writer of the table (each
+    // receipt batch, for the outbox) would queue behind, for pages it needs
+    // again a moment later.
     let options = if analyze {
-        "SKIP_LOCKED, ANALYZE"
+        "SKIP_LOCKED, TRUNCATE false, ANALYZE"
     } else {
-        "SKIP_LOCKED"
+        "SKIP_LOCKED, TRUNCATE false"
     };
     let client = db.client().await?;
     client
-        .batch_execute(&format!("VACUUM ({options}) {}", tables.join(", ")))
+        .batch_execute(&format!(
+            "VACUUM ({options}) {}",
+            tables
+                .iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
         .await?;
     Ok(())
 }
 
-/// `ANALYZE (SKIP_LOCKED)` of every table of the database: fresh row counts
-/// and distributions for the planner (sampled, so cheap on big tables).
-pub async fn analyze_all(db: &Db) -> Result<()> {
+/// `ANALYZE (SKIP_LOCKED)` of `tables` (sampled, so cheap on big tables).
+pub async fn analyze(db: &Db, tables: &[String]) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
     let client = db.client().await?;
-    client.batch_execute("ANALYZE (SKIP_LOCKED)").await?;
+    client
+        .batch_execute(&format!("ANALYZE (SKIP_LOCKED) {}", tables.join(", ")))
+        .await?;
     Ok(())
 }
