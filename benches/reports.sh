@@ -21,7 +21,7 @@
 #      store report and of the year-of-a-tenant report with top 20 under
 #      concurrent sales; `mix` gives the X report (shift-report row) in the
 #      POS mix.
-# Results: benches/results/<date>-<commit>.{json,md} (one pair per run.sh).
+# Results: benches/results/reports-<date>-<commit>/{totals-off,totals-on}/<date>-<commit>.{json,md}.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -80,13 +80,22 @@ if ((HISTORY)); then
   "$BENCH" history --database-url "$DB_URL" --fixture "$FIXTURE" --receipts "$RECEIPTS" --days "$DAYS"
   log "totals: jowi reports rebuild"
   DATABASE_URL=$DB_URL "$JOWI" reports rebuild
+  # As after any bulk load: visibility map and statistics now, not in the
+  # middle of the measurements (by autovacuum, or by the server's own vacuum
+  # task where autovacuum is off).
+  log "VACUUM (ANALYZE) after the bulk load"
+  psql -X -q -v ON_ERROR_STOP=1 -d "$DB_URL" -c "VACUUM (ANALYZE)" >&2
 fi
 
+# run.sh names its files by date and commit: one directory per step, so the
+# second run does not replace the first.
+OUT="$ROOT/benches/results/reports-$(date -u +%F)-$(git rev-parse --short HEAD)"
+
 log "a. receipts with the running totals OFF"
-JOWI__SALES__RUNNING_TOTALS=false benches/run.sh --no-build --no-setup \
+JOWI__SALES__RUNNING_TOTALS=false BENCH_OUT_DIR=$OUT/totals-off benches/run.sh --no-build --no-setup \
   --scenarios receipt --duration "$DURATION" --warmup 3 | tee /tmp/jowi-reports-a.txt
 log "b. running totals ON: receipt, reports, mix"
-JOWI__SALES__RUNNING_TOTALS=true benches/run.sh --no-build --no-setup \
+JOWI__SALES__RUNNING_TOTALS=true BENCH_OUT_DIR=$OUT/totals-on benches/run.sh --no-build --no-setup \
   --scenarios receipt,reports,mix --duration "$DURATION" --warmup 3 | tee /tmp/jowi-reports-b.txt
 # One-line rows look like "     receipt:      1,234 receipts/s  p50 ...".
 a=$(grep -m1 -E '^ *receipt:' /tmp/jowi-reports-a.txt | awk '{print $2}' || true)
