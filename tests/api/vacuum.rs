@@ -96,17 +96,30 @@ async fn a_vacuum_round_does_what_autovacuum_would() {
     assert!(seen, "the dead rows never showed in the statistics");
     let probe_before = counts(&client, "vacuum_probe").await;
     let untouched_before = counts(&client, "tax_rates").await;
+    // One connection, so the check below sees the one the round used.
     let pool = pg::connect(&PoolSettings {
         url: app.db_url.clone(),
-        max_size: 2,
+        max_size: 1,
         wait_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         statement_cache: true,
     })
     .expect("pool");
-    let due = jowi_actors::maintenance::vacuum::run_round(&Db::new(pool, true))
+    let maintenance_db = Db::new(pool, true);
+    let due = jowi_actors::maintenance::vacuum::run_round(&maintenance_db)
         .await
         .expect("vacuum round");
+    // The round vacuums with autovacuum's throttle and gives the
+    // connection back to the pool without it.
+    let delay: String = maintenance_db
+        .client()
+        .await
+        .unwrap()
+        .query_one("SHOW vacuum_cost_delay", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(delay, "0", "the throttle leaked into the pool");
     assert!(
         due.vacuum.contains(&"public.vacuum_probe".to_owned()),
         "{due:?}"

@@ -37,7 +37,7 @@ pub fn spawn(db: Db, interval: Duration) {
 /// One round: vacuum, then analyze, what is due. Answers what was due.
 pub async fn run_round(db: &Db) -> crate::error::Result<vacuum::Due> {
     let due = vacuum::due(db).await?;
-    vacuum::vacuum(db, &due.vacuum, false).await?;
+    vacuum::vacuum(db, &due.vacuum, false, true).await?;
     vacuum::analyze(db, &due.analyze).await?;
     Ok(due)
 }

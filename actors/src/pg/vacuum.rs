@@ -70,10 +70,18 @@ pub async fn autovacuum_on(db: &Db) -> Result<bool> {
     Ok(v == "on")
 }
 
-/// `VACUUM (SKIP_LOCKED, TRUNCATE false[, ANALYZE])` of `tables`, in one statement (outside
-/// a transaction, as VACUUM must be). A table another vacuum holds is
-/// skipped, not waited for.
-pub async fn vacuum<T: AsRef<str>>(db: &Db, tables: &[T], analyze: bool) -> Result<()> {
+/// `VACUUM (SKIP_LOCKED, TRUNCATE false[, ANALYZE])` of `tables`, in one
+/// statement (outside a transaction, as VACUUM must be). A table another
+/// vacuum holds is skipped, not waited for. `throttled`: with autovacuum's
+/// cost-based delay (2 ms per 200 page costs), so a vacuum of a big table
+/// spreads its I/O and CPU instead of taking a core for seconds while
+/// receipts wait; a manual VACUUM is otherwise unthrottled.
+pub async fn vacuum<T: AsRef<str>>(
+    db: &Db,
+    tables: &[T],
+    analyze: bool,
+    throttled: bool,
+) -> Result<()> {
     if tables.is_empty() {
         return Ok(());
     }
@@ -87,7 +95,17 @@ pub async fn vacuum<T: AsRef<str>>(db: &Db, tables: &[T], analyze: bool) -> Resu
         "SKIP_LOCKED, TRUNCATE false"
     };
     let client = db.client().await?;
-    client
+    // A session setting needs the session: behind a transaction-mode
+    // PgBouncer (no statement cache) the next statement may run on another
+    // server connection, so there the vacuum runs unthrottled.
+    let throttled = throttled && db.statement_cache;
+    // Separate statements: VACUUM refuses to run in a multi-command string.
+    if throttled {
+        client
+            .batch_execute("SET vacuum_cost_delay = '2ms'")
+            .await?;
+    }
+    let result = client
         .batch_execute(&format!(
             "VACUUM ({options}) {}",
             tables
@@ -96,7 +114,12 @@ pub async fn vacuum<T: AsRef<str>>(db: &Db, tables: &[T], analyze: bool) -> Resu
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-        .await?;
+        .await;
+    if throttled {
+        // The connection goes back to the pool: leave it as it came.
+        client.batch_execute("RESET vacuum_cost_delay").await?;
+    }
+    result?;
     Ok(())
 }
 

@@ -190,7 +190,7 @@ async fn sequencer(ctx: Arc<Ctx>, wake: Arc<Notify>, committed: Arc<Notify>) {
             && !vacuum_every.is_zero()
             && last_vacuum.elapsed() >= vacuum_every
         {
-            match vacuum::vacuum(&ctx.db, vacuum::QUEUE, false).await {
+            match vacuum::vacuum(&ctx.db, vacuum::QUEUE, false, false).await {
                 Ok(()) => moved_since_vacuum = 0,
                 Err(e) => tracing::warn!(error = %e, "vacuum of outbox_pending failed"),
             }
