@@ -38,6 +38,6 @@ pub fn spawn(db: Db, interval: Duration) {
 pub async fn run_round(db: &Db) -> crate::error::Result<vacuum::Due> {
     let due = vacuum::due(db).await?;
     vacuum::vacuum(db, &due.vacuum, false, true).await?;
-    vacuum::analyze(db, &due.analyze).await?;
+    vacuum::analyze(db, &due.analyze, true).await?;
     Ok(due)
 }

@@ -72,19 +72,13 @@ pub async fn autovacuum_on(db: &Db) -> Result<bool> {
 
 /// `VACUUM (SKIP_LOCKED, TRUNCATE false[, ANALYZE])` of `tables`, in one
 /// statement (outside a transaction, as VACUUM must be). A table another
-/// vacuum holds is skipped, not waited for. `throttled`: with autovacuum's
-/// cost-based delay (2 ms per 200 page costs), so a vacuum of a big table
-/// spreads its I/O and CPU instead of taking a core for seconds while
-/// receipts wait; a manual VACUUM is otherwise unthrottled.
+/// vacuum holds is skipped, not waited for. `throttled`: see `throttled`.
 pub async fn vacuum<T: AsRef<str>>(
     db: &Db,
     tables: &[T],
     analyze: bool,
     throttled: bool,
 ) -> Result<()> {
-    if tables.is_empty() {
-        return Ok(());
-    }
     // TRUNCATE false: giving a queue's empty tail pages back to the file
     // system takes an exclusive lock that every writer of the table (each
     // receipt batch, for the outbox) would queue behind, for pages it needs
@@ -94,10 +88,33 @@ pub async fn vacuum<T: AsRef<str>>(
     } else {
         "SKIP_LOCKED, TRUNCATE false"
     };
+    run_on(db, "VACUUM", options, tables, throttled).await
+}
+
+/// `ANALYZE (SKIP_LOCKED)` of `tables` (sampled: 30,000 rows a table).
+pub async fn analyze<T: AsRef<str>>(db: &Db, tables: &[T], throttled: bool) -> Result<()> {
+    run_on(db, "ANALYZE", "SKIP_LOCKED", tables, throttled).await
+}
+
+/// Runs `command (options) tables` on one pooled connection. `throttled`:
+/// with autovacuum's cost-based delay (2 ms per 200 page costs), which a
+/// manual VACUUM or ANALYZE otherwise runs without: unthrottled, the
+/// vacuum of a big insert-only table took a core, and an ANALYZE of the
+/// big tables read pages fast enough to hold COMMIT fsyncs up for a second
+/// (seen in the soaks of 2026-11-29). Behind a transaction-mode PgBouncer
+/// (no statement cache) a session setting may land on another server
+/// connection, so there it runs unthrottled.
+async fn run_on<T: AsRef<str>>(
+    db: &Db,
+    command: &str,
+    options: &str,
+    tables: &[T],
+    throttled: bool,
+) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
     let client = db.client().await?;
-    // A session setting needs the session: behind a transaction-mode
-    // PgBouncer (no statement cache) the next statement may run on another
-    // server connection, so there the vacuum runs unthrottled.
     let throttled = throttled && db.statement_cache;
     // Separate statements: VACUUM refuses to run in a multi-command string.
     if throttled {
@@ -107,7 +124,7 @@ pub async fn vacuum<T: AsRef<str>>(
     }
     let result = client
         .batch_execute(&format!(
-            "VACUUM ({options}) {}",
+            "{command} ({options}) {}",
             tables
                 .iter()
                 .map(AsRef::as_ref)
@@ -120,17 +137,5 @@ pub async fn vacuum<T: AsRef<str>>(
         client.batch_execute("RESET vacuum_cost_delay").await?;
     }
     result?;
-    Ok(())
-}
-
-/// `ANALYZE (SKIP_LOCKED)` of `tables` (sampled, so cheap on big tables).
-pub async fn analyze(db: &Db, tables: &[String]) -> Result<()> {
-    if tables.is_empty() {
-        return Ok(());
-    }
-    let client = db.client().await?;
-    client
-        .batch_execute(&format!("ANALYZE (SKIP_LOCKED) {}", tables.join(", ")))
-        .await?;
     Ok(())
 }
