@@ -9,22 +9,30 @@ use jowi_actors::pg::{self, Db, PoolSettings};
 use reqwest::StatusCode;
 use std::time::Duration;
 
-/// (vacuum_count, analyze_count) of `table`, by any vacuum: the server's or
-/// autovacuum's (read from a fresh stats snapshot).
-async fn counts(client: &tokio_postgres::Client, table: &str) -> (i64, i64) {
+/// One bigint of `table`'s row in `pg_stat_user_tables` (`expr` over its
+/// columns), read from a fresh statistics snapshot.
+async fn stat(client: &tokio_postgres::Client, table: &str, expr: &str) -> i64 {
     client
         .batch_execute("SELECT pg_stat_clear_snapshot()")
         .await
         .unwrap();
-    let row = client
+    client
         .query_one(
-            "SELECT vacuum_count + autovacuum_count, analyze_count + autoanalyze_count \
-             FROM pg_stat_user_tables WHERE relname = $1",
+            &format!("SELECT ({expr})::int8 FROM pg_stat_user_tables WHERE relname = $1"),
             &[&table],
         )
         .await
-        .unwrap();
-    (row.get(0), row.get(1))
+        .unwrap()
+        .get(0)
+}
+
+/// (vacuum_count, analyze_count) of `table`, by any vacuum: the server's or
+/// autovacuum's.
+async fn counts(client: &tokio_postgres::Client, table: &str) -> (i64, i64) {
+    (
+        stat(client, table, "vacuum_count + autovacuum_count").await,
+        stat(client, table, "analyze_count + autoanalyze_count").await,
+    )
 }
 
 /// Receipts leave moved rows behind in `outbox_pending`; the sequencer
@@ -79,18 +87,7 @@ async fn a_vacuum_round_does_what_autovacuum_would() {
         .unwrap();
     // The statistics views see a backend's counts about a second later.
     let seen = eventually(Duration::from_secs(10), || async {
-        client
-            .batch_execute("SELECT pg_stat_clear_snapshot()")
-            .await
-            .unwrap();
-        let row = client
-            .query_one(
-                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'vacuum_probe'",
-                &[],
-            )
-            .await
-            .unwrap();
-        row.get::<_, i64>(0) >= 200
+        stat(&client, "vacuum_probe", "n_dead_tup").await >= 200
     })
     .await;
     assert!(seen, "the dead rows never showed in the statistics");
@@ -136,13 +133,6 @@ async fn a_vacuum_round_does_what_autovacuum_would() {
     assert!(v > probe_before.0, "vacuum_probe not vacuumed");
     assert!(a > probe_before.1, "vacuum_probe not analyzed");
     assert_eq!(counts(&client, "tax_rates").await, untouched_before);
-    let dead: i64 = client
-        .query_one(
-            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'vacuum_probe'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let dead = stat(&client, "vacuum_probe", "n_dead_tup").await;
     assert_eq!(dead, 0, "the vacuum removed the dead rows");
 }
