@@ -139,6 +139,51 @@ impl TrustedProxies {
     }
 }
 
+/// Whether the client reached us over TLS. This server listens in plain HTTP
+/// (TLS ends at the proxy), so only a trusted proxy can say so, with
+/// `X-Forwarded-Proto: https` or `Forwarded: proto=https`; from any other
+/// peer those headers are the client's own words and are ignored (else a
+/// client could get a Secure cookie over plain HTTP, or deny one to others).
+pub fn over_tls(req: &HttpRequest) -> bool {
+    if req.app_config().secure() {
+        return true;
+    }
+    let proxies = req
+        .app_data::<web::Data<crate::state::AppState>>()
+        .map(|s| &s.proxies);
+    let peer = req.peer_addr().map(|a| a.ip());
+    match (proxies, peer) {
+        (Some(p), Some(peer)) if p.trusts(peer) => forwarded_https(req.headers()),
+        _ => false,
+    }
+}
+
+/// `https` named by the proxy's scheme headers (the first hop's, which is the
+/// one the client used).
+fn forwarded_https(headers: &actix_web::http::header::HeaderMap) -> bool {
+    if let Some(proto) = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        return proto
+            .split(',')
+            .next()
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    }
+    headers
+        .get("forwarded")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|hop| {
+            hop.split(';').any(|pair| {
+                pair.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("proto")
+                        && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                })
+            })
+        })
+}
+
 /// The client address of a request (see the module), as text for the
 /// sign-in limit and logs; "unknown" without a peer (tests' in-process calls).
 pub fn client_addr(req: &HttpRequest) -> String {

@@ -2,10 +2,10 @@
 
 use crate::openapi_errors::{ErrorBody, ErrorDetail, ErrorResponses};
 use crate::routes::{
-    admin, backoffice, catalog_io, categories, customers, employees, events, health, manage,
+    admin, auth, backoffice, catalog_io, categories, customers, employees, events, health, manage,
     products, receipts, reports, retail, shifts, stock, stores, tokens, webhooks,
 };
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "JOWi Shop server", description = "Multi-tenant retail POS backend. Money is in integer minor units; quantities are decimals with at most 3 places. Errors are {\"error\": {\"code\", \"message\"}}."),
     paths(
         health::live, health::ready, health::cache,
+        auth::login, auth::logout, auth::me, auth::password,
         backoffice::list_shifts, backoffice::receipt_returns, backoffice::stock_view,
         backoffice::dashboard, backoffice::search_receipts, backoffice::register_token,
         backoffice::list_users, backoffice::create_user,
@@ -54,6 +55,13 @@ impl Modify for BearerAuth {
             components.add_security_scheme(
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+            // People signed in to the back office (the /auth operations).
+            components.add_security_scheme(
+                "session",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                    crate::web::session::COOKIE,
+                ))),
             );
         }
     }

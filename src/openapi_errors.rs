@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, Header, OpenApi, Ref, RefOr};
 use utoipa::{Modify, ToSchema};
 
@@ -28,11 +29,18 @@ pub struct ErrorDetail {
 }
 
 /// Paths anyone may call (no token).
-const PUBLIC: [&str; 3] = [
+const PUBLIC: [&str; 4] = [
     "/api/v1/health",
     "/api/v1/health/ready",
     "/api/v1/health/cache",
+    "/api/v1/auth/login",
 ];
+
+/// Operations of a signed-in person: the session cookie, not a bearer token
+/// (writes also need the session's X-CSRF-Token).
+fn session_only(path: &str) -> bool {
+    path.starts_with("/api/v1/auth/") && !PUBLIC.contains(&path)
+}
 
 pub struct ErrorResponses;
 
@@ -62,6 +70,11 @@ fn describe(op: &mut Operation, path: &str, verb: Verb) {
     if public {
         // `security: []` overrides the document-wide bearer requirement.
         op.security = Some(Vec::new());
+    } else if session_only(path) {
+        op.security = Some(vec![SecurityRequirement::new(
+            "session",
+            Vec::<String>::new(),
+        )]);
     }
     let has_body = op.request_body.is_some();
     let has_path_params = path.contains('{');
@@ -104,6 +117,18 @@ fn describe(op: &mut Operation, path: &str, verb: Verb) {
         add(
             "429",
             "rate_limited: a per-token or per-tenant budget ran out (also RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset)",
+            true,
+        );
+    }
+    if session_only(path) || path == "/api/v1/auth/login" {
+        add(
+            "401",
+            "unauthorized: not signed in, or wrong e-mail or password",
+            false,
+        );
+        add(
+            "429",
+            "too_many_attempts: too many failed sign-ins for this account or address",
             true,
         );
     }

@@ -21,10 +21,9 @@ pub fn cookie_value(req: &HttpRequest) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Secure when the client reached us over TLS (directly or through a proxy
-/// that says so).
+/// Secure when the client reached us over TLS (said by a trusted proxy only).
 fn secure(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
+    crate::client_addr::over_tls(req)
 }
 
 pub fn session_cookie(req: &HttpRequest, value: String, max_age_s: i64) -> Cookie<'static> {

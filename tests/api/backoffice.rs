@@ -585,3 +585,54 @@ async fn import_status(app: &TestApp, b: &Browser, csv: String) -> (StatusCode, 
         .unwrap();
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
+
+async fn login_cookie(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> String {
+    let mut req = app
+        .http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"email": email, "password": PASSWORD}));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The cookie is Secure when a trusted proxy says the client used TLS, and
+/// only then: from any other peer `X-Forwarded-Proto` is the client's own
+/// claim (the test client is 127.0.0.1).
+#[actix_rt::test]
+async fn the_cookie_is_secure_only_when_a_trusted_proxy_says_tls() {
+    let https = [("x-forwarded-proto", "https")];
+    let forwarded = [("forwarded", "for=203.0.113.5;proto=https")];
+
+    let app = spawn_app_with(|s| s.server.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let t = app.create_tenant("Proxy").await;
+    add_user(&app, &t.token, "p@shop.uz").await;
+    assert!(login_cookie(&app, "p@shop.uz", &https)
+        .await
+        .contains("Secure"));
+    assert!(login_cookie(&app, "p@shop.uz", &forwarded)
+        .await
+        .contains("Secure"));
+    let plain = login_cookie(&app, "p@shop.uz", &[("x-forwarded-proto", "http")]).await;
+    assert!(!plain.contains("Secure"), "{plain}");
+    assert!(!login_cookie(&app, "p@shop.uz", &[])
+        .await
+        .contains("Secure"));
+
+    let app = spawn_app_with(|s| s.server.trusted_proxies = vec!["10.9.0.0/16".into()]).await;
+    let t = app.create_tenant("Direct").await;
+    add_user(&app, &t.token, "d@shop.uz").await;
+    let forged = login_cookie(&app, "d@shop.uz", &https).await;
+    assert!(!forged.contains("Secure"), "{forged}");
+    assert!(!login_cookie(&app, "d@shop.uz", &forwarded)
+        .await
+        .contains("Secure"));
+}

@@ -63,9 +63,25 @@ async fn openapi_lists_endpoints() {
         "/api/v1/stores/{id}/stock-view",
         "/api/v1/users",
         "/api/v1/registers/{id}/token",
+        // Sign-in for people.
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/api/v1/auth/password",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }
+    // Signing in needs no credentials; the rest of /auth takes the session
+    // cookie, not a bearer token; both say how sign-ins are limited.
+    let login = &paths["/api/v1/auth/login"]["post"];
+    assert_eq!(login["security"], serde_json::json!([]), "{login}");
+    assert!(login["responses"]["429"]["headers"]["Retry-After"].is_object());
+    let me = &paths["/api/v1/auth/me"]["get"];
+    assert_eq!(me["security"], serde_json::json!([{"session": []}]), "{me}");
+    assert_eq!(
+        r.body["components"]["securitySchemes"]["session"]["in"],
+        "cookie"
+    );
     // CSV travels as CSV, both ways.
     let import = &paths["/api/v1/catalog/import"]["post"];
     assert!(
