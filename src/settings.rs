@@ -126,6 +126,7 @@ pub struct SalesSettings {
     pub batch_max_receipts: usize,
     pub flush_interval_ms: u64,
     pub writer_concurrency: usize,
+    pub writer_lanes_by: jowi_actors::writer::LaneKey,
     pub writer_queue: usize,
     pub store_mailbox_capacity: usize,
     pub offline_batch_max: usize,

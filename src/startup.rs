@@ -95,6 +95,7 @@ impl Application {
                 batch_max: settings.sales.batch_max_receipts,
                 flush_interval: Duration::from_millis(settings.sales.flush_interval_ms),
                 concurrency: settings.sales.writer_concurrency,
+                lanes_by: settings.sales.writer_lanes_by,
                 queue: settings.sales.writer_queue,
                 max_clock_skew: Duration::from_secs(settings.sales.max_clock_skew_s.max(0) as u64),
                 running_totals: settings.sales.running_totals,
