@@ -58,6 +58,11 @@ if [[ -n $HISTORY ]]; then
   # shellcheck disable=SC2086 # ARGS is a word list on purpose
   benches/loadgen/target/release/jowi-bench history --database-url "${base%/*}/${BENCH_DB:-jowi_bench}" \
     --fixture benches/results/.fixture.json $HISTORY
+  # As after any bulk load (and as benches/reports.sh does): visibility map
+  # and statistics now, not by a vacuum of the whole history in the soak's
+  # first minutes.
+  echo "[soak] VACUUM (ANALYZE) after the history" >&2
+  psql -X -q -v ON_ERROR_STOP=1 -d "${base%/*}/${BENCH_DB:-jowi_bench}" -c "VACUUM (ANALYZE)" >&2
   RUN+=(--no-setup --no-build)
 fi
 
