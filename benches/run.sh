@@ -20,7 +20,8 @@
 #
 # Environment: BENCH_DURATION, BENCH_CONNECTIONS, BENCH_SCENARIOS, BENCH_WARMUP, BENCH_RATE,
 # BENCH_TENANTS, BENCH_PRODUCTS, BENCH_DB (jowi_bench), BENCH_PORT (18090), BENCH_URL
-# (implies --no-server), BENCH_OUT_DIR (benches/results), JOWI_BIN (the server binary to run). Results:
+# (implies --no-server), BENCH_OUT_DIR (benches/results), JOWI_BIN (the server binary to run),
+# BENCH_SERVER_DB_URL (the server's database URL, e.g. through PgBouncer). Results:
 # $BENCH_OUT_DIR/<date>-<commit>.{json,md} (a later run of the same day and commit replaces them).
 # Load goes to 127.0.0.1 only and every scenario stops after its duration.
 set -euo pipefail
@@ -153,7 +154,9 @@ if ((SERVER)); then
     NOTE="$NOTE; in-process bus (single instance)"
   fi
   log "starting the server on $URL (log $SERVER_LOG)"
-  env "${redis_env[@]}" DATABASE_URL="$BENCH_DB_URL" JOWI_LISTEN="${URL#http://}" \
+  # BENCH_SERVER_DB_URL: the server reaches the bench database another way
+  # (through PgBouncer: benches/pgbouncer.sh); the load tool stays direct.
+  env "${redis_env[@]}" DATABASE_URL="${BENCH_SERVER_DB_URL:-$BENCH_DB_URL}" JOWI_LISTEN="${URL#http://}" \
     JOWI_ADMIN_TOKEN="$ADMIN_TOKEN" JOWI__LIMITS__ENABLED=false JOWI__WEBHOOKS__ALLOW_PRIVATE_URLS=true \
     RUST_LOG=warn "$JOWI" serve >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
