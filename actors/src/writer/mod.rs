@@ -65,6 +65,16 @@ pub enum LaneKey {
     Tenant,
 }
 
+impl LaneKey {
+    /// The id that picks the lane of a receipt of `tenant` in `store`.
+    fn of(self, tenant: uuid::Uuid, store: uuid::Uuid) -> uuid::Uuid {
+        match self {
+            LaneKey::Store => store,
+            LaneKey::Tenant => tenant,
+        }
+    }
+}
+
 /// What a store actor hears back for one receipt whose batch committed.
 pub struct Committed {
     /// The receipt's own answer (a rule it broke is an `Err` here).
@@ -114,11 +124,7 @@ impl Writer {
     }
 
     fn lane(&self, r: &PreparedReceipt) -> &mpsc::Sender<Job> {
-        let key = match self.lanes_by {
-            LaneKey::Store => r.store_id,
-            LaneKey::Tenant => r.tenant_id,
-        };
-        &self.lanes[lane_of(key, self.lanes.len())]
+        &self.lanes[lane_of(self.lanes_by.of(r.tenant_id, r.store_id), self.lanes.len())]
     }
 
     /// Resolves once every submitted receipt has been answered (graceful
@@ -363,8 +369,22 @@ fn batch_tenants(receipts: &[PreparedReceipt]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::lane_of;
+    use super::{lane_of, LaneKey};
     use uuid::Uuid;
+
+    /// By tenant, every store of a tenant shares its lane (so two lanes
+    /// never meet on the tenant's loyalty accounts); by store they spread.
+    #[test]
+    fn lanes_by_tenant_keep_a_tenant_together() {
+        let tenant = Uuid::now_v7();
+        let stores: Vec<Uuid> = (0..64).map(|_| Uuid::now_v7()).collect();
+        let lane = |by: LaneKey, s: &Uuid| lane_of(by.of(tenant, *s), 4);
+        let first = lane(LaneKey::Tenant, &stores[0]);
+        assert!(stores.iter().all(|s| lane(LaneKey::Tenant, s) == first));
+        let by_store: std::collections::HashSet<usize> =
+            stores.iter().map(|s| lane(LaneKey::Store, s)).collect();
+        assert!(by_store.len() > 1, "64 stores all in one lane by store");
+    }
 
     /// A store always lands in the same lane, and stores spread over all
     /// lanes (v7 ids, as the server makes them).
