@@ -62,7 +62,7 @@ pg_user=${pg_user%%:*}
 pool=$(awk -F' *= *' '/^\[database\]/{s=1;next} /^\[/{s=0} s && $1=="pool_max"{print $2}' config/default.toml)
 pool=${pool:-16}
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 dir="$JOWI_ROOT/.local/pgbouncer-bench"
 rm -rf "$dir"
 mkdir -p "$dir"

@@ -89,3 +89,8 @@ ensure_nginx() {
   fi
   echo "$bin"
 }
+
+# A free TCP port on 127.0.0.1 (for a private server a script starts).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

@@ -41,7 +41,7 @@ log "building jowi"
 # that precedes this in scripts/test.sh, so nothing compiles twice).
 cargo test --no-run --test crash >&2
 [[ -x target/debug/jowi ]] || die "target/debug/jowi was not built"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 admin_token="st-$RANDOM$RANDOM"
 work="$JOWI_ROOT/.local/schemathesis"
 mkdir -p "$work"

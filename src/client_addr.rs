@@ -139,6 +139,12 @@ impl TrustedProxies {
     }
 }
 
+/// The server's `server.trusted_proxies` (none in tests' in-process calls).
+fn proxies_of(req: &HttpRequest) -> Option<&TrustedProxies> {
+    req.app_data::<web::Data<crate::state::AppState>>()
+        .map(|s| &s.proxies)
+}
+
 /// Whether the client reached us over TLS. This server listens in plain HTTP
 /// (TLS ends at the proxy), so only a trusted proxy can say so, with
 /// `X-Forwarded-Proto: https` or `Forwarded: proto=https`; from any other
@@ -148,11 +154,8 @@ pub fn over_tls(req: &HttpRequest) -> bool {
     if req.app_config().secure() {
         return true;
     }
-    let proxies = req
-        .app_data::<web::Data<crate::state::AppState>>()
-        .map(|s| &s.proxies);
     let peer = req.peer_addr().map(|a| a.ip());
-    match (proxies, peer) {
+    match (proxies_of(req), peer) {
         (Some(p), Some(peer)) if p.trusts(peer) => forwarded_https(req.headers()),
         _ => false,
     }
@@ -187,10 +190,7 @@ fn forwarded_https(headers: &actix_web::http::header::HeaderMap) -> bool {
 /// The client address of a request (see the module), as text for the
 /// sign-in limit and logs; "unknown" without a peer (tests' in-process calls).
 pub fn client_addr(req: &HttpRequest) -> String {
-    let proxies = req
-        .app_data::<web::Data<crate::state::AppState>>()
-        .map(|s| &s.proxies);
-    let ip = match proxies {
+    let ip = match proxies_of(req) {
         Some(p) => p.of_request(req),
         None => req.peer_addr().map(|a| a.ip()),
     };

@@ -120,7 +120,7 @@ fn describe(op: &mut Operation, path: &str, verb: Verb) {
             true,
         );
     }
-    if session_only(path) || path == "/api/v1/auth/login" {
+    if path.starts_with("/api/v1/auth/") {
         add(
             "401",
             "unauthorized: not signed in, or wrong e-mail or password",

@@ -178,15 +178,27 @@ async fn failed_logins_are_limited_per_account() {
     assert!(started.elapsed() < Duration::from_millis(500));
 }
 
-async fn login_via(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> StatusCode {
+/// A sign-in with extra headers (as a proxy would add them).
+async fn login_with_headers(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
     let mut req = app
         .http
         .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"email": email, "password": "wrong password"}));
+        .json(&json!({"email": email, "password": password}));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    req.send().await.unwrap().status()
+    req.send().await.unwrap()
+}
+
+async fn login_via(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> StatusCode {
+    login_with_headers(app, email, "wrong password", headers)
+        .await
+        .status()
 }
 
 /// Behind a trusted proxy (the test client is 127.0.0.1) the limit per
@@ -587,14 +599,7 @@ async fn import_status(app: &TestApp, b: &Browser, csv: String) -> (StatusCode, 
 }
 
 async fn login_cookie(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> String {
-    let mut req = app
-        .http
-        .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"email": email, "password": PASSWORD}));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.unwrap();
+    let resp = login_with_headers(app, email, PASSWORD, headers).await;
     assert_eq!(resp.status(), StatusCode::OK);
     resp.headers()
         .get("set-cookie")
